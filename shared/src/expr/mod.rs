@@ -1,0 +1,39 @@
+//! The `#{...}` expression language of AWS Data Pipeline (reference §4): templates with
+//! embedded expressions, literals, `+ - * / ^`, lists, references, the function library
+//! and Joda-Time date formats.
+//!
+//! Parsing is separate from evaluation so that a definition's expressions are parsed once
+//! (and checked by validation) and evaluated per instance against a [`Context`].
+
+mod value;
+
+pub use value::Value;
+
+/// A reference inside an expression, as written: `name`, `@scheduledStartTime`,
+/// `input.directoryPath`, `node.@status`, `*myPassword` — one segment per dotted part,
+/// `@` and `*` prefixes kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    pub path: Vec<String>,
+}
+
+impl Reference {
+    pub fn new<S: Into<String>>(path: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            path: path.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// The reference as written: `input.directoryPath`.
+    pub fn dotted(&self) -> String {
+        self.path.join(".")
+    }
+}
+
+/// What an expression's references resolve against: an object's fields (own and
+/// inherited), its runtime fields, referenced objects, `node`, and parameters.
+pub trait Context {
+    /// Resolves one reference. The error is a sentence for the user, such as
+    /// `object "Copy" has no field "directoryPath"`; the evaluator adds where it occurred.
+    fn resolve(&self, reference: &Reference) -> Result<Value, String>;
+}

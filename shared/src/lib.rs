@@ -1,0 +1,10 @@
+//! Sluice's engine: AWS Data Pipeline definitions, the `#{...}` expression language,
+//! schedules and (later) the run records and stages that execute them.
+//!
+//! Everything here is plain logic over injected ports; Lambda handlers and the `sluice`
+//! command are thin adapters over it.
+
+pub mod definition;
+pub mod expr;
+pub mod schedule;
+pub mod time;

@@ -1,0 +1,267 @@
+//! Periods such as `15 minutes`, `1 Day` or `3 months`: the step of a schedule and of the
+//! `plusPeriod` expression function.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, Months, NaiveDateTime, TimeZone};
+use thiserror::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeriodUnit {
+    Minutes,
+    Hours,
+    Days,
+    Weeks,
+    Months,
+    Years,
+}
+
+impl PeriodUnit {
+    fn parse(word: &str) -> Option<Self> {
+        let word = word.to_ascii_lowercase();
+        let singular = word.strip_suffix('s').unwrap_or(&word);
+        Some(match singular {
+            "minute" => Self::Minutes,
+            "hour" => Self::Hours,
+            "day" => Self::Days,
+            "week" => Self::Weeks,
+            "month" => Self::Months,
+            "year" => Self::Years,
+            _ => return None,
+        })
+    }
+
+    fn name(self, count: u32) -> &'static str {
+        match (self, count == 1) {
+            (Self::Minutes, true) => "minute",
+            (Self::Minutes, false) => "minutes",
+            (Self::Hours, true) => "hour",
+            (Self::Hours, false) => "hours",
+            (Self::Days, true) => "day",
+            (Self::Days, false) => "days",
+            (Self::Weeks, true) => "week",
+            (Self::Weeks, false) => "weeks",
+            (Self::Months, true) => "month",
+            (Self::Months, false) => "months",
+            (Self::Years, true) => "year",
+            (Self::Years, false) => "years",
+        }
+    }
+}
+
+/// `N minute(s)|hour(s)|day(s)|week(s)|month(s)|year(s)`, any case, N ≥ 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Period {
+    pub count: u32,
+    pub unit: PeriodUnit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error(
+    "\"{text}\" is not a period: write a whole number and a unit, for example \"15 minutes\", \"1 hour\", \"1 day\", \"2 weeks\", \"1 month\" or \"1 year\""
+)]
+pub struct PeriodError {
+    pub text: String,
+}
+
+impl Period {
+    pub const fn new(count: u32, unit: PeriodUnit) -> Self {
+        Self { count, unit }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, PeriodError> {
+        let error = || PeriodError { text: text.to_owned() };
+        let mut words = text.split_whitespace();
+        let (Some(count), Some(unit), None) = (words.next(), words.next(), words.next()) else {
+            return Err(error());
+        };
+        let count: u32 = count.parse().map_err(|_| error())?;
+        let unit = PeriodUnit::parse(unit).ok_or_else(error)?;
+        if count == 0 {
+            return Err(error());
+        }
+        Ok(Self { count, unit })
+    }
+
+    /// Length in seconds, counting a month as 30 days and a year as 365: for comparing a
+    /// period against limits, never for date arithmetic.
+    pub fn nominal_seconds(self) -> i64 {
+        let unit = match self.unit {
+            PeriodUnit::Minutes => 60,
+            PeriodUnit::Hours => 3_600,
+            PeriodUnit::Days => 86_400,
+            PeriodUnit::Weeks => 7 * 86_400,
+            PeriodUnit::Months => 30 * 86_400,
+            PeriodUnit::Years => 365 * 86_400,
+        };
+        i64::from(self.count) * unit
+    }
+
+    /// `datetime` plus `times` periods (negative: minus), computed from `datetime` in one
+    /// step so that months never drift: Jan 31 plus one month is Feb 28 (or 29), plus two
+    /// months is Mar 31, as Joda-Time computes it. `None` when the result is out of range.
+    pub fn add_naive(self, datetime: NaiveDateTime, times: i64) -> Option<NaiveDateTime> {
+        let steps = times.checked_mul(i64::from(self.count))?;
+        match self.unit {
+            PeriodUnit::Minutes => datetime.checked_add_signed(Duration::try_minutes(steps)?),
+            PeriodUnit::Hours => datetime.checked_add_signed(Duration::try_hours(steps)?),
+            PeriodUnit::Days => datetime.checked_add_signed(Duration::try_days(steps)?),
+            PeriodUnit::Weeks => datetime.checked_add_signed(Duration::try_weeks(steps)?),
+            PeriodUnit::Months => add_months(datetime, steps),
+            PeriodUnit::Years => add_months(datetime, steps.checked_mul(12)?),
+        }
+    }
+
+    /// Like [`Period::add_naive`] on a zoned date-time, with Joda's rules: minutes and hours
+    /// are exact durations; days and longer move the local date and keep the local time
+    /// (a local time that a DST change skips moves forward by the gap).
+    pub fn add_zoned<Tz: TimeZone>(self, datetime: &DateTime<Tz>, times: i64) -> Option<DateTime<Tz>> {
+        match self.unit {
+            PeriodUnit::Minutes | PeriodUnit::Hours => {
+                let utc = self.add_naive(datetime.naive_utc(), times)?;
+                Some(datetime.timezone().from_utc_datetime(&utc))
+            }
+            _ => {
+                let local = self.add_naive(datetime.naive_local(), times)?;
+                resolve_local(&datetime.timezone(), local)
+            }
+        }
+    }
+}
+
+/// Maps a local time to an instant the way Joda does: the earlier offset in an overlap,
+/// and a time inside a gap moved forward by the gap.
+pub fn resolve_local<Tz: TimeZone>(zone: &Tz, local: NaiveDateTime) -> Option<DateTime<Tz>> {
+    match zone.from_local_datetime(&local) {
+        chrono::LocalResult::Single(datetime) => Some(datetime),
+        chrono::LocalResult::Ambiguous(earlier, _) => Some(earlier),
+        chrono::LocalResult::None => {
+            // Gaps are at most a few hours; walk forward to the first valid minute.
+            (1..=24 * 60).find_map(|minutes| {
+                zone.from_local_datetime(&(local + Duration::minutes(minutes)))
+                    .earliest()
+            })
+        }
+    }
+}
+
+fn add_months(datetime: NaiveDateTime, months: i64) -> Option<NaiveDateTime> {
+    let magnitude = Months::new(u32::try_from(months.unsigned_abs()).ok()?);
+    let date = if months >= 0 {
+        datetime.date().checked_add_months(magnitude)?
+    } else {
+        datetime.date().checked_sub_months(magnitude)?
+    };
+    // chrono clamps the day to the month's end, as Joda does.
+    Some(date.and_time(datetime.time()))
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.count, self.unit.name(self.count))
+    }
+}
+
+impl std::str::FromStr for Period {
+    type Err = PeriodError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::parse_datetime;
+
+    #[test]
+    fn parses_every_unit_in_any_case_and_number() {
+        let cases = [
+            ("15 minutes", Period::new(15, PeriodUnit::Minutes)),
+            ("15 Minutes", Period::new(15, PeriodUnit::Minutes)),
+            ("1 minute", Period::new(1, PeriodUnit::Minutes)),
+            ("1 Hour", Period::new(1, PeriodUnit::Hours)),
+            ("2 HOURS", Period::new(2, PeriodUnit::Hours)),
+            ("1 Day", Period::new(1, PeriodUnit::Days)),
+            ("1 days", Period::new(1, PeriodUnit::Days)),
+            ("2 weeks", Period::new(2, PeriodUnit::Weeks)),
+            ("1 month", Period::new(1, PeriodUnit::Months)),
+            ("3 years", Period::new(3, PeriodUnit::Years)),
+            ("  4   hours ", Period::new(4, PeriodUnit::Hours)),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(Period::parse(text).unwrap(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_period() {
+        for text in [
+            "",
+            "15",
+            "minutes",
+            "0 minutes",
+            "-1 days",
+            "1.5 hours",
+            "1 fortnight",
+            "1 day 2 hours",
+            "ONDEMAND_PERIOD",
+        ] {
+            let error = Period::parse(text).unwrap_err();
+            assert!(error.to_string().contains("15 minutes"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn prints_singular_and_plural() {
+        assert_eq!(Period::new(1, PeriodUnit::Days).to_string(), "1 day");
+        assert_eq!(Period::new(15, PeriodUnit::Minutes).to_string(), "15 minutes");
+    }
+
+    #[test]
+    fn month_steps_clamp_like_joda_without_drifting() {
+        let january_31 = parse_datetime("2013-01-31T10:00:00").unwrap();
+        let month = Period::new(1, PeriodUnit::Months);
+        assert_eq!(
+            month.add_naive(january_31, 1),
+            Some(parse_datetime("2013-02-28T10:00:00").unwrap())
+        );
+        assert_eq!(
+            month.add_naive(january_31, 2),
+            Some(parse_datetime("2013-03-31T10:00:00").unwrap())
+        );
+        assert_eq!(
+            month.add_naive(january_31, -2),
+            Some(parse_datetime("2012-11-30T10:00:00").unwrap())
+        );
+        let leap_day = parse_datetime("2012-02-29T00:00:00").unwrap();
+        assert_eq!(
+            Period::new(1, PeriodUnit::Years).add_naive(leap_day, 1),
+            Some(parse_datetime("2013-02-28T00:00:00").unwrap())
+        );
+    }
+
+    #[test]
+    fn zoned_days_keep_local_time_across_dst() {
+        let zone = chrono_tz::America::New_York;
+        let before = resolve_local(&zone, parse_datetime("2026-03-07T12:00:00").unwrap()).unwrap();
+        let after = Period::new(1, PeriodUnit::Days).add_zoned(&before, 1).unwrap();
+        assert_eq!(after.naive_local(), parse_datetime("2026-03-08T12:00:00").unwrap());
+        let hours = Period::new(24, PeriodUnit::Hours).add_zoned(&before, 1).unwrap();
+        assert_eq!(hours.naive_local(), parse_datetime("2026-03-08T13:00:00").unwrap());
+    }
+
+    #[test]
+    fn out_of_range_is_none_not_a_panic() {
+        let datetime = parse_datetime("2026-01-01T00:00:00").unwrap();
+        assert_eq!(
+            Period::new(u32::MAX, PeriodUnit::Years).add_naive(datetime, i64::MAX),
+            None
+        );
+        assert_eq!(
+            Period::new(u32::MAX, PeriodUnit::Minutes).add_naive(datetime, i64::MAX),
+            None
+        );
+    }
+}
