@@ -2,4 +2,17 @@
 //! inheritance, parameters and values, and validation with errors and warnings per object
 //! and field.
 
+pub mod issue;
+pub mod json;
+pub mod model;
+pub mod read;
 pub mod schema;
+pub mod shape;
+
+pub use issue::{Issue, Report};
+pub use model::{
+    Definition, Field, FieldKind, FieldValue, ParameterAttribute, ParameterObject, ParameterValue, PipelineObject,
+    SECRET_MASK,
+};
+pub use read::{Loaded, Locations, ReadError, Shape, read_definition, read_values};
+pub use shape::{ApiDefinition, to_api_json, to_file_json};
