@@ -2,9 +2,11 @@
 //! inheritance, parameters and values, and validation with errors and warnings per object
 //! and field.
 
+pub mod inherit;
 pub mod issue;
 pub mod json;
 pub mod model;
+pub mod parameters;
 pub mod read;
 pub mod schema;
 pub mod shape;
