@@ -1069,3 +1069,508 @@ pub static TYPES: &[TypeSpec] = &[
         deprecated: None,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Appendix A's types with their §2 category, then the EMR EBS helpers.
+    const EXPECTED_TYPES: &[(&str, Category)] = &[
+        ("S3DataNode", Category::DataNode),
+        ("DynamoDBDataNode", Category::DataNode),
+        ("SqlDataNode", Category::DataNode),
+        ("MySqlDataNode", Category::DataNode),
+        ("RedshiftDataNode", Category::DataNode),
+        ("CopyActivity", Category::Activity),
+        ("EmrActivity", Category::Activity),
+        ("HadoopActivity", Category::Activity),
+        ("HiveActivity", Category::Activity),
+        ("HiveCopyActivity", Category::Activity),
+        ("PigActivity", Category::Activity),
+        ("RedshiftCopyActivity", Category::Activity),
+        ("ShellCommandActivity", Category::Activity),
+        ("SqlActivity", Category::Activity),
+        ("Ec2Resource", Category::Resource),
+        ("EmrCluster", Category::Resource),
+        ("HttpProxy", Category::Utility),
+        ("DynamoDBDataExists", Category::Precondition),
+        ("DynamoDBTableExists", Category::Precondition),
+        ("Exists", Category::Precondition),
+        ("S3KeyExists", Category::Precondition),
+        ("S3PrefixNotEmpty", Category::Precondition),
+        ("ShellCommandPrecondition", Category::Precondition),
+        ("JdbcDatabase", Category::Database),
+        ("RdsDatabase", Category::Database),
+        ("RedshiftDatabase", Category::Database),
+        ("CSV", Category::DataFormat),
+        ("TSV", Category::DataFormat),
+        ("Custom", Category::DataFormat),
+        ("RegEx", Category::DataFormat),
+        ("DynamoDBDataFormat", Category::DataFormat),
+        ("DynamoDBExportDataFormat", Category::DataFormat),
+        ("SnsAlarm", Category::Action),
+        ("Terminate", Category::Action),
+        ("Schedule", Category::Schedule),
+        ("ShellScriptConfig", Category::Utility),
+        ("EmrConfiguration", Category::Utility),
+        ("Property", Category::Utility),
+        ("EbsConfiguration", Category::Utility),
+        ("EbsBlockDeviceConfig", Category::Utility),
+        ("VolumeSpecification", Category::Utility),
+    ];
+
+    /// Fields that take several values wherever a type has them.
+    const MULTI_VALUED: &[&str] = &[
+        "input",
+        "output",
+        "dependsOn",
+        "precondition",
+        "onFail",
+        "onSuccess",
+        "onLateAction",
+        "step",
+        "preStepCommand",
+        "postStepCommand",
+        "bootstrapAction",
+        "scriptArgument",
+        "scriptVariable",
+        "argument",
+        "commandOptions",
+        "column",
+        "jdbcProperties",
+        "applications",
+        "securityGroups",
+        "securityGroupIds",
+        "additionalMasterSecurityGroupIds",
+        "additionalSlaveSecurityGroupIds",
+        "property",
+        "configuration",
+        "ebsBlockDeviceConfig",
+        "primaryKeys",
+    ];
+
+    fn spec(name: &str) -> &'static TypeSpec {
+        type_spec(name).unwrap_or_else(|| panic!("{name} is missing from TYPES"))
+    }
+
+    fn field(type_name: &str, field_name: &str) -> &'static FieldSpec {
+        spec(type_name)
+            .field(field_name)
+            .unwrap_or_else(|| panic!("{type_name} has no field {field_name}"))
+    }
+
+    #[test]
+    fn every_appendix_a_type_and_ebs_helper_is_in_the_table_with_its_category() {
+        for &(name, category) in EXPECTED_TYPES {
+            assert_eq!(spec(name).category, category, "{name}");
+        }
+        assert_eq!(
+            TYPES.len(),
+            EXPECTED_TYPES.len(),
+            "TYPES has types the reference does not list"
+        );
+    }
+
+    #[test]
+    fn type_names_are_unique_and_listed_in_table_order() {
+        let names: Vec<&str> = type_names().collect();
+        let unique: HashSet<&str> = names.iter().copied().collect();
+        assert_eq!(unique.len(), names.len());
+        assert_eq!(names, TYPES.iter().map(|spec| spec.name).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn type_spec_is_case_sensitive_like_aws() {
+        assert_eq!(spec("S3DataNode").name, "S3DataNode");
+        for wrong in [
+            "s3datanode",
+            "S3DATANODE",
+            "s3DataNode",
+            "csv",
+            "schedule",
+            " Schedule",
+            "Schedule ",
+        ] {
+            assert!(type_spec(wrong).is_none(), "{wrong:?} should not be a type");
+        }
+    }
+
+    #[test]
+    fn no_type_lists_a_field_twice() {
+        for spec in TYPES {
+            let mut seen = HashSet::new();
+            for field in spec.fields() {
+                assert!(seen.insert(field.name), "{} lists {} twice", spec.name, field.name);
+            }
+        }
+    }
+
+    #[test]
+    fn no_type_lists_fields_that_validation_handles_on_every_object() {
+        for spec in TYPES {
+            for field in spec.fields() {
+                assert!(
+                    !["id", "name", "type", "parent"].contains(&field.name),
+                    "{} lists {}",
+                    spec.name,
+                    field.name
+                );
+                assert!(
+                    !field.name.starts_with('@'),
+                    "{} lists runtime field {}",
+                    spec.name,
+                    field.name
+                );
+                assert!(
+                    !field.name.starts_with("my"),
+                    "{} lists user field {}",
+                    spec.name,
+                    field.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn field_finds_shared_and_own_fields_and_nothing_else() {
+        let activity = spec("ShellCommandActivity");
+        assert_eq!(
+            activity.field("retryDelay").map(|field| field.slot),
+            Some(SlotType::Period)
+        );
+        assert_eq!(
+            activity.field("command").map(|field| field.slot),
+            Some(SlotType::String)
+        );
+        assert!(activity.field("Command").is_none());
+        assert!(activity.field("tableName").is_none());
+        assert_eq!(
+            activity.fields().count(),
+            activity.shared.iter().map(|group| group.len()).sum::<usize>() + 6
+        );
+    }
+
+    #[test]
+    fn every_requirement_names_fields_the_type_has() {
+        for spec in TYPES {
+            for requirement in spec.requirements {
+                if let Requirement::ExactlyOneOf(names) | Requirement::AnyOf(names) = requirement {
+                    assert!(
+                        names.len() >= 2,
+                        "{}: a group of one field is a Field requirement",
+                        spec.name
+                    );
+                }
+                for name in requirement.fields() {
+                    assert!(
+                        spec.field(name).is_some(),
+                        "{} requires {name}, which it does not have",
+                        spec.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_reference_target_names_a_type_that_exists() {
+        for spec in TYPES {
+            for field in spec.fields() {
+                let SlotType::Ref(targets) = field.slot else { continue };
+                assert!(!targets.is_empty(), "{}.{} refers to nothing", spec.name, field.name);
+                for target in targets {
+                    match *target {
+                        RefTarget::Type(name) => {
+                            assert!(
+                                type_spec(name).is_some(),
+                                "{}.{} refers to unknown {name}",
+                                spec.name,
+                                field.name
+                            )
+                        }
+                        RefTarget::Category(category) => assert!(
+                            TYPES.iter().any(|other| other.category == category),
+                            "{}.{} refers to {category:?}, which has no types",
+                            spec.name,
+                            field.name
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_enumeration_is_non_empty_with_values_distinct_in_any_case() {
+        for spec in TYPES {
+            for field in spec.fields() {
+                let SlotType::Enumeration(values) = field.slot else {
+                    continue;
+                };
+                assert!(!values.is_empty(), "{}.{}", spec.name, field.name);
+                let lowered: HashSet<String> = values.iter().map(|value| value.to_ascii_lowercase()).collect();
+                assert_eq!(lowered.len(), values.len(), "{}.{}", spec.name, field.name);
+            }
+        }
+    }
+
+    #[test]
+    fn list_fields_take_several_values_wherever_they_appear() {
+        let mut found = HashSet::new();
+        for spec in TYPES {
+            for field in spec.fields() {
+                if MULTI_VALUED.contains(&field.name) {
+                    assert!(field.multi, "{}.{} should be multi-valued", spec.name, field.name);
+                    found.insert(field.name);
+                }
+            }
+        }
+        for name in MULTI_VALUED {
+            assert!(found.contains(name), "no type has {name}");
+        }
+    }
+
+    #[test]
+    fn runnable_types_carry_the_common_fields_and_preconditions_their_subset() {
+        // Given the §2.1 fields every runnable object and every precondition has
+        let everywhere = [
+            "attemptTimeout",
+            "maximumRetries",
+            "retryDelay",
+            "onFail",
+            "failureAndRerunMode",
+        ];
+        let runnable_only = ["schedule", "scheduleType", "maxActiveInstances", "pipelineLogUri"];
+        for spec in TYPES {
+            // When the type is runnable or a precondition
+            let runnable = spec.category.is_runnable();
+            let precondition = spec.category == Category::Precondition;
+            // Then it has exactly the common fields of its kind
+            for name in everywhere {
+                assert_eq!(
+                    spec.field(name).is_some(),
+                    runnable || precondition,
+                    "{}.{name}",
+                    spec.name
+                );
+            }
+            for name in runnable_only {
+                assert_eq!(spec.field(name).is_some(), runnable, "{}.{name}", spec.name);
+            }
+            assert_eq!(
+                spec.field("preconditionTimeout").is_some(),
+                precondition,
+                "{}",
+                spec.name
+            );
+        }
+    }
+
+    #[test]
+    fn activities_and_data_nodes_may_say_where_they_run_but_resources_may_not() {
+        for spec in TYPES {
+            let expected = matches!(spec.category, Category::Activity | Category::DataNode);
+            for name in ["runsOn", "workerGroup", "dependsOn", "precondition"] {
+                assert_eq!(spec.field(name).is_some(), expected, "{}.{name}", spec.name);
+            }
+            let has_data = spec.field("input").is_some() && spec.field("output").is_some();
+            assert_eq!(has_data, spec.category == Category::Activity, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn only_activities_need_a_runner_and_no_requirement_demands_one() {
+        for spec in TYPES {
+            assert_eq!(spec.needs_runner, spec.category == Category::Activity, "{}", spec.name);
+            for requirement in spec.requirements {
+                for name in requirement.fields() {
+                    assert!(
+                        !["runsOn", "workerGroup", "schedule"].contains(name),
+                        "{} requires {name}",
+                        spec.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn required_fields_and_groups_follow_aws() {
+        let cases: &[(&str, &[Requirement])] = &[
+            ("S3DataNode", &[]),
+            (
+                "RedshiftDataNode",
+                &[Requirement::Field("database"), Requirement::Field("tableName")],
+            ),
+            (
+                "HiveActivity",
+                &[
+                    Requirement::ExactlyOneOf(&["hiveScript", "scriptUri"]),
+                    Requirement::Field("input"),
+                    Requirement::Field("output"),
+                ],
+            ),
+            (
+                "ShellCommandActivity",
+                &[Requirement::ExactlyOneOf(&["command", "scriptUri"])],
+            ),
+            (
+                "SqlActivity",
+                &[
+                    Requirement::Field("database"),
+                    Requirement::ExactlyOneOf(&["script", "scriptUri"]),
+                ],
+            ),
+            (
+                "Ec2Resource",
+                &[Requirement::Field("resourceRole"), Requirement::Field("role")],
+            ),
+            ("EmrCluster", &[]),
+            (
+                "Schedule",
+                &[
+                    Requirement::Field("period"),
+                    Requirement::ExactlyOneOf(&["startAt", "startDateTime"]),
+                ],
+            ),
+            (
+                "RedshiftDatabase",
+                &[
+                    Requirement::Field("*password"),
+                    Requirement::Field("username"),
+                    Requirement::ExactlyOneOf(&["clusterId", "connectionString"]),
+                ],
+            ),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(spec(name).requirements, *expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn slot_types_follow_the_reference_and_its_documented_exceptions() {
+        // Schedule.period also takes ONDEMAND_PERIOD, so validation parses it itself.
+        assert_eq!(field("Schedule", "period").slot, SlotType::String);
+        assert_eq!(field("Schedule", "startDateTime").slot, SlotType::DateTime);
+        // Every EmrCluster example writes terminateAfter as a period.
+        assert_eq!(field("EmrCluster", "terminateAfter").slot, SlotType::Period);
+        assert_eq!(field("Ec2Resource", "terminateAfter").slot, SlotType::Period);
+        // Any region name is fine.
+        assert_eq!(field("Ec2Resource", "region").slot, SlotType::String);
+        assert_eq!(
+            field("Ec2Resource", "actionOnResourceFailure").slot,
+            SlotType::Enumeration(ACTIONS_ON_RESOURCE_FAILURE)
+        );
+        assert_eq!(
+            field("DynamoDBDataNode", "readThroughputPercent").slot,
+            SlotType::Double
+        );
+        assert_eq!(field("ShellCommandActivity", "stage").slot, SlotType::Boolean);
+        assert_eq!(field("S3DataNode", "maxActiveInstances").slot, SlotType::Integer);
+        assert_eq!(
+            field("SqlActivity", "runsOn").slot,
+            SlotType::Ref(&[RefTarget::Category(Category::Resource)])
+        );
+        assert_eq!(
+            field("CopyActivity", "schedule").slot,
+            SlotType::Ref(&[RefTarget::Type("Schedule")])
+        );
+    }
+
+    #[test]
+    fn runtime_fields_follow_appendix_a() {
+        for spec in TYPES {
+            let unique: HashSet<&str> = spec.runtime_fields.iter().copied().collect();
+            assert_eq!(
+                unique.len(),
+                spec.runtime_fields.len(),
+                "{} repeats a runtime field",
+                spec.name
+            );
+            assert!(spec.has_runtime_field("@version"), "{}", spec.name);
+            for system in SYSTEM_FIELDS {
+                assert!(
+                    !spec.runtime_fields.contains(system),
+                    "{} repeats system field {system}",
+                    spec.name
+                );
+                assert!(spec.has_runtime_field(system), "{}", spec.name);
+            }
+            let runnable = spec.category.is_runnable();
+            assert_eq!(
+                spec.has_runtime_field("@scheduledStartTime"),
+                runnable || spec.category == Category::Precondition,
+                "{}",
+                spec.name
+            );
+            assert_eq!(spec.has_runtime_field("@latestRunTime"), runnable, "{}", spec.name);
+            assert_eq!(
+                spec.has_runtime_field("@failureReason"),
+                spec.category == Category::Resource,
+                "{}",
+                spec.name
+            );
+            assert_eq!(
+                spec.has_runtime_field("node"),
+                matches!(spec.category, Category::Precondition | Category::Action),
+                "{}",
+                spec.name
+            );
+        }
+        assert!(spec("S3KeyExists").has_runtime_field("currentRetryCount"));
+        assert!(spec("DynamoDBDataExists").has_runtime_field("lastRetryTime"));
+        assert!(!spec("Exists").has_runtime_field("currentRetryCount"));
+        assert!(spec("Schedule").has_runtime_field("@firstActivationTime"));
+        assert!(!spec("S3DataNode").has_runtime_field("@firstActivationTime"));
+    }
+
+    #[test]
+    fn only_my_sql_data_node_is_deprecated_and_it_says_what_to_use() {
+        for spec in TYPES {
+            match spec.deprecated {
+                Some(advice) => {
+                    assert_eq!(spec.name, "MySqlDataNode");
+                    assert!(advice.contains("SqlDataNode"));
+                }
+                None => assert_ne!(spec.name, "MySqlDataNode"),
+            }
+        }
+    }
+
+    #[test]
+    fn requirement_fields_lists_every_field_of_the_requirement() {
+        assert_eq!(Requirement::Field("role").fields(), ["role"]);
+        assert_eq!(Requirement::ExactlyOneOf(&["a", "b"]).fields(), ["a", "b"]);
+        assert_eq!(Requirement::AnyOf(&["c", "d"]).fields(), ["c", "d"]);
+    }
+
+    /// Arbitrary text, or a name the tables use (so that lookups also succeed).
+    fn any_name() -> impl Strategy<Value = String> {
+        let mut known: Vec<String> = type_names().map(str::to_owned).collect();
+        for spec in TYPES {
+            known.extend(spec.fields().map(|field| field.name.to_owned()));
+            known.extend(spec.runtime_fields.iter().map(|name| (*name).to_owned()));
+        }
+        prop_oneof![".{0,40}", prop::sample::select(known)]
+    }
+
+    proptest! {
+        #[test]
+        fn looking_up_any_type_or_field_name_never_panics_and_finds_only_listed_names(name in any_name()) {
+            let listed = type_names().any(|listed| listed == name);
+            prop_assert_eq!(type_spec(&name).is_some(), listed);
+            for spec in TYPES {
+                let found = spec.field(&name);
+                prop_assert_eq!(found.is_some(), spec.fields().any(|field| field.name == name));
+                prop_assert_eq!(
+                    spec.has_runtime_field(&name),
+                    spec.runtime_fields.contains(&name.as_str()) || SYSTEM_FIELDS.contains(&name.as_str())
+                );
+            }
+        }
+    }
+}
