@@ -6,5 +6,7 @@
 
 pub mod definition;
 pub mod expr;
+pub mod plan;
 pub mod schedule;
+pub mod suggest;
 pub mod time;

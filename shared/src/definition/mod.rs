@@ -2,6 +2,7 @@
 //! inheritance, parameters and values, and validation with errors and warnings per object
 //! and field.
 
+pub mod context;
 pub mod inherit;
 pub mod issue;
 pub mod json;
@@ -10,6 +11,7 @@ pub mod parameters;
 pub mod read;
 pub mod schema;
 pub mod shape;
+pub mod validate;
 
 pub use issue::{Issue, Report};
 pub use model::{

@@ -472,7 +472,9 @@ pub static TYPES: &[TypeSpec] = &[
             string("manifestFilePath"),
             enumeration("s3EncryptionType", S3_ENCRYPTION_TYPES),
         ],
-        requirements: &[],
+        // AWS's table has no required field, but a node without a location names no data
+        // and AWS's validator refused it.
+        requirements: &[Requirement::AnyOf(&["filePath", "directoryPath", "manifestFilePath"])],
         runtime_fields: RUNNABLE_RUNTIME,
         needs_runner: false,
         deprecated: None,
@@ -720,6 +722,8 @@ pub static TYPES: &[TypeSpec] = &[
             // EMR takes a list of Configurations per instance group too.
             reference("coreGroupConfiguration", TO_EMR_CONFIGURATION).many(),
             reference("coreEbsConfiguration", TO_EBS_CONFIGURATION),
+            // Named by the guide's logging page (reference §3.10), absent from its field table.
+            string("emrLogUri"),
             string("emrManagedMasterSecurityGroupId"),
             string("emrManagedSlaveSecurityGroupId"),
             string("enableDebugging"),

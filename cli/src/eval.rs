@@ -1,0 +1,87 @@
+//! `sluice eval STRING`
+
+use std::path::Path;
+
+use chrono::NaiveDateTime;
+use sluice::{
+    definition::{
+        Definition,
+        context::{ObjectContext, Runtime, Scope},
+        inherit::Inheritance,
+        validate::validate,
+    },
+    expr::Evaluated,
+    plan::runtime_at,
+};
+
+use crate::{
+    Outcome,
+    inputs::{LoadError, ValueArgs, load_definition},
+    report,
+};
+
+pub fn run(string: &str, at: Option<NaiveDateTime>, target: Option<(&Path, &str)>, values: &ValueArgs) -> Outcome {
+    let given = match values.load() {
+        Ok(given) => given,
+        Err(unreadable) => {
+            eprintln!("error: {}", unreadable.0);
+            return Outcome::Usage;
+        }
+    };
+    let definition = match target {
+        None => Definition::default(),
+        Some((path, _)) => match load_definition(path) {
+            Ok(loaded) => loaded.definition,
+            Err(LoadError::Unreadable(unreadable)) => {
+                eprintln!("error: {}", unreadable.0);
+                return Outcome::Usage;
+            }
+            Err(LoadError::Invalid(issue)) => {
+                eprintln!("{}", report::issue_line(&path.display().to_string(), "error", &issue));
+                return Outcome::InputErrors;
+            }
+        },
+    };
+    let validation = validate(&definition, &given.sources(&definition));
+    for issue in validation.report.errors.iter().filter(|issue| issue.id.as_deref().is_some_and(|id| id.starts_with("my") || id.starts_with("*my"))) {
+        // Parameter problems change what expressions see; say so, but evaluate anyway.
+        eprintln!("{}", report::issue_line("parameters", "warning", issue));
+    }
+    let (inheritance, _) = Inheritance::new(&definition);
+    let scope = Scope { inheritance: &inheritance, parameters: &validation.parameters, mask_secrets: true };
+    let object = match target {
+        None => None,
+        Some((path, id)) => match inheritance.index(id) {
+            Some(index) => Some(index),
+            None => {
+                let hint = sluice::suggest::did_you_mean(id, definition.objects.iter().map(|object| object.id.as_str()));
+                eprintln!("error: {} has no object \"{id}\"{hint}", path.display());
+                return Outcome::Usage;
+            }
+        },
+    };
+    let runtime = match (at, object) {
+        (Some(at), Some(index)) => runtime_at(scope, index, at),
+        (Some(at), None) => Runtime::scheduled(at, None),
+        (None, _) => Runtime::default(),
+    };
+    match ObjectContext::new(scope, object, &runtime).evaluate(string) {
+        Ok(Evaluated::One(text)) => {
+            println!("{text}");
+            Outcome::Success
+        }
+        Ok(Evaluated::Many(texts)) => {
+            for text in texts {
+                println!("{text}");
+            }
+            Outcome::Success
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            eprintln!("  {string}");
+            let pad: String = string.chars().take(error.offset).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            eprintln!("  {pad}^");
+            Outcome::InputErrors
+        }
+    }
+}
