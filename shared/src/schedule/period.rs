@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Duration, Months, NaiveDateTime, TimeZone};
+use chrono::{DateTime, Duration, Months, NaiveDateTime, Offset, TimeZone};
 use thiserror::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,17 +130,23 @@ impl Period {
 }
 
 /// Maps a local time to an instant the way Joda does: the earlier offset in an overlap,
-/// and a time inside a gap moved forward by the gap.
+/// and a time inside a gap moved forward by the gap (02:30 in a one-hour spring-forward gap
+/// becomes 03:30), which is the local time read with the offset in force before the gap.
 pub fn resolve_local<Tz: TimeZone>(zone: &Tz, local: NaiveDateTime) -> Option<DateTime<Tz>> {
     match zone.from_local_datetime(&local) {
         chrono::LocalResult::Single(datetime) => Some(datetime),
         chrono::LocalResult::Ambiguous(earlier, _) => Some(earlier),
         chrono::LocalResult::None => {
-            // Gaps are at most a few hours; walk forward to the first valid minute.
-            (1..=24 * 60).find_map(|minutes| {
-                zone.from_local_datetime(&(local + Duration::minutes(minutes)))
-                    .earliest()
-            })
+            // Around a gap the offset rises from `before` to `after`. Reading the local time
+            // as UTC and then shifting by the offset found there lands on each side of the
+            // transition once (as Joda's convertLocalToUTC does), whatever the offsets' signs;
+            // the smaller of the two offsets is `before`.
+            let offset_at = |utc: NaiveDateTime| zone.offset_from_utc_datetime(&utc).fix().local_minus_utc();
+            let as_utc = offset_at(local);
+            let shifted = offset_at(local.checked_sub_signed(Duration::try_seconds(i64::from(as_utc))?)?);
+            let before = as_utc.min(shifted);
+            let utc = local.checked_sub_signed(Duration::try_seconds(i64::from(before))?)?;
+            Some(zone.from_utc_datetime(&utc))
         }
     }
 }
@@ -250,6 +256,71 @@ mod tests {
         assert_eq!(after.naive_local(), parse_datetime("2026-03-08T12:00:00").unwrap());
         let hours = Period::new(24, PeriodUnit::Hours).add_zoned(&before, 1).unwrap();
         assert_eq!(hours.naive_local(), parse_datetime("2026-03-08T13:00:00").unwrap());
+    }
+
+    #[test]
+    fn a_local_time_in_a_spring_forward_gap_moves_forward_by_the_gap_as_in_joda() {
+        // Given local times inside one-hour gaps, west and east of Greenwich
+        let cases = [
+            (
+                chrono_tz::America::New_York,
+                "2026-03-08T02:30:15",
+                "2026-03-08T03:30:15",
+                -4,
+            ),
+            (
+                chrono_tz::Europe::Berlin,
+                "2026-03-29T02:30:15",
+                "2026-03-29T03:30:15",
+                2,
+            ),
+            (
+                chrono_tz::Australia::Lord_Howe,
+                "2026-10-04T02:15:00",
+                "2026-10-04T02:45:00",
+                11,
+            ),
+        ];
+        for (zone, local, expected, offset_hours) in cases {
+            // When resolving them
+            let resolved = resolve_local(&zone, parse_datetime(local).unwrap()).unwrap();
+
+            // Then they move forward by the gap, into the later offset
+            assert_eq!(
+                resolved.naive_local(),
+                parse_datetime(expected).unwrap(),
+                "{zone} {local}"
+            );
+            let seconds = resolved.offset().fix().local_minus_utc();
+            assert_eq!(seconds, offset_hours * 3600, "{zone}");
+        }
+    }
+
+    #[test]
+    fn zoned_days_landing_in_a_gap_move_forward_by_the_gap() {
+        let zone = chrono_tz::America::New_York;
+        let before = resolve_local(&zone, parse_datetime("2026-03-07T02:30:00").unwrap()).unwrap();
+        let after = Period::new(1, PeriodUnit::Days).add_zoned(&before, 1).unwrap();
+        assert_eq!(after.naive_local(), parse_datetime("2026-03-08T03:30:00").unwrap());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn zoned_arithmetic_never_panics_at_any_date_and_adding_nothing_changes_nothing(
+            seconds in chrono::NaiveDateTime::MIN.and_utc().timestamp()..=chrono::NaiveDateTime::MAX.and_utc().timestamp(),
+            times in proptest::prelude::any::<i64>(),
+            count in 1..=u32::MAX,
+        ) {
+            let local = chrono::DateTime::from_timestamp(seconds, 0).map(|utc| utc.naive_utc()).unwrap_or_default();
+            for zone in [chrono_tz::America::New_York, chrono_tz::Australia::Lord_Howe, chrono_tz::UTC] {
+                if let Some(resolved) = resolve_local(&zone, local) {
+                    let _ = Period::new(count, PeriodUnit::Days).add_zoned(&resolved, times);
+                    let _ = Period::new(count, PeriodUnit::Minutes).add_zoned(&resolved, times % 1_000);
+                    // And adding nothing is the identity
+                    proptest::prop_assert_eq!(Period::new(count, PeriodUnit::Hours).add_zoned(&resolved, 0), Some(resolved));
+                }
+            }
+        }
     }
 
     #[test]
