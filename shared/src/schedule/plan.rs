@@ -179,7 +179,6 @@ impl FusedIterator for Plan {}
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use chrono::TimeDelta;
     use proptest::prelude::*;
@@ -428,7 +427,7 @@ mod tests {
     }
 
     #[test]
-    fn plans_well_over_a_million_instances_per_second() {
+    fn plans_a_year_of_fifteen_minute_instances_for_a_hundred_components() {
         // Given 100 components with a year of 15-minute intervals, at staggered starts
         let components: Vec<_> = (0..100)
             .map(|index| {
@@ -446,17 +445,18 @@ mod tests {
         let activation = backfilling("2026-01-01T00:00:00");
 
         // When planning the whole year
-        let started = Instant::now();
-        let count = plan(&components, &activation, at("2026-01-01T00:00:00"))
-            .unwrap()
-            .count();
-        let elapsed = started.elapsed();
+        let instances = plan(&components, &activation, at("2026-01-01T00:00:00")).unwrap();
 
-        // Then every instance is there, at a rate that leaves room even in an unoptimised build
+        // Then every instance is there, in order (the speed is measured by `cargo bench`)
+        let mut count = 0_u64;
+        let mut previous = None;
+        for instance in instances {
+            let key = (instance.scheduled_start, instance.component);
+            assert!(previous < Some(key));
+            previous = Some(key);
+            count += 1;
+        }
         assert_eq!(count, 100 * 365 * 96);
-        let per_second = f64::from(u32::try_from(count).unwrap()) / elapsed.as_secs_f64();
-        let floor = if cfg!(debug_assertions) { 100_000.0 } else { 1_000_000.0 };
-        assert!(per_second > floor, "{per_second:.0} instances per second");
     }
 
     fn arbitrary_period() -> impl Strategy<Value = Period> {
