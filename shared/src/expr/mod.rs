@@ -5,9 +5,32 @@
 //! Parsing is separate from evaluation so that a definition's expressions are parsed once
 //! (and checked by validation) and evaluated per instance against a [`Context`].
 
+mod ast;
+mod error;
+mod eval;
+mod functions;
+pub mod joda;
+mod lexer;
+mod parser;
+mod template;
 mod value;
 
-pub use value::Value;
+pub use error::ExprError;
+pub use functions::function_names;
+pub use template::{Evaluated, Template};
+pub use value::{Value, render};
+
+/// Parses a whole field value: text with any number of `#{...}` expressions. Unknown
+/// functions, wrong argument counts and invalid literal `format` patterns are parse errors,
+/// so a definition can be checked without evaluating anything.
+pub fn parse(text: &str) -> Result<Template, ExprError> {
+    parser::parse_template(text)
+}
+
+/// Parses and evaluates a field value in one step.
+pub fn evaluate_str(text: &str, context: &dyn Context) -> Result<Evaluated, ExprError> {
+    parse(text)?.evaluate(context)
+}
 
 /// A reference inside an expression, as written: `name`, `@scheduledStartTime`,
 /// `input.directoryPath`, `node.@status`, `*myPassword` — one segment per dotted part,

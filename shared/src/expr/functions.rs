@@ -1,0 +1,497 @@
+//! The function library of reference §4.3 plus `inTimeZone`, `plusPeriod` and
+//! `minusPeriod`: names, signatures, and what each computes. Date-time semantics follow
+//! Joda-Time in the value's own zone.
+
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Timelike};
+use chrono_tz::Tz;
+
+use super::{ExprError, Value, joda};
+use crate::schedule::{Period, PeriodUnit, resolve_local};
+
+/// A library function. Names are case-sensitive, spelled as AWS spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Function {
+    Day,
+    DayOfYear,
+    FirstOfMonth,
+    Format,
+    Hour,
+    InTimeZone,
+    MakeDate,
+    MakeDateTime,
+    Midnight,
+    MinusDays,
+    MinusHours,
+    MinusMinutes,
+    MinusMonths,
+    MinusPeriod,
+    MinusWeeks,
+    MinusYears,
+    Minute,
+    Month,
+    PlusDays,
+    PlusHours,
+    PlusMinutes,
+    PlusMonths,
+    PlusPeriod,
+    PlusWeeks,
+    PlusYears,
+    Sunday,
+    Year,
+    Yesterday,
+}
+
+/// What a parameter must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    DateTime,
+    Int,
+    Text,
+    Period,
+}
+
+/// One parameter: its kind and what it means, for signatures and error messages.
+type Param = (Kind, &'static str);
+
+const DATETIME: Param = (Kind::DateTime, "date-time");
+
+/// Every function in alphabetical order, with its name and parameters.
+const FUNCTIONS: [(Function, &str, &[Param]); 28] = [
+    (Function::Day, "day", &[DATETIME]),
+    (Function::DayOfYear, "dayOfYear", &[DATETIME]),
+    (Function::FirstOfMonth, "firstOfMonth", &[DATETIME]),
+    (Function::Format, "format", &[DATETIME, (Kind::Text, "pattern")]),
+    (Function::Hour, "hour", &[DATETIME]),
+    (Function::InTimeZone, "inTimeZone", &[DATETIME, (Kind::Text, "zone")]),
+    (
+        Function::MakeDate,
+        "makeDate",
+        &[(Kind::Int, "year"), (Kind::Int, "month"), (Kind::Int, "day")],
+    ),
+    (
+        Function::MakeDateTime,
+        "makeDateTime",
+        &[
+            (Kind::Int, "year"),
+            (Kind::Int, "month"),
+            (Kind::Int, "day"),
+            (Kind::Int, "hour"),
+            (Kind::Int, "minute"),
+        ],
+    ),
+    (Function::Midnight, "midnight", &[DATETIME]),
+    (Function::MinusDays, "minusDays", &[DATETIME, (Kind::Int, "days")]),
+    (Function::MinusHours, "minusHours", &[DATETIME, (Kind::Int, "hours")]),
+    (
+        Function::MinusMinutes,
+        "minusMinutes",
+        &[DATETIME, (Kind::Int, "minutes")],
+    ),
+    (Function::MinusMonths, "minusMonths", &[DATETIME, (Kind::Int, "months")]),
+    (
+        Function::MinusPeriod,
+        "minusPeriod",
+        &[DATETIME, (Kind::Period, "period")],
+    ),
+    (Function::MinusWeeks, "minusWeeks", &[DATETIME, (Kind::Int, "weeks")]),
+    (Function::MinusYears, "minusYears", &[DATETIME, (Kind::Int, "years")]),
+    (Function::Minute, "minute", &[DATETIME]),
+    (Function::Month, "month", &[DATETIME]),
+    (Function::PlusDays, "plusDays", &[DATETIME, (Kind::Int, "days")]),
+    (Function::PlusHours, "plusHours", &[DATETIME, (Kind::Int, "hours")]),
+    (
+        Function::PlusMinutes,
+        "plusMinutes",
+        &[DATETIME, (Kind::Int, "minutes")],
+    ),
+    (Function::PlusMonths, "plusMonths", &[DATETIME, (Kind::Int, "months")]),
+    (
+        Function::PlusPeriod,
+        "plusPeriod",
+        &[DATETIME, (Kind::Period, "period")],
+    ),
+    (Function::PlusWeeks, "plusWeeks", &[DATETIME, (Kind::Int, "weeks")]),
+    (Function::PlusYears, "plusYears", &[DATETIME, (Kind::Int, "years")]),
+    (Function::Sunday, "sunday", &[DATETIME]),
+    (Function::Year, "year", &[DATETIME]),
+    (Function::Yesterday, "yesterday", &[DATETIME]),
+];
+
+const NAMES: [&str; 28] = {
+    let mut names = [""; 28];
+    let mut index = 0;
+    while index < FUNCTIONS.len() {
+        names[index] = FUNCTIONS[index].1;
+        index += 1;
+    }
+    names
+};
+
+/// The names of every function an expression can call, in alphabetical order.
+pub fn function_names() -> &'static [&'static str] {
+    &NAMES
+}
+
+impl Function {
+    pub(super) fn lookup(name: &str) -> Option<Self> {
+        FUNCTIONS
+            .iter()
+            .find(|(_, known, _)| *known == name)
+            .map(|(function, _, _)| *function)
+    }
+
+    fn entry(self) -> (&'static str, &'static [Param]) {
+        FUNCTIONS
+            .iter()
+            .find(|(function, _, _)| *function == self)
+            .map_or(("", &[]), |(_, name, params)| (*name, *params))
+    }
+
+    pub(super) fn name(self) -> &'static str {
+        self.entry().0
+    }
+
+    pub(super) fn arity(self) -> usize {
+        self.entry().1.len()
+    }
+
+    /// `plusDays(DateTime, int days)`.
+    pub(super) fn signature(self) -> String {
+        let (name, params) = self.entry();
+        let params: Vec<String> = params
+            .iter()
+            .map(|(kind, meaning)| match kind {
+                Kind::DateTime => "DateTime".to_owned(),
+                Kind::Int => format!("int {meaning}"),
+                Kind::Text => format!("String {meaning}"),
+                Kind::Period => format!("Period {meaning}"),
+            })
+            .collect();
+        format!("{name}({})", params.join(", "))
+    }
+
+    /// The message for a name that is not a function, with the nearest name when one is
+    /// close: `unknown function "formatt": did you mean "format"?`.
+    pub(super) fn unknown(name: &str) -> String {
+        match suggest(name) {
+            Some(suggestion) => format!("unknown function \"{name}\": did you mean \"{suggestion}\"?"),
+            None => format!(
+                "unknown function \"{name}\": the functions are {}",
+                function_names().join(", ")
+            ),
+        }
+    }
+
+    /// Applies the function to scalar arguments (lists are spread by the caller).
+    /// `offsets` are where each argument starts, for errors about it.
+    pub(super) fn apply(self, args: &[Value], offsets: &[usize], at: usize) -> Result<Value, ExprError> {
+        let args = Args {
+            function: self,
+            values: args,
+            offsets,
+            at,
+        };
+        let shifted = |unit: PeriodUnit, sign: i64| -> Result<Value, ExprError> {
+            let datetime = args.datetime(0)?;
+            let times = args.int(1)?.checked_mul(sign).ok_or_else(|| args.out_of_range())?;
+            let result = Period::new(1, unit).add_zoned(&datetime, times);
+            result.map(Value::DateTime).ok_or_else(|| args.out_of_range())
+        };
+        match self {
+            Function::Day => Ok(Value::Int(i64::from(args.datetime(0)?.day()))),
+            Function::DayOfYear => Ok(Value::Int(i64::from(args.datetime(0)?.ordinal()))),
+            Function::Hour => Ok(Value::Int(i64::from(args.datetime(0)?.hour()))),
+            Function::Minute => Ok(Value::Int(i64::from(args.datetime(0)?.minute()))),
+            Function::Month => Ok(Value::Int(i64::from(args.datetime(0)?.month()))),
+            Function::Year => Ok(Value::Int(i64::from(args.datetime(0)?.year()))),
+            Function::FirstOfMonth => {
+                let datetime = args.datetime(0)?;
+                let local = datetime.naive_local();
+                let first = local.date().with_day(1).map(|date| date.and_time(local.time()));
+                args.in_zone(&datetime, first)
+            }
+            Function::Midnight => {
+                let datetime = args.datetime(0)?;
+                let start = datetime.naive_local().date().and_time(NaiveTime::MIN);
+                args.in_zone(&datetime, Some(start))
+            }
+            Function::Sunday => {
+                let datetime = args.datetime(0)?;
+                let local = datetime.naive_local();
+                let back = Days::new(u64::from(local.weekday().num_days_from_sunday()));
+                let sunday = local
+                    .date()
+                    .checked_sub_days(back)
+                    .map(|date| date.and_time(local.time()));
+                args.in_zone(&datetime, sunday)
+            }
+            Function::Yesterday => {
+                let datetime = args.datetime(0)?;
+                let result = Period::new(1, PeriodUnit::Days).add_zoned(&datetime, -1);
+                result.map(Value::DateTime).ok_or_else(|| args.out_of_range())
+            }
+            Function::PlusMinutes => shifted(PeriodUnit::Minutes, 1),
+            Function::PlusHours => shifted(PeriodUnit::Hours, 1),
+            Function::PlusDays => shifted(PeriodUnit::Days, 1),
+            Function::PlusWeeks => shifted(PeriodUnit::Weeks, 1),
+            Function::PlusMonths => shifted(PeriodUnit::Months, 1),
+            Function::PlusYears => shifted(PeriodUnit::Years, 1),
+            Function::MinusMinutes => shifted(PeriodUnit::Minutes, -1),
+            Function::MinusHours => shifted(PeriodUnit::Hours, -1),
+            Function::MinusDays => shifted(PeriodUnit::Days, -1),
+            Function::MinusWeeks => shifted(PeriodUnit::Weeks, -1),
+            Function::MinusMonths => shifted(PeriodUnit::Months, -1),
+            Function::MinusYears => shifted(PeriodUnit::Years, -1),
+            Function::PlusPeriod | Function::MinusPeriod => {
+                let datetime = args.datetime(0)?;
+                let period = args.period(1)?;
+                let times = if self == Function::PlusPeriod { 1 } else { -1 };
+                let result = period.add_zoned(&datetime, times);
+                result.map(Value::DateTime).ok_or_else(|| args.out_of_range())
+            }
+            Function::MakeDate | Function::MakeDateTime => {
+                let year = args.int(0)?;
+                let month = args.int(1)?;
+                let day = args.int(2)?;
+                let (hour, minute) = if self == Function::MakeDateTime {
+                    (args.int(3)?, args.int(4)?)
+                } else {
+                    (0, 0)
+                };
+                make_datetime(year, month, day, hour, minute)
+                    .map(|naive| Value::DateTime(Tz::UTC.from_utc_datetime(&naive)))
+                    .ok_or_else(|| {
+                        let what = if self == Function::MakeDate {
+                            format!("{year}-{month:02}-{day:02}")
+                        } else {
+                            format!("{year}-{month:02}-{day:02} {hour:02}:{minute:02}")
+                        };
+                        ExprError::new(at, format!("{}: {what} is not a valid date and time", self.name()))
+                    })
+            }
+            Function::InTimeZone => {
+                let datetime = args.datetime(0)?;
+                let name = args.text(1)?;
+                let zone: Tz = name.parse().map_err(|_| {
+                    args.error(
+                        1,
+                        format!(
+                            "unknown time zone \"{name}\": write a tz database zone such as \"America/Los_Angeles\", \"Europe/Paris\" or \"UTC\" (names are case-sensitive)"
+                        ),
+                    )
+                })?;
+                Ok(Value::DateTime(datetime.with_timezone(&zone)))
+            }
+            Function::Format => {
+                let datetime = args.datetime(0)?;
+                let pattern = args.text(1)?;
+                let pattern = joda::Pattern::compile(pattern)
+                    .map_err(|message| args.error(1, format!("invalid Joda-Time pattern: {message}")))?;
+                Ok(Value::Str(format_with(&pattern, &datetime)))
+            }
+        }
+    }
+}
+
+/// Formats with an already compiled pattern.
+pub(super) fn format_with(pattern: &joda::Pattern, datetime: &DateTime<Tz>) -> String {
+    let mut out = String::with_capacity(pattern.len_hint());
+    pattern.write(datetime, &mut out);
+    out
+}
+
+fn make_datetime(year: i64, month: i64, day: i64, hour: i64, minute: i64) -> Option<chrono::NaiveDateTime> {
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(year).ok()?,
+        u32::try_from(month).ok()?,
+        u32::try_from(day).ok()?,
+    )?;
+    let time = NaiveTime::from_hms_opt(u32::try_from(hour).ok()?, u32::try_from(minute).ok()?, 0)?;
+    Some(date.and_time(time))
+}
+
+/// The arguments of one call, with coercions that report which argument was wrong.
+struct Args<'a> {
+    function: Function,
+    values: &'a [Value],
+    offsets: &'a [usize],
+    at: usize,
+}
+
+impl Args<'_> {
+    fn value(&self, index: usize) -> Result<&Value, ExprError> {
+        self.values.get(index).ok_or_else(|| {
+            ExprError::new(
+                self.at,
+                format!("{}: argument {} is missing", self.function.name(), index + 1),
+            )
+        })
+    }
+
+    fn error(&self, index: usize, message: String) -> ExprError {
+        let offset = self.offsets.get(index).copied().unwrap_or(self.at);
+        ExprError::new(offset, format!("{}: {message}", self.function.name()))
+    }
+
+    fn wrong(&self, index: usize, expected: &str) -> ExprError {
+        let meaning = self
+            .function
+            .entry()
+            .1
+            .get(index)
+            .map_or("value", |(_, meaning)| *meaning);
+        let found = self
+            .values
+            .get(index)
+            .map_or_else(|| "nothing".to_owned(), Value::describe);
+        self.error(
+            index,
+            format!(
+                "argument {} (the {meaning}) must be {expected}, but it is {found}",
+                index + 1
+            ),
+        )
+    }
+
+    fn datetime(&self, index: usize) -> Result<DateTime<Tz>, ExprError> {
+        self.value(index)?.to_datetime().ok_or_else(|| {
+            self.wrong(
+                index,
+                "a date-time such as @scheduledStartTime or \"2011-05-24T17:10:00\"",
+            )
+        })
+    }
+
+    fn int(&self, index: usize) -> Result<i64, ExprError> {
+        self.value(index)?
+            .to_int()
+            .ok_or_else(|| self.wrong(index, "a whole number"))
+    }
+
+    fn text(&self, index: usize) -> Result<&str, ExprError> {
+        match self.value(index)? {
+            Value::Str(text) => Ok(text),
+            _ => Err(self.wrong(index, "text in quotes")),
+        }
+    }
+
+    fn period(&self, index: usize) -> Result<Period, ExprError> {
+        self.value(index)?
+            .to_period()
+            .ok_or_else(|| self.wrong(index, "a period such as \"1 day\" or \"3 hours\""))
+    }
+
+    fn out_of_range(&self) -> ExprError {
+        ExprError::new(
+            self.at,
+            format!(
+                "{}: the result is outside the range of supported dates",
+                self.function.name()
+            ),
+        )
+    }
+
+    /// A local date-time in the zone of `like`, resolved as Joda does across DST changes.
+    fn in_zone(&self, like: &DateTime<Tz>, local: Option<chrono::NaiveDateTime>) -> Result<Value, ExprError> {
+        local
+            .and_then(|local| resolve_local(&like.timezone(), local))
+            .map(Value::DateTime)
+            .ok_or_else(|| self.out_of_range())
+    }
+}
+
+/// The nearest function name by edit distance (ignoring case), when it is close enough to
+/// be a likely typo.
+fn suggest(name: &str) -> Option<&'static str> {
+    let wanted: Vec<char> = name.to_lowercase().chars().collect();
+    let (distance, best) = function_names()
+        .iter()
+        .map(|candidate| {
+            let candidate_chars: Vec<char> = candidate.to_lowercase().chars().collect();
+            (edit_distance(&wanted, &candidate_chars), *candidate)
+        })
+        .min_by_key(|(distance, _)| *distance)?;
+    let limit = (wanted.len() / 3).clamp(1, 3);
+    (distance <= limit).then_some(best)
+}
+
+/// Levenshtein distance.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current = vec![0; b.len() + 1];
+    for (i, ca) in a.iter().enumerate() {
+        if let Some(first) = current.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous.get(j).copied().unwrap_or(0) + usize::from(ca != cb);
+            let deletion = previous.get(j + 1).copied().unwrap_or(0) + 1;
+            let insertion = current.get(j).copied().unwrap_or(0) + 1;
+            if let Some(cell) = current.get_mut(j + 1) {
+                *cell = substitution.min(deletion).min(insertion);
+            }
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn there_are_twenty_eight_functions_in_alphabetical_order() {
+        let names = function_names();
+        assert_eq!(names.len(), 28);
+        let mut sorted = names.to_vec();
+        sorted.sort_by_key(|name| name.to_lowercase());
+        assert_eq!(names, sorted.as_slice());
+        for name in names {
+            let function = Function::lookup(name).unwrap();
+            assert_eq!(function.name(), *name);
+            assert!(function.arity() >= 1);
+        }
+    }
+
+    #[test]
+    fn names_are_case_sensitive() {
+        assert_eq!(Function::lookup("plusDays"), Some(Function::PlusDays));
+        assert_eq!(Function::lookup("PlusDays"), None);
+        assert_eq!(Function::lookup("plusdays"), None);
+    }
+
+    #[test]
+    fn signatures_name_the_parameters() {
+        assert_eq!(Function::PlusDays.signature(), "plusDays(DateTime, int days)");
+        assert_eq!(Function::Format.signature(), "format(DateTime, String pattern)");
+        assert_eq!(
+            Function::MakeDateTime.signature(),
+            "makeDateTime(int year, int month, int day, int hour, int minute)"
+        );
+    }
+
+    #[test]
+    fn typos_get_the_nearest_name() {
+        assert_eq!(suggest("formatt"), Some("format"));
+        assert_eq!(suggest("plusday"), Some("plusDays"));
+        assert_eq!(suggest("PlusDays"), Some("plusDays"));
+        assert_eq!(suggest("dayofyear"), Some("dayOfYear"));
+        assert_eq!(suggest("inTimezone"), Some("inTimeZone"));
+        assert_eq!(suggest("foo"), None);
+        assert_eq!(suggest("concatenate"), None);
+        assert_eq!(
+            Function::unknown("formatt"),
+            "unknown function \"formatt\": did you mean \"format\"?"
+        );
+        assert!(Function::unknown("foo").contains("the functions are day, dayOfYear,"));
+    }
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        let chars = |text: &str| text.chars().collect::<Vec<_>>();
+        assert_eq!(edit_distance(&chars("kitten"), &chars("sitting")), 3);
+        assert_eq!(edit_distance(&chars(""), &chars("abc")), 3);
+        assert_eq!(edit_distance(&chars("abc"), &chars("abc")), 0);
+    }
+}

@@ -1,0 +1,136 @@
+//! A parsed field value: literal text and expressions, evaluated per instance.
+
+use super::{Context, ExprError, Reference, Value, ast::Expr, eval::evaluate, value::write_value};
+
+/// A parsed field value. Cheap to clone and to evaluate many times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    parts: Vec<Part>,
+    /// A guess at the evaluated length, to size the output once.
+    capacity: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Part {
+    Text(String),
+    Expr(Expr),
+}
+
+/// A field value after evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evaluated {
+    One(String),
+    /// An expression produced a list, so the value is one string per element: the
+    /// surrounding text repeated around each.
+    Many(Vec<String>),
+}
+
+impl Evaluated {
+    /// The values as a list: one for [`Evaluated::One`].
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            Evaluated::One(value) => vec![value],
+            Evaluated::Many(values) => values,
+        }
+    }
+}
+
+/// A column of the result when some expression produced a list.
+enum Column<'a> {
+    Text(&'a str),
+    Scalar(Value),
+    List(Vec<Value>),
+}
+
+impl Template {
+    pub(super) fn new(parts: Vec<Part>) -> Self {
+        let capacity = parts
+            .iter()
+            .map(|part| match part {
+                Part::Text(text) => text.len(),
+                Part::Expr(_) => 24,
+            })
+            .fold(0, usize::saturating_add);
+        Self { parts, capacity }
+    }
+
+    /// True when the value has no `#{...}` at all.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|part| matches!(part, Part::Text(_)))
+    }
+
+    /// Every reference, in the order written, with the 0-based character offset where it
+    /// starts in the parsed text.
+    pub fn references(&self) -> Vec<(&Reference, usize)> {
+        let mut references = Vec::new();
+        for part in &self.parts {
+            if let Part::Expr(expr) = part {
+                expr.collect_references(&mut references);
+            }
+        }
+        references
+    }
+
+    /// Evaluates every expression and substitutes it into the text.
+    pub fn evaluate(&self, context: &dyn Context) -> Result<Evaluated, ExprError> {
+        let mut out = String::with_capacity(self.capacity);
+        let mut parts = self.parts.iter();
+        while let Some(part) = parts.next() {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Expr(expr) => match evaluate(expr, context)? {
+                    Value::List(items) => return Self::evaluate_many(out, items, parts, context),
+                    scalar => write_value(&mut out, &scalar),
+                },
+            }
+        }
+        Ok(Evaluated::One(out))
+    }
+
+    /// The rest of [`Template::evaluate`] once an expression produced a list: `prefix` is
+    /// the text before it, the same for every element.
+    fn evaluate_many<'a>(
+        prefix: String,
+        first: Vec<Value>,
+        rest: impl Iterator<Item = &'a Part>,
+        context: &dyn Context,
+    ) -> Result<Evaluated, ExprError> {
+        let length = first.len();
+        let mut columns = vec![Column::List(first)];
+        for part in rest {
+            columns.push(match part {
+                Part::Text(text) => Column::Text(text),
+                Part::Expr(expr) => match evaluate(expr, context)? {
+                    Value::List(items) if items.len() != length => {
+                        return Err(ExprError::new(
+                            expr.offset,
+                            format!(
+                                "this list has {} values but an earlier list in the same value has {length}: lists in one value are combined element by element, so they must be the same length",
+                                items.len()
+                            ),
+                        ));
+                    }
+                    Value::List(items) => Column::List(items),
+                    scalar => Column::Scalar(scalar),
+                },
+            });
+        }
+        let mut values = Vec::with_capacity(length);
+        for index in 0..length {
+            let mut out = prefix.clone();
+            for column in &columns {
+                match column {
+                    Column::Text(text) => out.push_str(text),
+                    Column::Scalar(value) => write_value(&mut out, value),
+                    Column::List(items) => {
+                        if let Some(item) = items.get(index) {
+                            write_value(&mut out, item);
+                        }
+                    }
+                }
+            }
+            values.push(out);
+        }
+        Ok(Evaluated::Many(values))
+    }
+}
