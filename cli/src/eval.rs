@@ -43,18 +43,28 @@ pub fn run(string: &str, at: Option<NaiveDateTime>, target: Option<(&Path, &str)
         },
     };
     let validation = validate(&definition, &given.sources(&definition));
-    for issue in validation.report.errors.iter().filter(|issue| issue.id.as_deref().is_some_and(|id| id.starts_with("my") || id.starts_with("*my"))) {
+    for issue in validation.report.errors.iter().filter(|issue| {
+        issue
+            .id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("my") || id.starts_with("*my"))
+    }) {
         // Parameter problems change what expressions see; say so, but evaluate anyway.
         eprintln!("{}", report::issue_line("parameters", "warning", issue));
     }
     let (inheritance, _) = Inheritance::new(&definition);
-    let scope = Scope { inheritance: &inheritance, parameters: &validation.parameters, mask_secrets: true };
+    let scope = Scope {
+        inheritance: &inheritance,
+        parameters: &validation.parameters,
+        mask_secrets: true,
+    };
     let object = match target {
         None => None,
         Some((path, id)) => match inheritance.index(id) {
             Some(index) => Some(index),
             None => {
-                let hint = sluice::suggest::did_you_mean(id, definition.objects.iter().map(|object| object.id.as_str()));
+                let hint =
+                    sluice::suggest::did_you_mean(id, definition.objects.iter().map(|object| object.id.as_str()));
                 eprintln!("error: {} has no object \"{id}\"{hint}", path.display());
                 return Outcome::Usage;
             }
@@ -79,7 +89,11 @@ pub fn run(string: &str, at: Option<NaiveDateTime>, target: Option<(&Path, &str)
         Err(error) => {
             eprintln!("error: {error}");
             eprintln!("  {string}");
-            let pad: String = string.chars().take(error.offset).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+            let pad: String = string
+                .chars()
+                .take(error.offset)
+                .map(|c| if c == '\t' { '\t' } else { ' ' })
+                .collect();
             eprintln!("  {pad}^");
             Outcome::InputErrors
         }

@@ -19,8 +19,13 @@ pub struct ValueArgs {
 
 fn param(text: &str) -> Result<ParameterValue, String> {
     match text.split_once('=') {
-        Some((id, value)) if !id.is_empty() => Ok(ParameterValue { id: id.to_owned(), value: value.to_owned() }),
-        _ => Err(format!("\"{text}\" is not ID=VALUE, for example --param myBucket=s3://logs")),
+        Some((id, value)) if !id.is_empty() => Ok(ParameterValue {
+            id: id.to_owned(),
+            value: value.to_owned(),
+        }),
+        _ => Err(format!(
+            "\"{text}\" is not ID=VALUE, for example --param myBucket=s3://logs"
+        )),
     }
 }
 
@@ -53,7 +58,9 @@ pub fn load_definition(path: &Path) -> Result<Loaded, LoadError> {
     let text = read_text(path).map_err(LoadError::Unreadable)?;
     read_definition(&text).map_err(|error| {
         LoadError::Invalid(match &error {
-            ReadError::Json(json) => Issue::definition(format!("not valid JSON: {}", json.message)).at(Some(json.position)),
+            ReadError::Json(json) => {
+                Issue::definition(format!("not valid JSON: {}", json.message)).at(Some(json.position))
+            }
             ReadError::NotADefinition { message } => Issue::definition(message.clone()),
         })
     })
@@ -79,18 +86,28 @@ impl ValueArgs {
                 Some((format!("values file {}", path.display()), values))
             }
         };
-        Ok(GivenValues { file, params: self.params.clone(), report })
+        Ok(GivenValues {
+            file,
+            params: self.params.clone(),
+            report,
+        })
     }
 }
 
 impl GivenValues {
     /// Every source of parameter values, the definition's own first, `--param` last.
     pub fn sources<'a>(&'a self, definition: &'a sluice::definition::Definition) -> Vec<ValueSource<'a>> {
-        let mut sources = vec![ValueSource { name: "the definition's values", values: &definition.values }];
+        let mut sources = vec![ValueSource {
+            name: "the definition's values",
+            values: &definition.values,
+        }];
         if let Some((name, values)) = &self.file {
             sources.push(ValueSource { name, values });
         }
-        sources.push(ValueSource { name: "--param", values: &self.params });
+        sources.push(ValueSource {
+            name: "--param",
+            values: &self.params,
+        });
         sources
     }
 }

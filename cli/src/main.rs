@@ -15,7 +15,11 @@ use std::{path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "sluice", version, about = "Run AWS Data Pipeline definitions, serverless, in your own account")]
+#[command(
+    name = "sluice",
+    version,
+    about = "Run AWS Data Pipeline definitions, serverless, in your own account"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -89,11 +93,29 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Validate { files, values, format } => validate::run(&files, &values, format),
-        Command::Eval { string, at, definition, object, values } => {
-            eval::run(&string, at, definition.as_deref().zip(object.as_deref()), &values)
-        }
-        Command::Plan { file, until, activated_at, from, allow_backfill, values, format } => {
-            let options = plan::Options { until, activated_at, from, allow_backfill, format };
+        Command::Eval {
+            string,
+            at,
+            definition,
+            object,
+            values,
+        } => eval::run(&string, at, definition.as_deref().zip(object.as_deref()), &values),
+        Command::Plan {
+            file,
+            until,
+            activated_at,
+            from,
+            allow_backfill,
+            values,
+            format,
+        } => {
+            let options = plan::Options {
+                until,
+                activated_at,
+                from,
+                allow_backfill,
+                format,
+            };
             plan::run(&file, &values, &options)
         }
     };

@@ -61,10 +61,16 @@ pub fn run(path: &Path, values: &ValueArgs, options: &Options) -> Outcome {
         return Outcome::InputErrors;
     }
     let (inheritance, _) = Inheritance::new(definition);
-    let scope = Scope { inheritance: &inheritance, parameters: &validation.parameters, mask_secrets: true };
+    let scope = Scope {
+        inheritance: &inheritance,
+        parameters: &validation.parameters,
+        mask_secrets: true,
+    };
     let now = Utc::now().naive_utc();
     let activation = Activation {
-        at: options.activated_at.unwrap_or_else(|| now.with_nanosecond(0).unwrap_or(now)),
+        at: options
+            .activated_at
+            .unwrap_or_else(|| now.with_nanosecond(0).unwrap_or(now)),
         start_timestamp: options.from,
         allow_backfill: options.allow_backfill,
     };
@@ -93,7 +99,11 @@ pub fn run(path: &Path, values: &ValueArgs, options: &Options) -> Outcome {
 }
 
 fn status(instance: &PlannedInstance) -> &'static str {
-    if instance.skipped { "SKIPPED" } else { "WAITING_ON_DEPENDENCIES" }
+    if instance.skipped {
+        "SKIPPED"
+    } else {
+        "WAITING_ON_DEPENDENCIES"
+    }
 }
 
 fn write_json(out: &mut impl Write, plan: DefinitionPlan<'_>) -> io::Result<()> {

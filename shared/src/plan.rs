@@ -15,7 +15,7 @@ use crate::{
         schema::{self, Category},
     },
     schedule::{
-        Activation, BackfillError, Plan, PlanComponent, ScheduleFields, ScheduleSpec, ScheduleType, plan,
+        Activation, BackfillError, Plan, PlanComponent, ScheduleError, ScheduleFields, ScheduleSpec, ScheduleType, plan,
     },
 };
 
@@ -57,18 +57,30 @@ pub fn plan_definition<'d>(
     let definition = inheritance.definition();
     let mut objects = Vec::new();
     for (index, object) in definition.objects.iter().enumerate() {
-        let Some(type_name) = inheritance.type_name(index) else { continue };
-        let Some(spec) = schema::type_spec(type_name) else { continue };
+        let Some(type_name) = inheritance.type_name(index) else {
+            continue;
+        };
+        let Some(spec) = schema::type_spec(type_name) else {
+            continue;
+        };
         if object.id == DEFAULT_ID || !spec.category.is_runnable() {
             continue;
         }
         let (schedule, schedule_type) = component_schedule(scope, index)?;
-        let component = PlanComponent { schedule, schedule_type, is_resource: spec.category == Category::Resource };
-        objects.push(PlannedObject { id: &object.id, type_name: spec.name, component });
+        let component = PlanComponent {
+            schedule,
+            schedule_type,
+            is_resource: spec.category == Category::Resource,
+        };
+        objects.push(PlannedObject {
+            id: &object.id,
+            type_name: spec.name,
+            component,
+        });
     }
     let components: Vec<PlanComponent> = objects.iter().map(|object| object.component).collect();
-    let instances = plan(&components, activation, until)
-        .map_err(|error| PlanError::Backfill(named(error, &objects)))?;
+    let instances =
+        plan(&components, activation, until).map_err(|error| PlanError::Backfill(named(error, &objects)))?;
     Ok(DefinitionPlan { objects, instances })
 }
 
@@ -84,7 +96,10 @@ fn named(error: BackfillError, objects: &[PlannedObject<'_>]) -> BackfillError {
 pub fn component_schedule(scope: Scope<'_>, index: usize) -> Result<(ScheduleSpec, ScheduleType), PlanError> {
     let inheritance = scope.inheritance;
     let id = &inheritance.object(index).id;
-    let error = |message: String| PlanError::Schedule { object: id.clone(), message };
+    let error = |message: String| PlanError::Schedule {
+        object: id.clone(),
+        message,
+    };
     let schedule_type = match inheritance.string(index, "scheduleType") {
         Some(text) => ScheduleType::parse(text).map_err(|problem| error(problem.message))?,
         None => DEFAULT_SCHEDULE_TYPE,
@@ -92,31 +107,63 @@ pub fn component_schedule(scope: Scope<'_>, index: usize) -> Result<(ScheduleSpe
     if schedule_type == ScheduleType::Ondemand {
         return Ok((ScheduleSpec::OnDemand, schedule_type));
     }
-    let Some(schedule_index) = inheritance.reference(index, "schedule").and_then(|id| inheritance.index(id)) else {
-        return Err(error("has no schedule: set \"schedule\" on it or on Default".to_owned()));
+    let Some(schedule_index) = inheritance
+        .reference(index, "schedule")
+        .and_then(|id| inheritance.index(id))
+    else {
+        return Err(error(
+            "has no schedule: set \"schedule\" on it or on Default".to_owned(),
+        ));
     };
     let schedule_id = &inheritance.object(schedule_index).id;
-    let value = |key: &str| -> Result<Option<String>, PlanError> {
-        match inheritance.values(schedule_index, key).first() {
+    match schedule_object(scope, schedule_index) {
+        Ok(schedule) => Ok((schedule, schedule_type)),
+        Err(ScheduleObjectError::Invalid(problem)) => Err(error(format!("schedule \"{schedule_id}\": {problem}"))),
+        Err(ScheduleObjectError::Unresolved { field }) => Err(error(format!(
+            "field \"{field}\" of schedule \"{schedule_id}\" cannot be evaluated before the pipeline runs"
+        ))),
+    }
+}
+
+/// Why a Schedule object gives no schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScheduleObjectError {
+    /// A field is missing, malformed or in conflict with another.
+    Invalid(ScheduleError),
+    /// A field's value depends on the run (or is a reference), so it is known only then.
+    Unresolved { field: &'static str },
+}
+
+/// Reads a Schedule object, its fields evaluated with parameters (and other fields).
+pub fn schedule_object(scope: Scope<'_>, index: usize) -> Result<ScheduleSpec, ScheduleObjectError> {
+    let inheritance = scope.inheritance;
+    let value = |field: &'static str| -> Result<Option<String>, ScheduleObjectError> {
+        match inheritance.values(index, field).first() {
             None => Ok(None),
-            Some(FieldValue::String(text)) => static_string(scope, Some(schedule_index), text).map(Some).ok_or_else(|| {
-                error(format!("field \"{key}\" of schedule \"{schedule_id}\" cannot be evaluated before the pipeline runs"))
-            }),
-            Some(FieldValue::Ref(_)) => Err(error(format!("field \"{key}\" of schedule \"{schedule_id}\" is a reference"))),
+            Some(FieldValue::String(text)) => static_string(scope, Some(index), text)
+                .map(Some)
+                .ok_or(ScheduleObjectError::Unresolved { field }),
+            Some(FieldValue::Ref(_)) => Err(ScheduleObjectError::Invalid(ScheduleError {
+                field,
+                message: "is a reference; it takes a string".to_owned(),
+            })),
         }
     };
-    let (period, start_date_time, start_at, end_date_time, occurrences) =
-        (value("period")?, value("startDateTime")?, value("startAt")?, value("endDateTime")?, value("occurrences")?);
-    let fields = ScheduleFields {
+    let (period, start_date_time, start_at, end_date_time, occurrences) = (
+        value("period")?,
+        value("startDateTime")?,
+        value("startAt")?,
+        value("endDateTime")?,
+        value("occurrences")?,
+    );
+    ScheduleSpec::from_fields(ScheduleFields {
         period: period.as_deref(),
         start_date_time: start_date_time.as_deref(),
         start_at: start_at.as_deref(),
         end_date_time: end_date_time.as_deref(),
         occurrences: occurrences.as_deref(),
-    };
-    let schedule = ScheduleSpec::from_fields(fields)
-        .map_err(|problem| error(format!("schedule \"{schedule_id}\": {problem}")))?;
-    Ok((schedule, schedule_type))
+    })
+    .map_err(ScheduleObjectError::Invalid)
 }
 
 /// The runtime fields of the object's instance that starts at `start`: `@scheduledStartTime`,

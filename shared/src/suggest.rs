@@ -15,7 +15,9 @@ pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
 
 /// `; did you mean "x"?` or nothing.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    closest(word, candidates).map(|candidate| format!("; did you mean \"{candidate}\"?")).unwrap_or_default()
+    closest(word, candidates)
+        .map(|candidate| format!("; did you mean \"{candidate}\"?"))
+        .unwrap_or_default()
 }
 
 /// Levenshtein distance over characters, with adjacent transpositions counted as one edit.

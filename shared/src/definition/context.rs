@@ -31,9 +31,15 @@ impl Runtime {
     /// The runtime fields of an instance scheduled at `start` (and ending at `end`).
     pub fn scheduled(start: NaiveDateTime, end: Option<NaiveDateTime>) -> Self {
         let mut runtime = Self::default();
-        runtime.set("@scheduledStartTime", Value::DateTime(start.and_utc().with_timezone(&chrono_tz::UTC)));
+        runtime.set(
+            "@scheduledStartTime",
+            Value::DateTime(start.and_utc().with_timezone(&chrono_tz::UTC)),
+        );
         if let Some(end) = end {
-            runtime.set("@scheduledEndTime", Value::DateTime(end.and_utc().with_timezone(&chrono_tz::UTC)));
+            runtime.set(
+                "@scheduledEndTime",
+                Value::DateTime(end.and_utc().with_timezone(&chrono_tz::UTC)),
+            );
         }
         runtime
     }
@@ -74,7 +80,13 @@ pub struct ObjectContext<'a> {
 
 impl<'a> ObjectContext<'a> {
     pub fn new(scope: Scope<'a>, object: Option<usize>, runtime: &'a Runtime) -> Self {
-        Self { scope, object, runtime, node: None, depth: 0 }
+        Self {
+            scope,
+            object,
+            runtime,
+            node: None,
+            depth: 0,
+        }
     }
 
     /// Sets `node`, the object a precondition or action serves, with its runtime fields.
@@ -89,18 +101,25 @@ impl<'a> ObjectContext<'a> {
     }
 
     fn object_id(&self) -> Option<&'a str> {
-        self.object.map(|index| self.scope.inheritance.object(index).id.as_str())
+        self.object
+            .map(|index| self.scope.inheritance.object(index).id.as_str())
     }
 
     fn describe(&self) -> String {
-        self.object_id().map_or_else(|| "this context".to_owned(), |id| format!("object \"{id}\""))
+        self.object_id()
+            .map_or_else(|| "this context".to_owned(), |id| format!("object \"{id}\""))
     }
 
     fn deeper(&self, object: usize, runtime: &'a Runtime) -> Result<Self, String> {
         if self.depth >= MAX_DEPTH {
             return Err(CYCLE.to_owned());
         }
-        Ok(Self { object: Some(object), runtime, depth: self.depth + 1, ..*self })
+        Ok(Self {
+            object: Some(object),
+            runtime,
+            depth: self.depth + 1,
+            ..*self
+        })
     }
 
     fn leaf(&self, name: &str) -> Result<Value, String> {
@@ -112,7 +131,11 @@ impl<'a> ObjectContext<'a> {
             match name {
                 "id" => return Ok(Value::Str(inheritance.object(index).id.clone())),
                 "name" => return Ok(Value::Str(inheritance.object(index).name.clone())),
-                "node" => return self.node_context().map(|node| Value::Str(node.object_id().unwrap_or("").to_owned())),
+                "node" => {
+                    return self
+                        .node_context()
+                        .map(|node| Value::Str(node.object_id().unwrap_or("").to_owned()));
+                }
                 _ => {}
             }
             if inheritance.has(index, name) {
@@ -152,7 +175,9 @@ impl<'a> ObjectContext<'a> {
             _ if name.starts_with("@scheduled") => Err(format!(
                 "{name} has no value here: it is set for each run (with `sluice eval`, pass --at)"
             )),
-            _ => Err(format!("the runtime field {name} has no value here: the service sets it when the pipeline runs")),
+            _ => Err(format!(
+                "the runtime field {name} has no value here: the service sets it when the pipeline runs"
+            )),
         }
     }
 
@@ -189,9 +214,9 @@ impl<'a> ObjectContext<'a> {
     }
 
     fn node_context(&self) -> Result<Self, String> {
-        let (node, runtime) = self
-            .node
-            .ok_or_else(|| "`node` is only defined inside a precondition or an action (SnsAlarm, Terminate)".to_owned())?;
+        let (node, runtime) = self.node.ok_or_else(|| {
+            "`node` is only defined inside a precondition or an action (SnsAlarm, Terminate)".to_owned()
+        })?;
         let mut context = self.deeper(node, runtime)?;
         context.node = None;
         Ok(context)
@@ -218,9 +243,10 @@ impl<'a> ObjectContext<'a> {
                     Some(target) => self.deeper(target, self.runtime),
                     None => Err(format!("\"{key}\" refers to \"{id}\", which does not exist")),
                 },
-                FieldValue::String(_) => {
-                    Err(format!("\"{key}\" of {} is a string, not a reference to an object", self.describe()))
-                }
+                FieldValue::String(_) => Err(format!(
+                    "\"{key}\" of {} is a string, not a reference to an object",
+                    self.describe()
+                )),
             })
             .collect()
     }
@@ -235,7 +261,11 @@ impl<'a> ObjectContext<'a> {
                     .iter()
                     .map(|target| target.resolve_path(rest))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok(if values.len() == 1 { values.remove(0) } else { Value::List(values) })
+                Ok(if values.len() == 1 {
+                    values.remove(0)
+                } else {
+                    Value::List(values)
+                })
             }
         }
     }
@@ -288,7 +318,10 @@ mod tests {
                     "In",
                     vec![
                         Field::string("type", "S3DataNode"),
-                        Field::string("directoryPath", "#{myBucket}/in/#{format(@scheduledStartTime,'YYYY-MM-dd')}"),
+                        Field::string(
+                            "directoryPath",
+                            "#{myBucket}/in/#{format(@scheduledStartTime,'YYYY-MM-dd')}",
+                        ),
                     ],
                 ),
                 PipelineObject::new(
@@ -303,11 +336,17 @@ mod tests {
                 ),
                 PipelineObject::new(
                     "Db",
-                    vec![Field::string("*password", "hunter2"), Field::string("connectionString", "x#{*myToken}")],
+                    vec![
+                        Field::string("*password", "hunter2"),
+                        Field::string("connectionString", "x#{*myToken}"),
+                    ],
                 ),
                 PipelineObject::new(
                     "Alarm",
-                    vec![Field::string("subject", "#{node.name} failed at #{node.@scheduledStartTime}")],
+                    vec![Field::string(
+                        "subject",
+                        "#{node.name} failed at #{node.@scheduledStartTime}",
+                    )],
                 ),
             ],
             ..Definition::default()
@@ -318,12 +357,28 @@ mod tests {
         let definition = definition();
         let (inheritance, _) = Inheritance::new(&definition);
         let given = vec![
-            ParameterValue { id: "myBucketName".into(), value: "logs".into() },
-            ParameterValue { id: "*myToken".into(), value: "secret-token".into() },
+            ParameterValue {
+                id: "myBucketName".into(),
+                value: "logs".into(),
+            },
+            ParameterValue {
+                id: "*myToken".into(),
+                value: "secret-token".into(),
+            },
         ];
         let (parameters, _) = declarations(&definition);
-        let (values, _) = resolve(&parameters, &[ValueSource { name: "--param", values: &given }]);
-        let scope = Scope { inheritance: &inheritance, parameters: &values, mask_secrets };
+        let (values, _) = resolve(
+            &parameters,
+            &[ValueSource {
+                name: "--param",
+                values: &given,
+            }],
+        );
+        let scope = Scope {
+            inheritance: &inheritance,
+            parameters: &values,
+            mask_secrets,
+        };
         run(&inheritance, scope)
     }
 
@@ -342,7 +397,10 @@ mod tests {
             assert_eq!(one(copy.evaluate("#{input.directoryPath}")), "s3://logs/in/2026-01-31");
             assert_eq!(one(copy.evaluate("#{id} reads #{input}")), "Copy reads In");
             assert_eq!(one(copy.evaluate("#{@scheduledStartTime}")), "2026-01-31T06:00:00");
-            assert_eq!(copy.evaluate("#{step}").unwrap(), Evaluated::Many(vec!["a".into(), "b".into()]));
+            assert_eq!(
+                copy.evaluate("#{step}").unwrap(),
+                Evaluated::Many(vec!["a".into(), "b".into()])
+            );
         });
     }
 
@@ -370,7 +428,13 @@ mod tests {
                 .with_node(inheritance.index("Copy").unwrap(), &node_runtime);
             assert_eq!(one(alarm.evaluate("#{subject}")), "Copy failed at 2026-01-31T06:00:00");
             let without = ObjectContext::new(scope, inheritance.index("Alarm"), &runtime);
-            assert!(without.evaluate("#{node.name}").unwrap_err().message.contains("only defined inside"));
+            assert!(
+                without
+                    .evaluate("#{node.name}")
+                    .unwrap_err()
+                    .message
+                    .contains("only defined inside")
+            );
         });
     }
 
@@ -384,8 +448,18 @@ mod tests {
             let error = copy.evaluate("#{myBucketNam}").unwrap_err();
             assert!(error.message.contains("did you mean \"myBucketName\""), "{error}");
             assert!(copy.evaluate("#{myLoop}").unwrap_err().message.contains("cycle"));
-            assert!(copy.evaluate("#{@scheduledStartTime}").unwrap_err().message.contains("--at"));
-            assert!(copy.evaluate("#{step.x}").unwrap_err().message.contains("not a reference"));
+            assert!(
+                copy.evaluate("#{@scheduledStartTime}")
+                    .unwrap_err()
+                    .message
+                    .contains("--at")
+            );
+            assert!(
+                copy.evaluate("#{step.x}")
+                    .unwrap_err()
+                    .message
+                    .contains("not a reference")
+            );
         });
     }
 }

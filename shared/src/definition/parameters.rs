@@ -149,7 +149,7 @@ fn declaration(object: &ParameterObject, report: &mut Report) -> Parameter {
                 format!(
                     "\"{}\" is not a parameter attribute and is ignored (known: {})",
                     attribute.key,
-                    KNOWN_ATTRIBUTES[..8].join(", ")
+                    KNOWN_ATTRIBUTES[..9].join(", ")
                 ),
             ));
         }

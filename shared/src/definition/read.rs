@@ -258,6 +258,7 @@ impl DefinitionReader {
             );
             return;
         };
+        let mut api_shaped_in_file = Vec::new();
         for (index, item) in items.iter().enumerate() {
             let JsonValue::Object(members) = &item.value else {
                 self.report.error(
@@ -273,13 +274,7 @@ impl DefinitionReader {
             let api_shaped = shape == Shape::Api || looks_api_shaped(members);
             let read = if api_shaped {
                 if shape == Shape::File {
-                    self.report.warning(
-                        Issue::definition(format!(
-                            "element {} of \"objects\" is written in the API shape ({{id, name, fields: [{{key, stringValue|refValue}}]}}); the AWS CLI would refuse it, Sluice reads it",
-                            index + 1
-                        ))
-                        .at(Some(item.position)),
-                    );
+                    api_shaped_in_file.push((index, item.position));
                 }
                 self.api_object(item.position, members, index)
             } else {
@@ -289,6 +284,19 @@ impl DefinitionReader {
                 self.definition.objects.push(object);
                 self.locations.objects.push(location);
             }
+        }
+        if let Some(&(_, position)) = api_shaped_in_file.first() {
+            let elements: Vec<String> = api_shaped_in_file
+                .iter()
+                .map(|(index, _)| (index + 1).to_string())
+                .collect();
+            self.report.warning(
+                Issue::definition(format!(
+                    "objects {} are written in the API shape ({{id, name, fields: [{{key, stringValue|refValue}}]}}) inside a definition file; the AWS CLI would refuse them, Sluice reads them",
+                    elements.join(", ")
+                ))
+                .at(Some(position)),
+            );
         }
     }
 
@@ -868,6 +876,11 @@ mod tests {
             }]
         );
         assert_eq!(loaded.report.warnings.len(), 2, "{:?}", loaded.report.warnings);
+        assert!(
+            loaded.report.warnings[1]
+                .message
+                .contains("objects 1 are written in the API shape")
+        );
     }
 
     #[test]

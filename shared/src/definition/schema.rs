@@ -103,13 +103,17 @@ pub enum Requirement {
     ExactlyOneOf(&'static [&'static str]),
     /// At least one of these fields must be present.
     AnyOf(&'static [&'static str]),
+    /// The field must be present unless `stage` is `false`: Hive activities build their
+    /// `${input1}` / `${output1}` tables from the input and output nodes only when staging,
+    /// and AWS's own samples run unstaged Hive scripts without them.
+    FieldWhenStaged(&'static str),
 }
 
 impl Requirement {
     /// The fields the requirement talks about.
     pub fn fields(&self) -> &[&'static str] {
         match self {
-            Self::Field(name) => std::slice::from_ref(name),
+            Self::Field(name) | Self::FieldWhenStaged(name) => std::slice::from_ref(name),
             Self::ExactlyOneOf(names) | Self::AnyOf(names) => names,
         }
     }
@@ -604,8 +608,8 @@ pub static TYPES: &[TypeSpec] = &[
         // are required; the runner part is `needs_runner`.
         requirements: &[
             Requirement::ExactlyOneOf(&["hiveScript", "scriptUri"]),
-            Requirement::Field("input"),
-            Requirement::Field("output"),
+            Requirement::FieldWhenStaged("input"),
+            Requirement::FieldWhenStaged("output"),
         ],
         runtime_fields: RUNNABLE_RUNTIME,
         needs_runner: true,
@@ -1405,7 +1409,10 @@ mod tests {
     #[test]
     fn required_fields_and_groups_follow_aws() {
         let cases: &[(&str, &[Requirement])] = &[
-            ("S3DataNode", &[]),
+            (
+                "S3DataNode",
+                &[Requirement::AnyOf(&["filePath", "directoryPath", "manifestFilePath"])],
+            ),
             (
                 "RedshiftDataNode",
                 &[Requirement::Field("database"), Requirement::Field("tableName")],
@@ -1414,8 +1421,8 @@ mod tests {
                 "HiveActivity",
                 &[
                     Requirement::ExactlyOneOf(&["hiveScript", "scriptUri"]),
-                    Requirement::Field("input"),
-                    Requirement::Field("output"),
+                    Requirement::FieldWhenStaged("input"),
+                    Requirement::FieldWhenStaged("output"),
                 ],
             ),
             (

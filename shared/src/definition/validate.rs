@@ -12,13 +12,14 @@ use super::{
     context::{Scope, static_string},
     inherit::{DEFAULT_ID, Inheritance},
     issue::{Issue, Report},
-    model::{Definition, FieldKind, FieldValue, PipelineObject, is_secret},
+    model::{Definition, FieldKind, FieldValue, PipelineObject, is_secret, is_user_name},
     parameters::{ParameterValues, ValueSource, declarations, resolve},
     schema::{self, Category, FieldSpec, RefTarget, Requirement, SlotType, TypeSpec},
 };
 use crate::{
     expr::{self, Template},
-    schedule::{Period, ScheduleFields, ScheduleSpec, ScheduleType, aws_period_warning},
+    plan::{ScheduleObjectError, schedule_object},
+    schedule::{Period, ScheduleSpec, ScheduleType, aws_period_warning},
     suggest,
 };
 
@@ -31,6 +32,12 @@ mod aws_limits {
     pub const BYTES_PER_OBJECT: usize = 15_360;
     pub const RETRIES: i64 = 5;
     pub const MIN_RETRY_DELAY_SECONDS: i64 = 120;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Severity {
+    Error,
+    Warning,
 }
 
 /// Sluice's own floor: schedules run at most once a minute.
@@ -53,9 +60,16 @@ pub fn validate(definition: &Definition, sources: &[ValueSource<'_>]) -> Validat
     report.extend(value_report);
     let (inheritance, inheritance_issues) = Inheritance::new(definition);
     report.errors.extend(inheritance_issues);
-    let declared_ids: HashSet<String> =
-        declared.iter().map(|parameter| parameter.id.trim_start_matches('*').to_owned()).collect();
-    let mut validator = Validator { inheritance: &inheritance, parameters: &parameters, declared_ids, report };
+    let declared_ids: HashSet<String> = declared
+        .iter()
+        .map(|parameter| parameter.id.trim_start_matches('*').to_owned())
+        .collect();
+    let mut validator = Validator {
+        inheritance: &inheritance,
+        parameters: &parameters,
+        declared_ids,
+        report,
+    };
     validator.run();
     let mut report = validator.report;
     dedupe(&mut report.errors);
@@ -171,14 +185,22 @@ impl<'a> Validator<'a> {
         if object.id.len() > aws_limits::BYTES_PER_NAME {
             self.warning(Issue::object(
                 &object.id,
-                format!("the id is {} bytes; AWS allows {}", object.id.len(), aws_limits::BYTES_PER_NAME),
+                format!(
+                    "the id is {} bytes; AWS allows {}",
+                    object.id.len(),
+                    aws_limits::BYTES_PER_NAME
+                ),
             ));
         }
         let keys: BTreeSet<&str> = object.fields.iter().map(|field| field.key.as_str()).collect();
         if keys.len() > aws_limits::FIELDS_PER_OBJECT {
             self.warning(Issue::object(
                 &object.id,
-                format!("{} fields; AWS allows {} per object", keys.len(), aws_limits::FIELDS_PER_OBJECT),
+                format!(
+                    "{} fields; AWS allows {} per object",
+                    keys.len(),
+                    aws_limits::FIELDS_PER_OBJECT
+                ),
             ));
         }
         let mut total = object.id.len() + object.name.len();
@@ -191,21 +213,31 @@ impl<'a> Validator<'a> {
                 self.warning(Issue::field(
                     &object.id,
                     &field.key,
-                    format!("the field name is {} bytes; AWS allows {}", field.key.len(), aws_limits::BYTES_PER_NAME),
+                    format!(
+                        "the field name is {} bytes; AWS allows {}",
+                        field.key.len(),
+                        aws_limits::BYTES_PER_NAME
+                    ),
                 ));
             }
             if size > aws_limits::BYTES_PER_FIELD {
                 self.warning(Issue::field(
                     &object.id,
                     &field.key,
-                    format!("the value is {size} bytes; AWS allows {} per field", aws_limits::BYTES_PER_FIELD),
+                    format!(
+                        "the value is {size} bytes; AWS allows {} per field",
+                        aws_limits::BYTES_PER_FIELD
+                    ),
                 ));
             }
         }
         if total > aws_limits::BYTES_PER_OBJECT {
             self.warning(Issue::object(
                 &object.id,
-                format!("the object is {total} bytes; AWS allows {} per object", aws_limits::BYTES_PER_OBJECT),
+                format!(
+                    "the object is {total} bytes; AWS allows {} per object",
+                    aws_limits::BYTES_PER_OBJECT
+                ),
             ));
         }
     }
@@ -213,17 +245,21 @@ impl<'a> Validator<'a> {
     /// Every string value of every field parses as a template.
     fn check_expressions_parse(&mut self, object: &PipelineObject) {
         for field in &object.fields {
-            if let FieldValue::String(text) = &field.value {
-                if let Err(error) = expr::parse(text) {
-                    self.error(Issue::field(&object.id, &field.key, format!("expression error {error}")));
-                }
+            if let FieldValue::String(text) = &field.value
+                && let Err(error) = expr::parse(text)
+            {
+                self.error(Issue::field(
+                    &object.id,
+                    &field.key,
+                    format!("expression error {error}"),
+                ));
             }
         }
     }
 
     fn check_typed(&mut self, index: usize, object: &PipelineObject, spec: &'static TypeSpec, on_demand: bool) {
         if let Some(reason) = spec.deprecated {
-            self.warning(Issue::field(&object.id, "type", format!("{} is deprecated: {reason}", spec.name)));
+            self.warning(Issue::field(&object.id, "type", reason));
         }
         self.check_own_fields(object, spec);
         self.check_requirements(index, object, spec);
@@ -275,6 +311,10 @@ impl<'a> Validator<'a> {
 
     fn check_requirements(&mut self, index: usize, object: &PipelineObject, spec: &TypeSpec) {
         let has = |key: &str| self.inheritance.has(index, key);
+        let unstaged = self
+            .inheritance
+            .string(index, "stage")
+            .is_some_and(|stage| stage.eq_ignore_ascii_case("false"));
         let mut problems = Vec::new();
         for requirement in spec.requirements {
             match *requirement {
@@ -293,6 +333,13 @@ impl<'a> Validator<'a> {
                         )),
                     }
                 }
+                Requirement::FieldWhenStaged(key) if !has(key) && !unstaged => problems.push((
+                    Some(key),
+                    format!(
+                        "{} needs the field \"{key}\" when it stages its data (\"stage\" is true unless set to \"false\")",
+                        spec.name
+                    ),
+                )),
                 Requirement::AnyOf(keys) if !keys.iter().any(|key| has(key)) => {
                     problems.push((None, format!("{} needs at least one of {}", spec.name, quoted_list(keys))));
                 }
@@ -309,7 +356,9 @@ impl<'a> Validator<'a> {
 
     /// One field's values against its slot type.
     fn check_field(&mut self, index: usize, object: &PipelineObject, spec: &TypeSpec, field: &FieldSpec) {
-        let Some(owner) = self.inheritance.source(index, field.name) else { return };
+        let Some(owner) = self.inheritance.source(index, field.name) else {
+            return;
+        };
         let values: Vec<&FieldValue> = owner.values(field.name).collect();
         if values.len() > 1 && !field.multi {
             self.error(Issue::field(
@@ -335,7 +384,10 @@ impl<'a> Validator<'a> {
                 (_, FieldValue::Ref(target)) => self.error(Issue::field(
                     &owner.id,
                     field.name,
-                    format!("the value is a reference to \"{target}\", but \"{}\" takes a string", field.name),
+                    format!(
+                        "the value is a reference to \"{target}\", but \"{}\" takes a string",
+                        field.name
+                    ),
                 )),
                 (slot, FieldValue::String(text)) => {
                     if spec.category == Category::Schedule {
@@ -357,8 +409,15 @@ impl<'a> Validator<'a> {
 
     fn check_ref_target(&mut self, id: &str, key: &str, target: &str, targets: &[RefTarget]) {
         let Some(target_index) = self.inheritance.index(target) else {
-            let hint = suggest::did_you_mean(target, self.definition().objects.iter().map(|object| object.id.as_str()));
-            self.error(Issue::field(id, key, format!("refers to \"{target}\", which does not exist{hint}")));
+            let hint = suggest::did_you_mean(
+                target,
+                self.definition().objects.iter().map(|object| object.id.as_str()),
+            );
+            self.error(Issue::field(
+                id,
+                key,
+                format!("refers to \"{target}\", which does not exist{hint}"),
+            ));
             return;
         };
         let target_type = self.inheritance.type_name(target_index);
@@ -386,32 +445,35 @@ impl<'a> Validator<'a> {
         self.error(Issue::field(
             id,
             key,
-            format!("refers to \"{target}\", {actual}; \"{key}\" must refer to {}", wanted.join(" or ")),
+            format!(
+                "refers to \"{target}\", {actual}; \"{key}\" must refer to {}",
+                wanted.join(" or ")
+            ),
         ));
     }
 
     /// AWS limits on particular fields that Sluice relaxes.
     fn check_aws_limits(&mut self, id: &str, key: &str, value: &str) {
         match key {
-            "retryDelay" => {
-                if let Ok(period) = Period::parse(value) {
-                    if period.nominal_seconds() < aws_limits::MIN_RETRY_DELAY_SECONDS {
-                        self.warning(Issue::field(
-                            id,
-                            key,
-                            format!("{period} is shorter than AWS's 2-minute minimum between retries; Sluice allows it"),
-                        ));
-                    }
-                }
+            "retryDelay"
+                if Period::parse(value)
+                    .is_ok_and(|period| period.nominal_seconds() < aws_limits::MIN_RETRY_DELAY_SECONDS) =>
+            {
+                let message =
+                    format!("{value} is shorter than AWS's 2-minute minimum between retries; Sluice allows it");
+                self.warning(Issue::field(id, key, message));
             }
-            "maximumRetries" => {
-                if value.trim().parse::<i64>().is_ok_and(|retries| retries > aws_limits::RETRIES) {
-                    self.warning(Issue::field(
-                        id,
-                        key,
-                        format!("{value} retries: AWS allows at most {}; Sluice allows more", aws_limits::RETRIES),
-                    ));
-                }
+            "maximumRetries"
+                if value
+                    .trim()
+                    .parse::<i64>()
+                    .is_ok_and(|retries| retries > aws_limits::RETRIES) =>
+            {
+                let message = format!(
+                    "{value} retries: AWS allows at most {}; Sluice allows more",
+                    aws_limits::RETRIES
+                );
+                self.warning(Issue::field(id, key, message));
             }
             _ => {}
         }
@@ -421,60 +483,98 @@ impl<'a> Validator<'a> {
     /// itself, or the text with parameters and other fields filled in. `None` when it
     /// depends on runtime fields or cannot be evaluated.
     fn static_value(&self, index: usize, text: &str) -> Option<String> {
-        let scope = Scope { inheritance: self.inheritance, parameters: self.parameters, mask_secrets: false };
+        let scope = Scope {
+            inheritance: self.inheritance,
+            parameters: self.parameters,
+            mask_secrets: false,
+        };
         static_string(scope, Some(index), text)
     }
 
     /// Each reference in a field's expressions names something that exists.
     fn check_references(&mut self, index: usize, object: &PipelineObject, spec: &TypeSpec, key: &str) {
-        let Some(owner) = self.inheritance.source(index, key) else { return };
+        let Some(owner) = self.inheritance.source(index, key) else {
+            return;
+        };
         let texts: Vec<&str> = owner.values(key).filter_map(FieldValue::as_str).collect();
         for text in texts {
             let Ok(template) = expr::parse(text) else { continue };
             for (reference, offset) in template_references(&template) {
-                if let Some(problem) = self.reference_problem(index, spec, &reference) {
-                    let column = offset + 1;
-                    let place = if owner.id == object.id {
-                        String::new()
-                    } else {
-                        format!(" (inherited from \"{}\")", owner.id)
-                    };
-                    self.error(Issue::field(
+                let Some((severity, problem)) = self.reference_problem(index, spec, &reference) else {
+                    continue;
+                };
+                let column = offset + 1;
+                let expression = format!("#{{{}}}", reference.join("."));
+                // A parameter or runtime field means the same wherever the value is
+                // inherited: report it once, where it is written.
+                let issue = if owner.id == object.id || reference.len() == 1 {
+                    Issue::field(&owner.id, key, format!("at column {column}: {expression}: {problem}"))
+                } else {
+                    Issue::field(
                         &object.id,
                         key,
-                        format!("at column {column}{place}: #{{{}}}: {problem}", reference.join(".")),
-                    ));
+                        format!(
+                            "at column {column} (inherited from \"{}\"): {expression}: {problem}",
+                            owner.id
+                        ),
+                    )
+                };
+                match severity {
+                    Severity::Error => self.error(issue),
+                    Severity::Warning => self.warning(issue),
                 }
             }
         }
     }
 
-    fn reference_problem(&self, index: usize, spec: &TypeSpec, path: &[String]) -> Option<String> {
+    fn reference_problem(&self, index: usize, spec: &TypeSpec, path: &[String]) -> Option<(Severity, String)> {
         let first = path.first()?;
         if first == "node" {
             return (!matches!(spec.category, Category::Precondition | Category::Action)).then(|| {
-                "`node` is only defined inside a precondition or an action (SnsAlarm, Terminate)".to_owned()
+                (
+                    Severity::Error,
+                    "`node` is only defined inside a precondition or an action (SnsAlarm, Terminate)".to_owned(),
+                )
             });
         }
         if path.len() == 1 {
-            return self.name_problem(index, first, true);
+            let problem = self.name_problem(index, first, true)?;
+            // A `my...` name may be a parameter whose value comes only at activation
+            // (ActivatePipeline's parameterValues): the run fails if it never comes.
+            let plain = first.trim_start_matches('*');
+            return Some(if is_user_name(plain) {
+                (
+                    Severity::Warning,
+                    format!(
+                        "{problem}: declare it in \"parameters\" or give it a value (--param {plain}=...), or its runs will fail"
+                    ),
+                )
+            } else {
+                (Severity::Error, problem)
+            });
         }
         // A chain: the first segment must be a reference field, and each object it points at
         // must have the rest.
         let values = self.inheritance.values(index, first);
         if values.is_empty() {
             let hint = suggest::did_you_mean(first, self.inheritance.keys(index));
-            return Some(format!("\"{first}\" is not set on this object{hint}"));
+            return Some((Severity::Error, format!("\"{first}\" is not set on this object{hint}")));
         }
         for value in values {
             let FieldValue::Ref(target) = value else {
-                return Some(format!("\"{first}\" is a string, not a reference to an object"));
+                return Some((
+                    Severity::Error,
+                    format!("\"{first}\" is a string, not a reference to an object"),
+                ));
             };
             let target_index = self.inheritance.index(target)?; // A missing target is reported on the field.
-            if let [second] = &path[1..] {
-                if let Some(problem) = self.name_problem(target_index, second, false) {
-                    return Some(format!("\"{first}\" refers to \"{target}\", which {problem}"));
-                }
+            if let [second] = &path[1..]
+                && let Some(problem) = self.name_problem(target_index, second, false)
+            {
+                return Some((
+                    Severity::Error,
+                    format!("\"{first}\" refers to \"{target}\", which {problem}"),
+                ));
             }
         }
         None
@@ -504,6 +604,10 @@ impl<'a> Validator<'a> {
         if own {
             candidates.extend(self.declared_ids.iter().map(String::as_str));
         }
+        // A `my...` name is a user field or parameter: suggest only those.
+        if is_user_name(plain) {
+            candidates.retain(|candidate| is_user_name(candidate.trim_start_matches('*')));
+        }
         let hint = suggest::did_you_mean(name, candidates);
         Some(if own {
             format!("\"{name}\" is neither a field of this object nor a parameter{hint}")
@@ -513,32 +617,24 @@ impl<'a> Validator<'a> {
     }
 
     fn check_schedule(&mut self, index: usize, object: &PipelineObject) {
-        let value = |key: &str| self.inheritance.string(index, key).map(|text| self.static_value(index, text));
-        // A field whose value depends on the run cannot be checked now; treat it as absent
-        // only where absence is allowed.
-        let period = value("period");
-        let start_date_time = value("startDateTime");
-        let start_at = value("startAt");
-        let end_date_time = value("endDateTime");
-        let occurrences = value("occurrences");
-        if [&period, &start_date_time, &start_at, &end_date_time, &occurrences]
-            .iter()
-            .any(|value| matches!(value, Some(None)))
-        {
-            return;
-        }
-        let fields = ScheduleFields {
-            period: period.flatten().as_deref(),
-            start_date_time: start_date_time.flatten().as_deref(),
-            start_at: start_at.flatten().as_deref(),
-            end_date_time: end_date_time.flatten().as_deref(),
-            occurrences: occurrences.flatten().as_deref(),
+        let scope = Scope {
+            inheritance: self.inheritance,
+            parameters: self.parameters,
+            mask_secrets: false,
         };
-        match ScheduleSpec::from_fields(fields) {
-            Err(error) => self.error(Issue::field(&object.id, error.field, error.message)),
+        match schedule_object(scope, index) {
+            // A field that depends on the run is checked when the pipeline runs.
+            Err(ScheduleObjectError::Unresolved { .. }) => {}
+            Err(ScheduleObjectError::Invalid(error)) => {
+                self.error(Issue::field(&object.id, error.field, error.message))
+            }
             Ok(ScheduleSpec::Periodic(schedule)) => {
                 if schedule.period.nominal_seconds() < MIN_PERIOD_SECONDS {
-                    self.error(Issue::field(&object.id, "period", "Sluice runs schedules at most once a minute"));
+                    self.error(Issue::field(
+                        &object.id,
+                        "period",
+                        "Sluice runs schedules at most once a minute",
+                    ));
                 } else if let Some(warning) = aws_period_warning(schedule.period) {
                     self.warning(Issue::field(&object.id, "period", warning));
                 }
@@ -624,7 +720,10 @@ impl<'a> Validator<'a> {
             }
         }
         for cycle in find_cycles(&edges) {
-            let mut names: Vec<&str> = cycle.iter().map(|&index| definition.objects[index].id.as_str()).collect();
+            let mut names: Vec<&str> = cycle
+                .iter()
+                .map(|&index| definition.objects[index].id.as_str())
+                .collect();
             let first = names[0];
             names.push(first);
             self.error(Issue::object(
@@ -640,7 +739,11 @@ impl<'a> Validator<'a> {
 
 /// Each reference in a template with its 0-based column, as owned path segments.
 fn template_references(template: &Template) -> Vec<(Vec<String>, usize)> {
-    template.references().into_iter().map(|(reference, offset)| (reference.path.clone(), offset)).collect()
+    template
+        .references()
+        .into_iter()
+        .map(|(reference, offset)| (reference.path.clone(), offset))
+        .collect()
 }
 
 /// Cycles in a directed graph, each once, starting at its lowest index.
@@ -671,7 +774,11 @@ fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
                     Mark::Open => {
                         let start = stack.iter().position(|&(open, _)| open == target).unwrap_or(0);
                         let mut cycle: Vec<usize> = stack[start..].iter().map(|&(open, _)| open).collect();
-                        let lowest = cycle.iter().enumerate().min_by_key(|&(_, &node)| node).map_or(0, |(at, _)| at);
+                        let lowest = cycle
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|&(_, &node)| node)
+                            .map_or(0, |(at, _)| at);
                         cycle.rotate_left(lowest);
                         if !cycles.contains(&cycle) {
                             cycles.push(cycle);
@@ -691,7 +798,11 @@ fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
 /// Why a literal value does not fit a slot type, if it does not. Secret values are not
 /// quoted.
 fn slot_problem(slot: SlotType, value: &str, secret: bool) -> Option<String> {
-    let shown = if secret { "the value".to_owned() } else { format!("\"{value}\"") };
+    let shown = if secret {
+        "the value".to_owned()
+    } else {
+        format!("\"{value}\"")
+    };
     match slot {
         SlotType::String | SlotType::Ref(_) => None,
         SlotType::Integer => value
@@ -699,8 +810,9 @@ fn slot_problem(slot: SlotType, value: &str, secret: bool) -> Option<String> {
             .parse::<i64>()
             .is_err()
             .then(|| format!("{shown} is not a whole number")),
-        SlotType::Double => (!value.trim().parse::<f64>().is_ok_and(f64::is_finite))
-            .then(|| format!("{shown} is not a number")),
+        SlotType::Double => {
+            (!value.trim().parse::<f64>().is_ok_and(f64::is_finite)).then(|| format!("{shown} is not a number"))
+        }
         SlotType::Boolean => (!["true", "false"].iter().any(|word| value.eq_ignore_ascii_case(word)))
             .then(|| format!("{shown} is not a boolean: write \"true\" or \"false\"")),
         SlotType::Period => Period::parse(value).err().map(|error| error.to_string()),
