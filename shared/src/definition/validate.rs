@@ -601,6 +601,7 @@ impl<'a> Validator<'a> {
             return Some(format!("has no \"{name}\" set"));
         }
         let mut candidates: Vec<&str> = self.inheritance.keys(index);
+        candidates.extend(["id", "name"]);
         if own {
             candidates.extend(self.declared_ids.iter().map(String::as_str));
         }
