@@ -60,3 +60,6 @@ pub trait Context {
     /// `object "Copy" has no field "directoryPath"`; the evaluator adds where it occurred.
     fn resolve(&self, reference: &Reference) -> Result<Value, String>;
 }
+
+#[cfg(test)]
+mod tests;

@@ -340,3 +340,223 @@ impl<'a> Parser<'a> {
         self.node(Node::Call(Box::new(call)), offset)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{
+        parse,
+        tests::{MapContext, one},
+    };
+
+    fn parse_error(text: &str) -> ExprError {
+        match parse(text) {
+            Err(error) => error,
+            Ok(template) => panic!("{text}: expected a parse error, got {template:?}"),
+        }
+    }
+
+    fn references(text: &str) -> Vec<(String, usize)> {
+        parse(text)
+            .unwrap()
+            .references()
+            .into_iter()
+            .map(|(reference, offset)| (reference.dotted(), offset))
+            .collect()
+    }
+
+    #[test]
+    fn text_without_expressions_is_literal_including_lone_hashes_and_braces() {
+        for text in ["", "plain", "a # b { c } d", "#", "{", "}", "# {x}", "{#}", "##"] {
+            let template = parse(text).unwrap();
+            assert!(template.is_literal(), "{text}");
+            assert_eq!(one(text), text);
+        }
+    }
+
+    #[test]
+    fn expressions_mix_with_text_any_number_of_times() {
+        let template = parse("a#{1}b#{2}#{3}c").unwrap();
+        assert!(!template.is_literal());
+        assert_eq!(one("a#{1}b#{2}#{3}c"), "a1b23c");
+        assert_eq!(one("##{1}#"), "#1#");
+        assert_eq!(one("#{ 1 + 2 }"), "3");
+    }
+
+    #[test]
+    fn a_brace_inside_quotes_does_not_close_the_expression() {
+        assert_eq!(one("#{'}'}"), "}");
+        assert_eq!(one("#{\"a}b\" + '#{'}!"), "a}b#{!");
+        assert_eq!(one("#{format(@scheduledStartTime,'dd}')}"), "24}");
+    }
+
+    #[test]
+    fn an_unclosed_expression_is_an_error_at_its_hash() {
+        for (text, offset) in [
+            ("ab #{myName", 3),
+            ("#{", 0),
+            ("x#{1 +", 1),
+            ("#{day(@scheduledStartTime", 0),
+            ("#{1}#{(", 4),
+        ] {
+            let error = parse_error(text);
+            assert_eq!(error.offset, offset, "{text}");
+            assert!(error.message.contains("never closed"), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn an_unterminated_string_is_an_error_at_its_quote() {
+        let error = parse_error("#{format(x, 'YYYY}");
+        assert_eq!(error.offset, 12);
+        assert!(error.message.contains("no closing '"));
+    }
+
+    #[test]
+    fn an_empty_expression_is_an_error() {
+        for text in ["#{}", "abc #{  }"] {
+            let error = parse_error(text);
+            assert!(error.message.starts_with("empty expression"), "{text}");
+        }
+        assert_eq!(parse_error("abc #{  }").column(), 5);
+    }
+
+    #[test]
+    fn references_keep_their_prefixes_and_report_where_they_start() {
+        assert_eq!(
+            references(
+                "s3://#{input.directoryPath}/#{node.@scheduledStartTime} #{parent.@id}#{node.output.directoryPath}"
+            ),
+            vec![
+                ("input.directoryPath".to_owned(), 7),
+                ("node.@scheduledStartTime".to_owned(), 30),
+                ("parent.@id".to_owned(), 58),
+                ("node.output.directoryPath".to_owned(), 71),
+            ]
+        );
+        let template = parse("#{@scheduledStartTime}").unwrap();
+        let (reference, _) = template.references()[0];
+        assert_eq!(reference.path, vec!["@scheduledStartTime".to_owned()]);
+    }
+
+    #[test]
+    fn a_star_before_a_name_is_a_secret_reference_and_between_values_multiplication() {
+        assert_eq!(
+            references("#{*myRedshiftPassword} #{*password} #{a * b} #{a*b} #{a * *b} #{node.*myKey}"),
+            vec![
+                ("*myRedshiftPassword".to_owned(), 2),
+                ("*password".to_owned(), 25),
+                ("a".to_owned(), 38),
+                ("b".to_owned(), 42),
+                ("a".to_owned(), 47),
+                ("b".to_owned(), 49),
+                ("a".to_owned(), 54),
+                ("*b".to_owned(), 58),
+                ("node.*myKey".to_owned(), 64),
+            ]
+        );
+        assert_eq!(one("#{2*3}"), "6");
+        assert_eq!(one("#{myCount * 2}"), "6");
+        assert_eq!(parse_error("#{* 2}").offset, 2);
+    }
+
+    #[test]
+    fn method_form_means_the_function_with_the_value_first() {
+        let method = parse("#{@scheduledStartTime.plusDays(1).format('dd')}").unwrap();
+        let function = parse("#{format(plusDays(@scheduledStartTime, 1), 'dd')}").unwrap();
+        assert_eq!(one("#{@scheduledStartTime.plusDays(1).format('dd')}"), "25");
+        assert_eq!(
+            method.evaluate(&MapContext::new()),
+            function.evaluate(&MapContext::new())
+        );
+        assert_eq!(one("#{('2011-05-24T17:10:00').day()}"), "24");
+        assert_eq!(
+            references("#{node.@scheduledStartTime.format('YYYY')}"),
+            vec![("node.@scheduledStartTime".to_owned(), 2)]
+        );
+    }
+
+    #[test]
+    fn unknown_functions_are_parse_errors_with_a_suggestion() {
+        let error = parse_error("x #{formatt(@scheduledStartTime, 'YYYY')}");
+        assert_eq!(error.offset, 4);
+        assert_eq!(error.message, "unknown function \"formatt\": did you mean \"format\"?");
+        let method = parse_error("#{@scheduledStartTime.PlusDays(1)}");
+        assert_eq!(method.offset, 22);
+        assert_eq!(
+            method.message,
+            "unknown function \"PlusDays\": did you mean \"plusDays\"?"
+        );
+        assert!(
+            parse_error("#{frobnicate(1)}")
+                .message
+                .contains("the functions are day, dayOfYear")
+        );
+    }
+
+    #[test]
+    fn wrong_argument_counts_are_parse_errors_with_the_signature() {
+        let error = parse_error("#{plusDays(@scheduledStartTime)}");
+        assert_eq!(error.offset, 2);
+        assert_eq!(
+            error.message,
+            "plusDays takes 2 arguments, plusDays(DateTime, int days), but got 1"
+        );
+        let method = parse_error("#{@scheduledStartTime.day(1)}");
+        assert_eq!(method.offset, 22);
+        assert_eq!(
+            method.message,
+            "day takes 1 argument, day(DateTime), but got 2 (the value before .day counts as the first)"
+        );
+        assert!(parse_error("#{makeDate()}").message.contains("but got 0"));
+    }
+
+    #[test]
+    fn a_literal_format_pattern_is_checked_when_parsed() {
+        let error = parse_error("#{format(@scheduledStartTime, 'YYYY-qq')}");
+        assert_eq!(error.offset, 30);
+        assert_eq!(
+            error.message,
+            "format: invalid Joda-Time pattern: Illegal pattern component: qq"
+        );
+        assert!(
+            parse_error("#{@scheduledStartTime.format('T')}")
+                .message
+                .contains("Illegal pattern component: T")
+        );
+    }
+
+    #[test]
+    fn malformed_expressions_are_errors_at_the_offending_token() {
+        let cases = [
+            ("#{a b}", 4, "expected an operator"),
+            ("#{1 +}", 5, "expected a value"),
+            ("#{(1}", 4, "\")\" to close the \"(\" at column 3"),
+            ("#{x.}", 4, "expected a field name after \".\""),
+            ("#{x.1}", 3, "expected an operator"),
+            ("#{day(@scheduledStartTime;)}", 25, "unexpected character ';'"),
+            (
+                "#{day(@scheduledStartTime x)}",
+                26,
+                "\",\" or \")\" in the arguments of day",
+            ),
+            ("#{@scheduledStartTime(1)}", 2, "is a field, not a function"),
+            ("#{plusDays(x, 1).day}", 17, "must be a function call"),
+            ("#{@}", 2, "runtime field"),
+            ("#{1 {}", 4, "unexpected character '{'"),
+            ("#{99999999999999999999}", 2, "too large"),
+        ];
+        for (text, offset, message) in cases {
+            let error = parse_error(text);
+            assert_eq!(error.offset, offset, "{text}: {error}");
+            assert!(error.message.contains(message), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let error = parse_error("é€ #{formatt(x)}");
+        assert_eq!(error.offset, 5);
+        assert_eq!(references("日本 #{myName}"), vec![("myName".to_owned(), 5)]);
+    }
+}
