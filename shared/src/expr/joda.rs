@@ -41,6 +41,8 @@ pub struct Pattern {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Item {
+    /// One literal character, the usual separator: no allocation.
+    Char(char),
     Literal(String),
     Field(Field, usize),
 }
@@ -188,9 +190,10 @@ impl Pattern {
                     "Unterminated quote in pattern \"{pattern}\": close the literal text with ' (write '' for a quote)"
                 ));
             }
-            match items.last_mut() {
-                Some(Item::Literal(previous)) => previous.push_str(&text),
-                _ if text.is_empty() => {}
+            let mut single = text.chars();
+            match (single.next(), single.next()) {
+                (None, _) => {}
+                (Some(c), None) => items.push(Item::Char(c)),
                 _ => items.push(Item::Literal(text)),
             }
         }
@@ -202,6 +205,7 @@ impl Pattern {
         self.items
             .iter()
             .map(|item| match item {
+                Item::Char(c) => c.len_utf8(),
                 Item::Literal(text) => text.len(),
                 Item::Field(_, count) => (*count).max(4),
             })
@@ -213,6 +217,7 @@ impl Pattern {
         let local = datetime.naive_local();
         for item in &self.items {
             match item {
+                Item::Char(c) => out.push(*c),
                 Item::Literal(text) => out.push_str(text),
                 Item::Field(field, count) => write_field(*field, *count, datetime, &local, out),
             }

@@ -23,11 +23,11 @@ use super::{
 
 /// Parses a whole field value.
 pub(super) fn parse_template(text: &str) -> Result<Template, ExprError> {
-    let mut parts = Vec::new();
+    let mut parts = Vec::with_capacity(4);
     let mut pos = 0usize;
     let mut column = 0usize;
     while let Some(rest) = text.get(pos..) {
-        let Some(found) = rest.find("#{") else {
+        let Some(found) = find_open(rest) else {
             if !rest.is_empty() {
                 parts.push(Part::Text(rest.to_owned()));
             }
@@ -44,6 +44,19 @@ pub(super) fn parse_template(text: &str) -> Result<Template, ExprError> {
         (pos, column) = parser.lexer.position();
     }
     Ok(Template::new(parts))
+}
+
+/// The byte index of the first `#{` in `text`.
+fn find_open(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0usize;
+    loop {
+        let hash = from + bytes.get(from..)?.iter().position(|byte| *byte == b'#')?;
+        if bytes.get(hash + 1) == Some(&b'{') {
+            return Some(hash);
+        }
+        from = hash + 1;
+    }
 }
 
 struct Parser<'a> {
@@ -181,14 +194,13 @@ impl<'a> Parser<'a> {
         let mut expr = self.primary()?;
         while self.current.kind == TokenKind::Dot {
             self.advance()?;
-            let Token {
-                kind: TokenKind::Name(name),
-                offset,
-            } = self.current.clone()
-            else {
+            if !matches!(self.current.kind, TokenKind::Name(_)) {
                 return Err(self.unexpected("a function name after \".\", as in .format('YYYY-MM-dd')"));
+            }
+            let Token { kind, offset } = self.advance()?;
+            let TokenKind::Name(name) = kind else {
+                return Err(ExprError::new(offset, "expected a function name after \".\""));
             };
-            self.advance()?;
             if self.current.kind != TokenKind::LeftParen {
                 return Err(ExprError::new(
                     offset,
@@ -204,18 +216,21 @@ impl<'a> Parser<'a> {
 
     fn primary(&mut self) -> Result<Expr, ExprError> {
         let offset = self.current.offset;
-        match self.current.kind.clone() {
-            TokenKind::Int(number) => {
-                self.advance()?;
-                self.node(Node::Literal(Value::Int(number)), offset)
-            }
-            TokenKind::Float(number) => {
-                self.advance()?;
-                self.node(Node::Literal(Value::Float(number)), offset)
-            }
-            TokenKind::Str(text) => {
-                self.advance()?;
-                self.node(Node::Literal(Value::Str(text)), offset)
+        match self.current.kind {
+            TokenKind::Int(_) | TokenKind::Float(_) | TokenKind::Str(_) | TokenKind::Name(_) => {
+                let value = match self.advance()?.kind {
+                    TokenKind::Int(number) => Value::Int(number),
+                    TokenKind::Float(number) => Value::Float(number),
+                    TokenKind::Str(text) => Value::Str(text),
+                    TokenKind::Name(first) => return self.reference_or_call(first, offset),
+                    other => {
+                        return Err(ExprError::new(
+                            offset,
+                            format!("expected a value, found {}", other.describe()),
+                        ));
+                    }
+                };
+                self.node(Node::Literal(value), offset)
             }
             TokenKind::LeftParen => {
                 self.advance()?;
@@ -225,10 +240,6 @@ impl<'a> Parser<'a> {
                 }
                 self.advance()?;
                 Ok(inner)
-            }
-            TokenKind::Name(first) => {
-                self.advance()?;
-                self.reference_or_call(first, offset)
             }
             TokenKind::Star => match self.lexer.secret_name() {
                 Some(first) => {
@@ -243,7 +254,8 @@ impl<'a> Parser<'a> {
 
     /// A dotted reference starting with `first`, or a call when a segment is followed by `(`.
     fn reference_or_call(&mut self, first: String, offset: usize) -> Result<Expr, ExprError> {
-        let mut path = vec![first];
+        let mut path = Vec::with_capacity(2);
+        path.push(first);
         let mut last_offset = offset;
         loop {
             match self.current.kind {
@@ -258,17 +270,22 @@ impl<'a> Parser<'a> {
                 }
                 TokenKind::Dot => {
                     self.advance()?;
-                    let segment = match self.current.kind.clone() {
-                        TokenKind::Name(name) => name,
+                    last_offset = self.current.offset;
+                    let segment = match self.current.kind {
+                        TokenKind::Name(_) => match self.advance()?.kind {
+                            TokenKind::Name(name) => name,
+                            _ => return Err(self.unexpected("a field name after \".\"")),
+                        },
                         TokenKind::Star => match self.lexer.secret_name() {
-                            Some(name) => name,
+                            Some(name) => {
+                                self.advance()?;
+                                name
+                            }
                             None => return Err(self.unexpected("a field name after \".\"")),
                         },
                         _ => return Err(self.unexpected("a field name after \".\"")),
                     };
-                    last_offset = self.current.offset;
                     path.push(segment);
-                    self.advance()?;
                 }
                 _ => return self.node(Node::Reference(Reference { path }), offset),
             }
@@ -286,7 +303,8 @@ impl<'a> Parser<'a> {
         }
         let function = Function::lookup(name).ok_or_else(|| ExprError::new(offset, Function::unknown(name)))?;
         let method = receiver.is_some();
-        let mut args: Vec<Expr> = receiver.into_iter().collect();
+        let mut args: Vec<Expr> = Vec::with_capacity(function.arity());
+        args.extend(receiver);
         self.advance()?;
         if self.current.kind != TokenKind::RightParen {
             loop {
