@@ -36,14 +36,15 @@ pub(super) fn evaluate(expr: &Expr, context: &dyn Context) -> Result<Value, Expr
 
 fn evaluate_call(call: &Call, offset: usize, context: &dyn Context) -> Result<Value, ExprError> {
     let name = call.function.name();
-    if let (Some(pattern), Some(datetime)) = (&call.pattern, call.args.first()) {
+    if let (Some(pattern), Some(datetime_arg)) = (&call.pattern, call.args.first()) {
         // `format` with a literal pattern, compiled when parsed.
-        let value = evaluate(datetime, context)?;
-        let offsets = [datetime.start];
+        let value = evaluate(datetime_arg, context)?;
+        let offsets = [datetime_arg.start];
         return spread(&[value], offset, name, &mut |values| {
             let first = values.first().and_then(Value::to_datetime);
             match first {
-                Some(datetime) => Ok(Value::Str(format_with(pattern, &datetime))),
+                Some(datetime) => format_with(pattern, &datetime)
+                    .map_err(|message| ExprError::new(datetime_arg.start, format!("format: {message}"))),
                 None => Function::Format.apply(values, &offsets, offset),
             }
         });

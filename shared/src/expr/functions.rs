@@ -2,7 +2,7 @@
 //! `minusPeriod`: names, signatures, and what each computes. Date-time semantics follow
 //! Joda-Time in the value's own zone.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use super::{ExprError, Value, joda};
@@ -199,26 +199,24 @@ impl Function {
             result.map(Value::DateTime).ok_or_else(|| args.out_of_range())
         };
         match self {
-            Function::Day => Ok(Value::Int(i64::from(args.datetime(0)?.day()))),
-            Function::DayOfYear => Ok(Value::Int(i64::from(args.datetime(0)?.ordinal()))),
-            Function::Hour => Ok(Value::Int(i64::from(args.datetime(0)?.hour()))),
-            Function::Minute => Ok(Value::Int(i64::from(args.datetime(0)?.minute()))),
-            Function::Month => Ok(Value::Int(i64::from(args.datetime(0)?.month()))),
-            Function::Year => Ok(Value::Int(i64::from(args.datetime(0)?.year()))),
+            Function::Day => Ok(Value::Int(i64::from(args.local(0)?.1.day()))),
+            Function::DayOfYear => Ok(Value::Int(i64::from(args.local(0)?.1.ordinal()))),
+            Function::Hour => Ok(Value::Int(i64::from(args.local(0)?.1.hour()))),
+            Function::Minute => Ok(Value::Int(i64::from(args.local(0)?.1.minute()))),
+            Function::Month => Ok(Value::Int(i64::from(args.local(0)?.1.month()))),
+            Function::Year => Ok(Value::Int(i64::from(args.local(0)?.1.year()))),
             Function::FirstOfMonth => {
-                let datetime = args.datetime(0)?;
-                let local = datetime.naive_local();
+                let (datetime, local) = args.local(0)?;
                 let first = local.date().with_day(1).map(|date| date.and_time(local.time()));
                 args.in_zone(&datetime, first)
             }
             Function::Midnight => {
-                let datetime = args.datetime(0)?;
-                let start = datetime.naive_local().date().and_time(NaiveTime::MIN);
+                let (datetime, local) = args.local(0)?;
+                let start = local.date().and_time(NaiveTime::MIN);
                 args.in_zone(&datetime, Some(start))
             }
             Function::Sunday => {
-                let datetime = args.datetime(0)?;
-                let local = datetime.naive_local();
+                let (datetime, local) = args.local(0)?;
                 let back = Days::new(u64::from(local.weekday().num_days_from_sunday()));
                 let sunday = local
                     .date()
@@ -281,27 +279,31 @@ impl Function {
                         ),
                     )
                 })?;
-                Ok(Value::DateTime(datetime.with_timezone(&zone)))
+                let moved = datetime.with_timezone(&zone);
+                match joda::local_time(&moved) {
+                    Some(_) => Ok(Value::DateTime(moved)),
+                    None => Err(args.out_of_range()),
+                }
             }
             Function::Format => {
                 let datetime = args.datetime(0)?;
                 let pattern = args.text(1)?;
                 let pattern = joda::Pattern::compile(pattern)
                     .map_err(|message| args.error(1, format!("invalid Joda-Time pattern: {message}")))?;
-                Ok(Value::Str(format_with(&pattern, &datetime)))
+                format_with(&pattern, &datetime).map_err(|message| args.error(0, message))
             }
         }
     }
 }
 
 /// Formats with an already compiled pattern.
-pub(super) fn format_with(pattern: &joda::Pattern, datetime: &DateTime<Tz>) -> String {
+pub(super) fn format_with(pattern: &joda::Pattern, datetime: &DateTime<Tz>) -> Result<Value, String> {
     let mut out = String::with_capacity(pattern.len_hint());
-    pattern.write(datetime, &mut out);
-    out
+    pattern.write(datetime, &mut out)?;
+    Ok(Value::Str(out))
 }
 
-fn make_datetime(year: i64, month: i64, day: i64, hour: i64, minute: i64) -> Option<chrono::NaiveDateTime> {
+fn make_datetime(year: i64, month: i64, day: i64, hour: i64, minute: i64) -> Option<NaiveDateTime> {
     let date = NaiveDate::from_ymd_opt(
         i32::try_from(year).ok()?,
         u32::try_from(month).ok()?,
@@ -354,13 +356,24 @@ impl Args<'_> {
         )
     }
 
-    fn datetime(&self, index: usize) -> Result<DateTime<Tz>, ExprError> {
-        self.value(index)?.to_datetime().ok_or_else(|| {
+    /// A date-time argument with its local time in its zone. One whose local time is
+    /// outside the calendar is refused here, so that chrono's accessors (which panic on
+    /// such a value) are never reached with it.
+    fn local(&self, index: usize) -> Result<(DateTime<Tz>, NaiveDateTime), ExprError> {
+        let datetime = self.value(index)?.to_datetime().ok_or_else(|| {
             self.wrong(
                 index,
                 "a date-time such as @scheduledStartTime or \"2011-05-24T17:10:00\"",
             )
-        })
+        })?;
+        match joda::local_time(&datetime) {
+            Some(local) => Ok((datetime, local)),
+            None => Err(self.error(index, joda::OUT_OF_RANGE.to_owned())),
+        }
+    }
+
+    fn datetime(&self, index: usize) -> Result<DateTime<Tz>, ExprError> {
+        self.local(index).map(|(datetime, _)| datetime)
     }
 
     fn int(&self, index: usize) -> Result<i64, ExprError> {
@@ -393,7 +406,7 @@ impl Args<'_> {
     }
 
     /// A local date-time in the zone of `like`, resolved as Joda does across DST changes.
-    fn in_zone(&self, like: &DateTime<Tz>, local: Option<chrono::NaiveDateTime>) -> Result<Value, ExprError> {
+    fn in_zone(&self, like: &DateTime<Tz>, local: Option<NaiveDateTime>) -> Result<Value, ExprError> {
         local
             .and_then(|local| resolve_local(&like.timezone(), local))
             .map(Value::DateTime)

@@ -209,6 +209,47 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     assert_eq!(one(&format!("#{{{}1{}}}", "(".repeat(50), ")".repeat(50))), "1");
 }
 
+#[test]
+fn date_times_at_the_edge_of_the_calendar_are_errors_not_panics() {
+    // Given instants whose local time in a zone falls outside the supported calendar
+    let last = "makeDateTime(262142, 12, 31, 23, 0)";
+    let first = "makeDate(-262143, 1, 1)";
+    for text in [
+        format!("#{{inTimeZone({last}, 'Asia/Tokyo')}}"),
+        format!("#{{inTimeZone({first}, 'America/Los_Angeles')}}"),
+        "#{format(plusHours(inTimeZone(makeDate(262142, 12, 31), 'Asia/Tokyo'), 20), 'HH')}".to_owned(),
+        "#{day(plusHours(inTimeZone(makeDate(262142, 12, 31), 'Asia/Tokyo'), 20))}".to_owned(),
+    ] {
+        // When they are evaluated
+        let error = error(&text);
+        // Then the error says so
+        assert!(
+            error.message.contains("outside the range of supported dates"),
+            "{text}: {error}"
+        );
+    }
+    // And printing such an instant falls back to UTC rather than failing
+    assert_eq!(
+        one("#{plusHours(inTimeZone(makeDate(262142, 12, 31), 'Asia/Tokyo'), 20)}"),
+        "262142-12-31T20:00:00.000Z"
+    );
+}
+
+#[test]
+fn expressions_just_inside_the_depth_limit_evaluate() {
+    // Given a sum of 99 terms and 98 nested calls, just inside the limit of 100 levels
+    let sum = format!("#{{1{}}}", " + 1".repeat(98));
+    let calls = format!(
+        "#{{{}@scheduledStartTime{}}}",
+        "plusDays(".repeat(98),
+        ", 1)".repeat(98)
+    );
+    // When they are evaluated (in a debug build, on a test thread's stack)
+    // Then they give the expected values rather than overflowing the stack
+    assert_eq!(one(&sum), "99");
+    assert_eq!(one(&calls), "2011-08-30T17:10:00");
+}
+
 /// Pieces of expressions, to build inputs that get past the first character.
 fn token() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
