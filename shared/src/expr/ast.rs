@@ -12,6 +12,8 @@ pub(super) const MAX_DEPTH: usize = 100;
 pub(super) struct Expr {
     pub node: Node,
     pub offset: usize,
+    /// Where the whole sub-expression starts: for `a + b`, where `a` starts.
+    pub start: usize,
     /// Levels of nesting below and including this node.
     pub depth: usize,
 }
@@ -58,14 +60,22 @@ pub(super) struct Call {
 impl Expr {
     /// A node, or `None` when it would nest deeper than [`MAX_DEPTH`].
     pub(super) fn new(node: Node, offset: usize) -> Option<Self> {
-        let below = match &node {
-            Node::Literal(_) | Node::Reference(_) => 0,
-            Node::Negate(inner) => inner.depth,
-            Node::Binary(_, left, right) => left.depth.max(right.depth),
-            Node::Call(call) => call.args.iter().map(|arg| arg.depth).max().unwrap_or(0),
+        // (deepest child, earliest child start)
+        let (below, first) = match &node {
+            Node::Literal(_) | Node::Reference(_) => (0, offset),
+            Node::Negate(inner) => (inner.depth, inner.start),
+            Node::Binary(_, left, right) => (left.depth.max(right.depth), left.start),
+            Node::Call(call) => call.args.iter().fold((0, offset), |(depth, start), arg| {
+                (depth.max(arg.depth), start.min(arg.start))
+            }),
         };
         let depth = below.checked_add(1).filter(|depth| *depth <= MAX_DEPTH)?;
-        Some(Self { node, offset, depth })
+        Some(Self {
+            node,
+            offset,
+            start: first.min(offset),
+            depth,
+        })
     }
 
     /// Every reference below this node, in the order they are written.

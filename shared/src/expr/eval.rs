@@ -36,14 +36,15 @@ pub(super) fn evaluate(expr: &Expr, context: &dyn Context) -> Result<Value, Expr
 
 fn evaluate_call(call: &Call, offset: usize, context: &dyn Context) -> Result<Value, ExprError> {
     let name = call.function.name();
-    if let (Some(pattern), Some(datetime)) = (&call.pattern, call.args.first()) {
+    if let (Some(pattern), Some(datetime_arg)) = (&call.pattern, call.args.first()) {
         // `format` with a literal pattern, compiled when parsed.
-        let value = evaluate(datetime, context)?;
-        let offsets = [datetime.offset];
+        let value = evaluate(datetime_arg, context)?;
+        let offsets = [datetime_arg.start];
         return spread(&[value], offset, name, &mut |values| {
             let first = values.first().and_then(Value::to_datetime);
             match first {
-                Some(datetime) => Ok(Value::Str(format_with(pattern, &datetime))),
+                Some(datetime) => format_with(pattern, &datetime)
+                    .map_err(|message| ExprError::new(datetime_arg.start, format!("format: {message}"))),
                 None => Function::Format.apply(values, &offsets, offset),
             }
         });
@@ -52,7 +53,7 @@ fn evaluate_call(call: &Call, offset: usize, context: &dyn Context) -> Result<Va
     for arg in &call.args {
         values.push(evaluate(arg, context)?);
     }
-    let offsets: Vec<usize> = call.args.iter().map(|arg| arg.offset).collect();
+    let offsets: Vec<usize> = call.args.iter().map(|arg| arg.start).collect();
     spread(&values, offset, name, &mut |values| {
         call.function.apply(values, &offsets, offset)
     })
@@ -200,5 +201,194 @@ fn finite(number: f64, offset: usize, symbol: &str) -> Result<Value, ExprError> 
             offset,
             format!("{symbol}: the result is not a finite number"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expr::{
+        Evaluated, Value, evaluate_str,
+        tests::{MapContext, error, one},
+    };
+
+    fn many(text: &str, context: &MapContext) -> Vec<String> {
+        match evaluate_str(text, context) {
+            Ok(Evaluated::Many(values)) => values,
+            other => panic!("{text}: expected many values, got {other:?}"),
+        }
+    }
+
+    fn strings(items: &[&str]) -> Value {
+        Value::List(items.iter().map(|item| Value::Str((*item).to_owned())).collect())
+    }
+
+    #[test]
+    fn integer_arithmetic_stays_integral_and_division_truncates_like_java() {
+        let cases = [
+            ("#{1 + 2}", "3"),
+            ("#{7 - 10}", "-3"),
+            ("#{6 * 7}", "42"),
+            ("#{7 / 2}", "3"),
+            ("#{-7 / 2}", "-3"),
+            ("#{1 / 2}", "0"),
+            ("#{9223372036854775807}", "9223372036854775807"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(one(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn any_float_operand_makes_the_result_a_float() {
+        let cases = [
+            ("#{1.0 / 2}", "0.5"),
+            ("#{1 / 2.0}", "0.5"),
+            ("#{.5 + 1}", "1.5"),
+            ("#{2.5 * 2}", "5.0"),
+            ("#{3 - 0.5}", "2.5"),
+            ("#{1e7 + 0}", "1.0E7"),
+            ("#{1 / 10000.0}", "1.0E-4"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(one(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn power_always_returns_a_float_and_groups_to_the_right() {
+        assert_eq!(one("#{2 ^ 2}"), "4.0");
+        assert_eq!(one("#{2 ^ 3 ^ 2}"), "512.0");
+        assert_eq!(one("#{2 ^ -1}"), "0.5");
+        assert_eq!(one("#{4 ^ 0.5}"), "2.0");
+    }
+
+    #[test]
+    fn precedence_is_unary_minus_then_power_then_product_then_sum() {
+        let cases = [
+            ("#{1 + 2 * 3}", "7"),
+            ("#{(1 + 2) * 3}", "9"),
+            ("#{10 - 2 - 3}", "5"),
+            ("#{7 / 2 * 2}", "6"),
+            ("#{2 * 3 ^ 2}", "18.0"),
+            ("#{-2 ^ 2}", "4.0"),
+            ("#{-(2 ^ 2)}", "-4.0"),
+            ("#{1 - -1}", "2"),
+            ("#{--3}", "3"),
+            ("#{-myCount}", "-3"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(one(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn plus_with_a_string_on_either_side_concatenates() {
+        let cases = [
+            ("#{'hel' + \"lo\"}", "hello"),
+            ("#{'n=' + 1}", "n=1"),
+            ("#{1 + 'x'}", "1x"),
+            ("#{'a' + 1 + 2}", "a12"),
+            ("#{1 + 2 + 'a'}", "3a"),
+            ("#{'v' + 2 ^ 2}", "v4.0"),
+            ("#{'at ' + @scheduledStartTime}", "at 2011-05-24T17:10:00"),
+            ("#{myCount + 1}", "31"),
+            ("#{'it\\'s'}", "it's"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(one(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn strings_that_spell_numbers_work_with_the_other_operators() {
+        assert_eq!(one("#{myCount * 2}"), "6");
+        assert_eq!(one("#{myCount - 1}"), "2");
+        assert_eq!(one("#{'1.5' * 2}"), "3.0");
+        assert_eq!(one("#{myCount ^ 2}"), "9.0");
+    }
+
+    #[test]
+    fn division_by_zero_and_overflow_are_errors_at_the_operator() {
+        let cases = [
+            ("#{1 / 0}", 4, "division by zero"),
+            ("#{1.0 / 0}", 6, "division by zero"),
+            ("#{9223372036854775807 + 1}", 22, "too large"),
+            ("#{-9223372036854775807 - 2}", 23, "too large"),
+            ("#{9223372036854775807 * 2}", 22, "too large"),
+            ("#{(-9223372036854775807 - 1) / -1}", 29, "too large"),
+            ("#{-(-9223372036854775807 - 1)}", 2, "too large"),
+            ("#{10.0 ^ 400}", 7, "not a finite number"),
+            ("#{1e300 * 1e300}", 8, "not a finite number"),
+        ];
+        for (text, offset, message) in cases {
+            let error = error(text);
+            assert_eq!(error.offset, offset, "{text}: {error}");
+            assert!(error.message.contains(message), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn arithmetic_on_a_date_time_says_to_use_the_functions() {
+        let plus = error("#{@scheduledStartTime + 1}");
+        assert_eq!(plus.offset, 22);
+        assert!(plus.message.contains("use plusMinutes, plusHours, plusDays"), "{plus}");
+        assert!(plus.message.contains("plusDays(@scheduledStartTime, 1)"), "{plus}");
+        let minus = error("#{@scheduledStartTime - '1 day'}");
+        assert!(minus.message.contains("minusDays"), "{minus}");
+    }
+
+    #[test]
+    fn operands_that_are_not_numbers_are_errors_naming_the_value() {
+        let times = error("#{myName * 2}");
+        assert_eq!(times.offset, 9);
+        assert_eq!(
+            times.message,
+            "* needs numbers on both sides, but one side is the text \"daily\""
+        );
+        assert!(error("#{-myName}").message.contains("- needs a number"));
+    }
+
+    #[test]
+    fn operators_apply_to_each_element_of_a_list() {
+        let context = MapContext::new()
+            .with(
+                "myNumbers",
+                Value::List(vec![Value::Int(1), Value::Int(2), Value::Int(3)]),
+            )
+            .with(
+                "myOthers",
+                Value::List(vec![Value::Int(10), Value::Int(20), Value::Int(30)]),
+            )
+            .with("myShort", Value::List(vec![Value::Int(1)]));
+        assert_eq!(many("#{myList + '!'}", &context), ["one!", "two!"]);
+        assert_eq!(many("#{myNumbers * 2}", &context), ["2", "4", "6"]);
+        assert_eq!(many("#{-myNumbers}", &context), ["-1", "-2", "-3"]);
+        assert_eq!(many("#{myNumbers + myOthers}", &context), ["11", "22", "33"]);
+        let error = evaluate_str("#{myNumbers + myShort}", &context).unwrap_err();
+        assert_eq!(error.offset, 12);
+        assert!(error.message.contains("different lengths (3 and 1)"), "{error}");
+    }
+
+    #[test]
+    fn functions_apply_to_each_element_of_a_list() {
+        let context = MapContext::new().with("myDates", strings(&["2011-05-24T17:10:00", "2011-06-01T00:00:00"]));
+        assert_eq!(many("#{format(myDates, 'MM-dd')}", &context), ["05-24", "06-01"]);
+        assert_eq!(many("#{myDates.plusDays(1).day()}", &context), ["25", "2"]);
+        assert_eq!(
+            many(
+                "#{format(@scheduledStartTime, myPatterns)}",
+                &context.with("myPatterns", strings(&["YYYY", "dd"]))
+            ),
+            ["2011", "24"]
+        );
+    }
+
+    #[test]
+    fn a_nested_list_prints_as_a_list_inside_each_value() {
+        let context = MapContext::new().with(
+            "myNested",
+            Value::List(vec![strings(&["a", "b"]), Value::Str("c".into())]),
+        );
+        assert_eq!(many("#{'x' + myNested}", &context), [r#"["xa", "xb"]"#, "xc"]);
     }
 }

@@ -2,7 +2,7 @@
 //! `minusPeriod`: names, signatures, and what each computes. Date-time semantics follow
 //! Joda-Time in the value's own zone.
 
-use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveTime, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use super::{ExprError, Value, joda};
@@ -183,7 +183,8 @@ impl Function {
     }
 
     /// Applies the function to scalar arguments (lists are spread by the caller).
-    /// `offsets` are where each argument starts, for errors about it.
+    /// `offsets` are where each argument starts, for errors about it; `at` is where the
+    /// function's name is.
     pub(super) fn apply(self, args: &[Value], offsets: &[usize], at: usize) -> Result<Value, ExprError> {
         let args = Args {
             function: self,
@@ -198,26 +199,24 @@ impl Function {
             result.map(Value::DateTime).ok_or_else(|| args.out_of_range())
         };
         match self {
-            Function::Day => Ok(Value::Int(i64::from(args.datetime(0)?.day()))),
-            Function::DayOfYear => Ok(Value::Int(i64::from(args.datetime(0)?.ordinal()))),
-            Function::Hour => Ok(Value::Int(i64::from(args.datetime(0)?.hour()))),
-            Function::Minute => Ok(Value::Int(i64::from(args.datetime(0)?.minute()))),
-            Function::Month => Ok(Value::Int(i64::from(args.datetime(0)?.month()))),
-            Function::Year => Ok(Value::Int(i64::from(args.datetime(0)?.year()))),
+            Function::Day => Ok(Value::Int(i64::from(args.local(0)?.1.day()))),
+            Function::DayOfYear => Ok(Value::Int(i64::from(args.local(0)?.1.ordinal()))),
+            Function::Hour => Ok(Value::Int(i64::from(args.local(0)?.1.hour()))),
+            Function::Minute => Ok(Value::Int(i64::from(args.local(0)?.1.minute()))),
+            Function::Month => Ok(Value::Int(i64::from(args.local(0)?.1.month()))),
+            Function::Year => Ok(Value::Int(i64::from(args.local(0)?.1.year()))),
             Function::FirstOfMonth => {
-                let datetime = args.datetime(0)?;
-                let local = datetime.naive_local();
+                let (datetime, local) = args.local(0)?;
                 let first = local.date().with_day(1).map(|date| date.and_time(local.time()));
                 args.in_zone(&datetime, first)
             }
             Function::Midnight => {
-                let datetime = args.datetime(0)?;
-                let start = datetime.naive_local().date().and_time(NaiveTime::MIN);
+                let (datetime, local) = args.local(0)?;
+                let start = local.date().and_time(NaiveTime::MIN);
                 args.in_zone(&datetime, Some(start))
             }
             Function::Sunday => {
-                let datetime = args.datetime(0)?;
-                let local = datetime.naive_local();
+                let (datetime, local) = args.local(0)?;
                 let back = Days::new(u64::from(local.weekday().num_days_from_sunday()));
                 let sunday = local
                     .date()
@@ -280,27 +279,31 @@ impl Function {
                         ),
                     )
                 })?;
-                Ok(Value::DateTime(datetime.with_timezone(&zone)))
+                let moved = datetime.with_timezone(&zone);
+                match joda::local_time(&moved) {
+                    Some(_) => Ok(Value::DateTime(moved)),
+                    None => Err(args.out_of_range()),
+                }
             }
             Function::Format => {
                 let datetime = args.datetime(0)?;
                 let pattern = args.text(1)?;
                 let pattern = joda::Pattern::compile(pattern)
                     .map_err(|message| args.error(1, format!("invalid Joda-Time pattern: {message}")))?;
-                Ok(Value::Str(format_with(&pattern, &datetime)))
+                format_with(&pattern, &datetime).map_err(|message| args.error(0, message))
             }
         }
     }
 }
 
 /// Formats with an already compiled pattern.
-pub(super) fn format_with(pattern: &joda::Pattern, datetime: &DateTime<Tz>) -> String {
+pub(super) fn format_with(pattern: &joda::Pattern, datetime: &DateTime<Tz>) -> Result<Value, String> {
     let mut out = String::with_capacity(pattern.len_hint());
-    pattern.write(datetime, &mut out);
-    out
+    pattern.write(datetime, &mut out)?;
+    Ok(Value::Str(out))
 }
 
-fn make_datetime(year: i64, month: i64, day: i64, hour: i64, minute: i64) -> Option<chrono::NaiveDateTime> {
+fn make_datetime(year: i64, month: i64, day: i64, hour: i64, minute: i64) -> Option<NaiveDateTime> {
     let date = NaiveDate::from_ymd_opt(
         i32::try_from(year).ok()?,
         u32::try_from(month).ok()?,
@@ -353,13 +356,24 @@ impl Args<'_> {
         )
     }
 
-    fn datetime(&self, index: usize) -> Result<DateTime<Tz>, ExprError> {
-        self.value(index)?.to_datetime().ok_or_else(|| {
+    /// A date-time argument with its local time in its zone. One whose local time is
+    /// outside the calendar is refused here, so that chrono's accessors (which panic on
+    /// such a value) are never reached with it.
+    fn local(&self, index: usize) -> Result<(DateTime<Tz>, NaiveDateTime), ExprError> {
+        let datetime = self.value(index)?.to_datetime().ok_or_else(|| {
             self.wrong(
                 index,
                 "a date-time such as @scheduledStartTime or \"2011-05-24T17:10:00\"",
             )
-        })
+        })?;
+        match joda::local_time(&datetime) {
+            Some(local) => Ok((datetime, local)),
+            None => Err(self.error(index, joda::OUT_OF_RANGE.to_owned())),
+        }
+    }
+
+    fn datetime(&self, index: usize) -> Result<DateTime<Tz>, ExprError> {
+        self.local(index).map(|(datetime, _)| datetime)
     }
 
     fn int(&self, index: usize) -> Result<i64, ExprError> {
@@ -392,7 +406,7 @@ impl Args<'_> {
     }
 
     /// A local date-time in the zone of `like`, resolved as Joda does across DST changes.
-    fn in_zone(&self, like: &DateTime<Tz>, local: Option<chrono::NaiveDateTime>) -> Result<Value, ExprError> {
+    fn in_zone(&self, like: &DateTime<Tz>, local: Option<NaiveDateTime>) -> Result<Value, ExprError> {
         local
             .and_then(|local| resolve_local(&like.timezone(), local))
             .map(Value::DateTime)
@@ -439,6 +453,270 @@ fn edit_distance(a: &[char], b: &[char]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expr::{
+        Evaluated, evaluate_str,
+        tests::{MapContext, datetime, error, one},
+    };
+
+    /// Evaluates `text` with `myDateTime` set to `at` (UTC).
+    fn at(at: &str, text: &str) -> String {
+        let context = MapContext::new().with("myDateTime", datetime(at));
+        match evaluate_str(text, &context) {
+            Ok(Evaluated::One(value)) => value,
+            other => panic!("{text}: expected one value, got {other:?}"),
+        }
+    }
+
+    /// The guide's example, `myDateTime` = 2011-05-24T17:10:00 UTC.
+    fn example(text: &str) -> String {
+        at("2011-05-24T17:10:00", text)
+    }
+
+    #[test]
+    fn field_functions_match_the_guides_example() {
+        let cases = [
+            ("#{day(myDateTime)}", "24"),
+            ("#{dayOfYear(myDateTime)}", "144"),
+            ("#{hour(myDateTime)}", "17"),
+            ("#{minute(myDateTime)}", "10"),
+            ("#{month(myDateTime)}", "5"),
+            ("#{year(myDateTime)}", "2011"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(example(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn date_functions_match_the_guides_example() {
+        let cases = [
+            ("#{firstOfMonth(myDateTime)}", "2011-05-01T17:10:00"),
+            ("#{midnight(myDateTime)}", "2011-05-24T00:00:00"),
+            ("#{sunday(myDateTime)}", "2011-05-22T17:10:00"),
+            ("#{yesterday(myDateTime)}", "2011-05-23T17:10:00"),
+            ("#{makeDate(2011,5,24)}", "2011-05-24T00:00:00"),
+            ("#{makeDateTime(2011,5,24,14,21)}", "2011-05-24T14:21:00"),
+            (
+                "#{format(myDateTime,'YYYY-MM-dd HH:mm:ss z')}",
+                "2011-05-24 17:10:00 UTC",
+            ),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(example(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn plus_and_minus_move_by_each_unit() {
+        let cases = [
+            ("#{plusMinutes(myDateTime, 50)}", "2011-05-24T18:00:00"),
+            ("#{plusHours(myDateTime, 7)}", "2011-05-25T00:10:00"),
+            ("#{plusDays(myDateTime, 8)}", "2011-06-01T17:10:00"),
+            ("#{plusWeeks(myDateTime, 1)}", "2011-05-31T17:10:00"),
+            ("#{plusMonths(myDateTime, 1)}", "2011-06-24T17:10:00"),
+            ("#{plusYears(myDateTime, 1)}", "2012-05-24T17:10:00"),
+            ("#{minusMinutes(myDateTime, 30)}", "2011-05-24T16:40:00"),
+            ("#{minusHours(myDateTime, 18)}", "2011-05-23T23:10:00"),
+            ("#{minusDays(myDateTime, 24)}", "2011-04-30T17:10:00"),
+            ("#{minusWeeks(myDateTime, 2)}", "2011-05-10T17:10:00"),
+            ("#{minusMonths(myDateTime, 5)}", "2010-12-24T17:10:00"),
+            ("#{minusYears(myDateTime, 11)}", "2000-05-24T17:10:00"),
+            ("#{plusDays(myDateTime, -1)}", "2011-05-23T17:10:00"),
+            ("#{minusDays(myDateTime, -1)}", "2011-05-25T17:10:00"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(example(text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn month_arithmetic_clamps_to_the_end_of_the_month_like_joda() {
+        assert_eq!(
+            at("2011-01-31T10:00:00", "#{plusMonths(myDateTime, 1)}"),
+            "2011-02-28T10:00:00"
+        );
+        assert_eq!(
+            at("2012-01-31T10:00:00", "#{plusMonths(myDateTime, 1)}"),
+            "2012-02-29T10:00:00"
+        );
+        assert_eq!(
+            at("2011-03-31T10:00:00", "#{minusMonths(myDateTime, 1)}"),
+            "2011-02-28T10:00:00"
+        );
+        assert_eq!(
+            at("2012-02-29T10:00:00", "#{plusYears(myDateTime, 1)}"),
+            "2013-02-28T10:00:00"
+        );
+    }
+
+    #[test]
+    fn sunday_of_a_sunday_is_the_same_day_and_first_of_month_keeps_the_time() {
+        assert_eq!(
+            at("2011-05-22T08:00:00", "#{sunday(myDateTime)}"),
+            "2011-05-22T08:00:00"
+        );
+        assert_eq!(
+            at("2011-05-21T08:00:00", "#{sunday(myDateTime)}"),
+            "2011-05-15T08:00:00"
+        );
+        assert_eq!(
+            at("2011-05-01T08:00:00", "#{firstOfMonth(myDateTime)}"),
+            "2011-05-01T08:00:00"
+        );
+    }
+
+    #[test]
+    fn periods_add_and_subtract_from_text() {
+        assert_eq!(example("#{plusPeriod(myDateTime, '1 day')}"), "2011-05-25T17:10:00");
+        assert_eq!(example("#{minusPeriod(myDateTime, '3 hours')}"), "2011-05-24T14:10:00");
+        assert_eq!(
+            example("#{plusPeriod(myDateTime, \"2 Months\")}"),
+            "2011-07-24T17:10:00"
+        );
+        assert_eq!(
+            example("#{myDateTime.minusPeriod('15 minutes')}"),
+            "2011-05-24T16:55:00"
+        );
+    }
+
+    #[test]
+    fn in_time_zone_moves_the_zone_and_later_functions_work_in_it() {
+        let pacific = "inTimeZone(myDateTime, 'America/Los_Angeles')";
+        let cases = [
+            (format!("#{{{pacific}}}"), "2011-05-24T10:10:00.000-07:00"),
+            (
+                format!("#{{format({pacific}, 'YYYY-MM-dd HH:mm z')}}"),
+                "2011-05-24 10:10 PDT",
+            ),
+            (format!("#{{hour({pacific})}}"), "10"),
+            (format!("#{{midnight({pacific})}}"), "2011-05-24T00:00:00.000-07:00"),
+            (
+                format!("#{{plusDays({pacific}, 200)}}"),
+                "2011-12-10T10:10:00.000-08:00",
+            ),
+            (
+                format!("#{{plusHours({pacific}, 24 * 200)}}"),
+                "2011-12-10T09:10:00.000-08:00",
+            ),
+            (format!("#{{{pacific}.sunday()}}"), "2011-05-22T10:10:00.000-07:00"),
+            ("#{inTimeZone(myDateTime, 'UTC')}".to_owned(), "2011-05-24T17:10:00"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(example(&text), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn midnight_in_a_zone_whose_day_starts_in_a_gap_moves_forward_like_joda() {
+        // Given 2014-10-19 in São Paulo, where clocks jumped from 00:00 to 01:00
+        let text = "#{midnight(inTimeZone(myDateTime, 'America/Sao_Paulo'))}";
+        // When its midnight is asked for
+        // Then the day starts at 01:00
+        assert_eq!(at("2014-10-19T15:00:00", text), "2014-10-19T01:00:00.000-02:00");
+    }
+
+    #[test]
+    fn strings_that_spell_dates_numbers_and_periods_are_coerced() {
+        assert_eq!(
+            example("#{plusDays('2011-05-24T17:10:00', '2')}"),
+            "2011-05-26T17:10:00"
+        );
+        assert_eq!(example("#{plusDays(myDateTime, myCount)}"), "2011-05-27T17:10:00");
+        assert_eq!(example("#{plusDays(myDateTime, 2.0)}"), "2011-05-26T17:10:00");
+        assert_eq!(example("#{makeDate('2011', '5', '24')}"), "2011-05-24T00:00:00");
+    }
+
+    #[test]
+    fn wrong_argument_types_name_the_function_and_the_argument() {
+        let cases = [
+            (
+                "#{plusDays(myName, 1)}",
+                11,
+                "plusDays: argument 1 (the date-time) must be a date-time such as @scheduledStartTime or \"2011-05-24T17:10:00\", but it is the text \"daily\"",
+            ),
+            (
+                "#{plusDays(@scheduledStartTime, 1.5)}",
+                32,
+                "plusDays: argument 2 (the days) must be a whole number, but it is the number 1.5",
+            ),
+            (
+                "#{format(@scheduledStartTime, 5)}",
+                30,
+                "format: argument 2 (the pattern) must be text in quotes, but it is the whole number 5",
+            ),
+            (
+                "#{plusPeriod(@scheduledStartTime, '1 fortnight')}",
+                34,
+                "plusPeriod: argument 2 (the period) must be a period such as \"1 day\" or \"3 hours\", but it is the text \"1 fortnight\"",
+            ),
+            (
+                "#{myName.day()}",
+                2,
+                "day: argument 1 (the date-time) must be a date-time",
+            ),
+        ];
+        for (text, offset, message) in cases {
+            let error = error(text);
+            assert_eq!(error.offset, offset, "{text}: {error}");
+            assert!(error.message.starts_with(message), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn impossible_dates_unknown_zones_and_bad_patterns_are_errors() {
+        let cases = [
+            (
+                "#{makeDate(2011, 2, 30)}",
+                2,
+                "makeDate: 2011-02-30 is not a valid date and time",
+            ),
+            (
+                "#{makeDateTime(2011, 5, 24, 25, 0)}",
+                2,
+                "makeDateTime: 2011-05-24 25:00 is not a valid",
+            ),
+            (
+                "#{makeDate(99999999999, 1, 1)}",
+                2,
+                "makeDate: 99999999999-01-01 is not a valid",
+            ),
+            (
+                "#{inTimeZone(@scheduledStartTime, 'Mars/Olympus')}",
+                34,
+                "inTimeZone: unknown time zone \"Mars/Olympus\"",
+            ),
+            (
+                "#{plusYears(@scheduledStartTime, 999999999)}",
+                2,
+                "plusYears: the result is outside the range",
+            ),
+            (
+                "#{minusDays(@scheduledStartTime, -9223372036854775807 - 1)}",
+                2,
+                "minusDays: the result is outside",
+            ),
+            (
+                "#{format(@scheduledStartTime, 'YYYY' + 'q')}",
+                30,
+                "format: invalid Joda-Time pattern: Illegal pattern component: q",
+            ),
+        ];
+        for (text, offset, message) in cases {
+            let error = error(text);
+            assert_eq!(error.offset, offset, "{text}: {error}");
+            assert!(error.message.starts_with(message), "{text}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_pattern_computed_at_run_time_formats_too() {
+        let context = MapContext::new().with("myPattern", crate::expr::Value::Str("dd/MM".into()));
+        assert_eq!(
+            evaluate_str("#{format(@scheduledStartTime, myPattern)}", &context),
+            Ok(Evaluated::One("24/05".into()))
+        );
+        assert_eq!(one("#{format(@scheduledStartTime, 'YYYY' + '-MM')}"), "2011-05");
+    }
 
     #[test]
     fn there_are_twenty_eight_functions_in_alphabetical_order() {

@@ -23,9 +23,18 @@ use chrono_tz::{OffsetComponents, OffsetName, Tz};
 pub fn format(datetime: &DateTime<Tz>, pattern: &str) -> Result<String, String> {
     let pattern = Pattern::compile(pattern)?;
     let mut out = String::with_capacity(pattern.len_hint());
-    pattern.write(datetime, &mut out);
+    pattern.write(datetime, &mut out)?;
     Ok(out)
 }
+
+/// The local date-time in the value's zone, or `None` when the zone's offset takes it
+/// outside the calendar chrono supports (chrono's own accessors would panic there).
+pub(crate) fn local_time(datetime: &DateTime<Tz>) -> Option<NaiveDateTime> {
+    datetime.naive_utc().checked_add_offset(datetime.offset().fix())
+}
+
+/// The error for a date-time [`local_time`] cannot represent.
+pub(crate) const OUT_OF_RANGE: &str = "the date-time is outside the range of supported dates";
 
 /// Checks a Joda-Time pattern without formatting anything: `Illegal pattern component: q`
 /// for a letter Joda does not know, and an error for an unterminated quote.
@@ -41,6 +50,8 @@ pub struct Pattern {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Item {
+    /// One literal character, the usual separator: no allocation.
+    Char(char),
     Literal(String),
     Field(Field, usize),
 }
@@ -188,9 +199,10 @@ impl Pattern {
                     "Unterminated quote in pattern \"{pattern}\": close the literal text with ' (write '' for a quote)"
                 ));
             }
-            match items.last_mut() {
-                Some(Item::Literal(previous)) => previous.push_str(&text),
-                _ if text.is_empty() => {}
+            let mut single = text.chars();
+            match (single.next(), single.next()) {
+                (None, _) => {}
+                (Some(c), None) => items.push(Item::Char(c)),
                 _ => items.push(Item::Literal(text)),
             }
         }
@@ -202,21 +214,25 @@ impl Pattern {
         self.items
             .iter()
             .map(|item| match item {
+                Item::Char(c) => c.len_utf8(),
                 Item::Literal(text) => text.len(),
                 Item::Field(_, count) => (*count).max(4),
             })
             .fold(0, usize::saturating_add)
     }
 
-    /// Appends `datetime` formatted with this pattern to `out`.
-    pub fn write(&self, datetime: &DateTime<Tz>, out: &mut String) {
-        let local = datetime.naive_local();
+    /// Appends `datetime` formatted with this pattern to `out`; an error only for a
+    /// date-time whose local time is outside the supported calendar.
+    pub fn write(&self, datetime: &DateTime<Tz>, out: &mut String) -> Result<(), String> {
+        let local = local_time(datetime).ok_or(OUT_OF_RANGE)?;
         for item in &self.items {
             match item {
+                Item::Char(c) => out.push(*c),
                 Item::Literal(text) => out.push_str(text),
                 Item::Field(field, count) => write_field(*field, *count, datetime, &local, out),
             }
         }
+        Ok(())
     }
 }
 
@@ -419,9 +435,13 @@ fn long_zone_name(zone: &str, abbreviation: &str, daylight: bool) -> Option<&'st
 }
 
 /// Writes a date-time the way Joda's `DateTime.toString()` does:
-/// `2011-05-24T10:10:00.000-07:00`, `Z` for a zero offset.
+/// `2011-05-24T10:10:00.000-07:00`, `Z` for a zero offset. An instant whose local time is
+/// outside the supported calendar is written in UTC.
 pub(crate) fn write_iso(out: &mut String, datetime: &DateTime<Tz>) {
-    let local = datetime.naive_local();
+    let (local, offset) = match local_time(datetime) {
+        Some(local) => (local, offset_seconds(datetime)),
+        None => (datetime.naive_utc(), 0),
+    };
     push_padded(out, i64::from(local.year()), 4);
     out.push('-');
     push_padded(out, i64::from(local.month()), 2);
@@ -435,7 +455,6 @@ pub(crate) fn write_iso(out: &mut String, datetime: &DateTime<Tz>) {
     push_padded(out, i64::from(local.second()), 2);
     out.push('.');
     push_padded(out, i64::from(local.and_utc().timestamp_subsec_millis() % 1000), 3);
-    let offset = offset_seconds(datetime);
     if offset == 0 {
         out.push('Z');
     } else {

@@ -138,7 +138,10 @@ impl<'a> Lexer<'a> {
                         "\"@\" must be followed by a runtime field name, such as @scheduledStartTime",
                     ));
                 }
-                (TokenKind::Name(format!("@{name}")), false)
+                let mut prefixed = String::with_capacity(name.len() + 1);
+                prefixed.push('@');
+                prefixed.push_str(name);
+                (TokenKind::Name(prefixed), false)
             }
             c if c.is_ascii_alphabetic() || c == '_' => (TokenKind::Name(self.name_chars().to_owned()), false),
             '+' => single(TokenKind::Plus),
@@ -215,6 +218,16 @@ impl<'a> Lexer<'a> {
     /// A string in `'` or `"` quotes; `\'`, `\"` and `\\` escape, other backslashes are kept.
     fn string(&mut self, quote: char, offset: usize) -> Result<TokenKind, ExprError> {
         self.bump();
+        // Without escapes the string is a slice of the text: copy it in one piece.
+        let rest = self.rest();
+        if let Some(end) = rest.find([quote, '\\'])
+            && rest.get(end..).is_some_and(|tail| tail.starts_with(quote))
+        {
+            let value = rest.get(..end).unwrap_or_default();
+            self.pos += end + quote.len_utf8();
+            self.column += value.chars().count() + 1;
+            return Ok(TokenKind::Str(value.to_owned()));
+        }
         let mut value = String::new();
         loop {
             match self.bump() {

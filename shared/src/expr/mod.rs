@@ -4,6 +4,18 @@
 //!
 //! Parsing is separate from evaluation so that a definition's expressions are parsed once
 //! (and checked by validation) and evaluated per instance against a [`Context`].
+//!
+//! Choices where the guide is silent:
+//! - Functions, like operators, apply element by element when an argument is a list
+//!   (`format(myDates, 'dd')`); lists zip and must have equal lengths, scalars repeat.
+//!   Several list-valued expressions in one field value zip the same way.
+//! - Backslash escapes only `\'`, `\"` and `\\` in quoted strings; any other backslash is
+//!   kept, so `'\d+'` stays `\d+`.
+//! - A whole number is an `Int` (i64); `1.5`, `.5` and `1e3` are floats. `-` `*` `/` `^`
+//!   accept strings that spell numbers; `+` with a string concatenates.
+//! - An expression may nest at most 100 levels (parentheses, operators, calls).
+//! - A value that is only a function call without `#{}` (`makeDate(2011,5,24)`, a quirk of
+//!   one guide page) is literal text here.
 
 mod ast;
 mod error;
@@ -60,3 +72,6 @@ pub trait Context {
     /// `object "Copy" has no field "directoryPath"`; the evaluator adds where it occurred.
     fn resolve(&self, reference: &Reference) -> Result<Value, String>;
 }
+
+#[cfg(test)]
+mod tests;

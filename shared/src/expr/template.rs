@@ -103,7 +103,7 @@ impl Template {
                 Part::Expr(expr) => match evaluate(expr, context)? {
                     Value::List(items) if items.len() != length => {
                         return Err(ExprError::new(
-                            expr.offset,
+                            expr.start,
                             format!(
                                 "this list has {} values but an earlier list in the same value has {length}: lists in one value are combined element by element, so they must be the same length",
                                 items.len()
@@ -132,5 +132,89 @@ impl Template {
             values.push(out);
         }
         Ok(Evaluated::Many(values))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::expr::{
+        parse,
+        tests::{MapContext, one},
+    };
+
+    fn numbers(items: &[i64]) -> Value {
+        Value::List(items.iter().copied().map(Value::Int).collect())
+    }
+
+    #[test]
+    fn a_value_without_expressions_is_literal_and_evaluates_to_itself() {
+        let template = parse("s3://bucket/static/").unwrap();
+        assert!(template.is_literal());
+        assert!(template.references().is_empty());
+        assert_eq!(
+            template.evaluate(&MapContext::new()),
+            Ok(Evaluated::One("s3://bucket/static/".into()))
+        );
+    }
+
+    #[test]
+    fn two_lists_in_one_value_combine_element_by_element() {
+        // Given two lists of the same length and a scalar
+        let context = MapContext::new()
+            .with("myA", numbers(&[1, 2]))
+            .with("myB", numbers(&[3, 4]));
+        // When one value uses them all
+        let evaluated = parse("#{myA}-#{myName}-#{myB}").unwrap().evaluate(&context);
+        // Then each element pairs up and the scalar repeats
+        assert_eq!(
+            evaluated,
+            Ok(Evaluated::Many(vec!["1-daily-3".into(), "2-daily-4".into()]))
+        );
+    }
+
+    #[test]
+    fn lists_of_different_lengths_in_one_value_are_an_error_at_the_second() {
+        let context = MapContext::new()
+            .with("myA", numbers(&[1, 2]))
+            .with("myB", numbers(&[3, 4, 5]));
+        let error = parse("#{myA} #{myB + 1}").unwrap().evaluate(&context).unwrap_err();
+        assert_eq!(error.offset, 9);
+        assert!(
+            error
+                .message
+                .starts_with("this list has 3 values but an earlier list in the same value has 2")
+        );
+    }
+
+    #[test]
+    fn an_empty_list_makes_no_values() {
+        let context = MapContext::new().with("myEmpty", Value::List(Vec::new()));
+        let evaluated = parse("x#{myEmpty}").unwrap().evaluate(&context).unwrap();
+        assert_eq!(evaluated, Evaluated::Many(Vec::new()));
+        assert!(evaluated.into_vec().is_empty());
+    }
+
+    #[test]
+    fn into_vec_gives_one_string_per_value() {
+        assert_eq!(Evaluated::One("a".into()).into_vec(), vec!["a".to_owned()]);
+        assert_eq!(
+            Evaluated::Many(vec!["a".into(), "b".into()]).into_vec(),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+    }
+
+    #[test]
+    fn every_kind_of_value_prints_into_the_text() {
+        let context = MapContext::new().with(
+            "myPeriod",
+            Value::Period(crate::schedule::Period::new(3, crate::schedule::PeriodUnit::Hours)),
+        );
+        let template = parse("#{1}|#{0.5}|#{'s'}|#{@scheduledStartTime}|#{myPeriod}").unwrap();
+        assert_eq!(
+            template.evaluate(&context),
+            Ok(Evaluated::One("1|0.5|s|2011-05-24T17:10:00|3 hours".into()))
+        );
+        assert_eq!(one("#{2 ^ 0.5}"), "1.4142135623730951");
     }
 }
