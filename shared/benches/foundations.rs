@@ -10,12 +10,12 @@ use criterion::{Criterion, Throughput};
 use serde_json::json;
 use sluice::{
     definition::{
+        Definition, ParameterValue,
         context::{ObjectContext, Runtime, Scope},
         inherit::Inheritance,
         parameters::{ParameterValues, ValueSource},
         read_definition,
         validate::validate,
-        Definition, ParameterValue,
     },
     expr,
     plan::plan_definition,
@@ -56,14 +56,17 @@ fn validating_the_corpus(c: &mut Criterion) {
     let texts = corpus();
     let mut group = c.benchmark_group("validate");
     group.throughput(Throughput::Elements(texts.len() as u64));
-    group.bench_function(format!("read and validate the sample corpus ({} definitions)", texts.len()), |b| {
-        b.iter(|| {
-            for text in &texts {
-                let loaded = read_definition(black_box(text)).expect("reads");
-                black_box(validate(&loaded.definition, &[]));
-            }
-        });
-    });
+    group.bench_function(
+        format!("read and validate the sample corpus ({} definitions)", texts.len()),
+        |b| {
+            b.iter(|| {
+                for text in &texts {
+                    let loaded = read_definition(black_box(text)).expect("reads");
+                    black_box(validate(&loaded.definition, &[]));
+                }
+            });
+        },
+    );
     group.finish();
 }
 
@@ -71,9 +74,22 @@ fn evaluating_an_expression(c: &mut Criterion) {
     let text = "s3://bucket/#{format(@scheduledStartTime,'YYYY-MM-dd-HH-mm-ss')}/#{myName}";
     let definition = Definition::default();
     let (inheritance, _) = Inheritance::new(&definition);
-    let given = [ParameterValue { id: "myName".into(), value: "orders".into() }];
-    let (parameters, _) = sluice::definition::parameters::resolve(&[], &[ValueSource { name: "bench", values: &given }]);
-    let scope = Scope { inheritance: &inheritance, parameters: &parameters, mask_secrets: true };
+    let given = [ParameterValue {
+        id: "myName".into(),
+        value: "orders".into(),
+    }];
+    let (parameters, _) = sluice::definition::parameters::resolve(
+        &[],
+        &[ValueSource {
+            name: "bench",
+            values: &given,
+        }],
+    );
+    let scope = Scope {
+        inheritance: &inheritance,
+        parameters: &parameters,
+        mask_secrets: true,
+    };
     let runtime = Runtime::scheduled(at("2026-01-31T06:00:00"), None);
     let context = ObjectContext::new(scope, None, &runtime);
     let template = expr::parse(text).expect("parses");
@@ -100,28 +116,45 @@ fn hundred_object_pipeline() -> Definition {
         objects.push(json!({"id": format!("Step{index}"), "type": "ShellCommandActivity",
                             "command": "echo", "input": {"ref": format!("Node{index}")}}));
     }
-    read_definition(&json!({ "objects": objects }).to_string()).expect("reads").definition
+    read_definition(&json!({ "objects": objects }).to_string())
+        .expect("reads")
+        .definition
 }
 
 const YEAR_OF_QUARTER_HOURS: u64 = 100 * 365 * 96;
 
-fn planning_a_year(c: &mut Criterion) {
+/// Runs `work` with the 100-object pipeline's scope and an activation on its first day
+/// that allows the backfill.
+fn with_hundred_objects<T>(work: impl FnOnce(Scope<'_>, &Activation) -> T) -> T {
     let definition = hundred_object_pipeline();
     let (inheritance, _) = Inheritance::new(&definition);
     let parameters = ParameterValues::default();
-    let scope = Scope { inheritance: &inheritance, parameters: &parameters, mask_secrets: true };
-    let activation = Activation { at: at("2025-01-01T00:00:00"), start_timestamp: None, allow_backfill: true };
-    let until = at("2026-01-01T00:00:00");
+    let scope = Scope {
+        inheritance: &inheritance,
+        parameters: &parameters,
+        mask_secrets: true,
+    };
+    let activation = Activation {
+        at: at("2025-01-01T00:00:00"),
+        start_timestamp: None,
+        allow_backfill: true,
+    };
+    work(scope, &activation)
+}
 
+fn planning_a_year(c: &mut Criterion) {
+    let until = at("2026-01-01T00:00:00");
     let mut group = c.benchmark_group("plan");
     group.throughput(Throughput::Elements(YEAR_OF_QUARTER_HOURS));
     group.sample_size(10);
-    group.bench_function("a year of 15-minute instances for 100 objects", |b| {
-        b.iter(|| {
-            let plan = plan_definition(scope, &activation, black_box(until)).expect("plans");
-            let count = plan.instances.count() as u64;
-            assert_eq!(count, YEAR_OF_QUARTER_HOURS);
-            count
+    with_hundred_objects(|scope, activation| {
+        group.bench_function("a year of 15-minute instances for 100 objects", |b| {
+            b.iter(|| {
+                let plan = plan_definition(scope, activation, black_box(until)).expect("plans");
+                let count = plan.instances.count() as u64;
+                assert_eq!(count, YEAR_OF_QUARTER_HOURS);
+                count
+            });
         });
     });
     group.finish();
@@ -137,21 +170,19 @@ fn resident_kib() -> Option<u64> {
 /// Planning is lazy: memory stays flat however many instances are read. Prints resident
 /// memory after 1 million and after 35 million instances (ten years) of the same plan.
 fn plan_memory_is_flat() {
-    let definition = hundred_object_pipeline();
-    let (inheritance, _) = Inheritance::new(&definition);
-    let parameters = ParameterValues::default();
-    let scope = Scope { inheritance: &inheritance, parameters: &parameters, mask_secrets: true };
-    let activation = Activation { at: at("2025-01-01T00:00:00"), start_timestamp: None, allow_backfill: true };
-    let plan = plan_definition(scope, &activation, at("2035-01-01T00:00:00")).expect("plans");
-    let (mut count, mut after_first_million) = (0_u64, None);
-    for instance in plan.instances {
-        black_box(instance);
-        count += 1;
-        if count == 1_000_000 {
-            after_first_million = resident_kib();
+    let ten_years = at("2035-01-01T00:00:00");
+    let (count, after_first_million, at_the_end) = with_hundred_objects(|scope, activation| {
+        let plan = plan_definition(scope, activation, ten_years).expect("plans");
+        let (mut count, mut after_first_million) = (0_u64, None);
+        for instance in plan.instances {
+            black_box(instance);
+            count += 1;
+            if count == 1_000_000 {
+                after_first_million = resident_kib();
+            }
         }
-    }
-    let at_the_end = resident_kib();
+        (count, after_first_million, resident_kib())
+    });
     if let (Some(first), Some(end)) = (after_first_million, at_the_end) {
         println!(
             "plan memory: {first} KiB resident after 1,000,000 instances, {end} KiB after {count} instances ({:+} KiB)",

@@ -893,58 +893,22 @@ mod tests {
         ]}"#;
         let loaded = read_definition(text).unwrap();
         let report = &loaded.report;
-        let messages: Vec<String> = report.errors.iter().map(ToString::to_string).collect();
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.contains("object \"A\", field \"x\"") && m.contains("null")),
-            "{messages:?}"
-        );
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.contains("field \"y\"") && m.contains("reference")),
-            "{messages:?}"
-        );
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.contains("field \"z\"") && m.contains("list inside a list")),
-            "{messages:?}"
-        );
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.contains("field \"w\"") && m.contains("empty string")),
-            "{messages:?}"
-        );
-        assert!(
-            messages.iter().any(|m| m.contains("object 2 has no \"id\"")),
-            "{messages:?}"
-        );
-        assert!(
-            messages
-                .iter()
-                .any(|m| m.contains("element 3") && m.contains("a string")),
-            "{messages:?}"
-        );
-        let warnings: Vec<String> = report.warnings.iter().map(ToString::to_string).collect();
-        assert!(
-            warnings
-                .iter()
-                .any(|m| m.contains("maximumRetries") && m.contains("\"3\"")),
-            "{warnings:?}"
-        );
-        assert!(
-            warnings.iter().any(|m| m.contains("stage") && m.contains("\"true\"")),
-            "{warnings:?}"
-        );
-        assert!(
-            warnings
-                .iter()
-                .any(|m| m.contains("object \"B\", field \"k\"") && m.contains("last one")),
-            "{warnings:?}"
-        );
+        let found = |issues: &[Issue], first: &str, second: &str| {
+            let messages: Vec<String> = issues.iter().map(ToString::to_string).collect();
+            assert!(
+                messages.iter().any(|m| m.contains(first) && m.contains(second)),
+                "{first}, {second}: {messages:?}"
+            );
+        };
+        found(&report.errors, "object \"A\", field \"x\"", "null");
+        found(&report.errors, "field \"y\"", "reference");
+        found(&report.errors, "field \"z\"", "list inside a list");
+        found(&report.errors, "field \"w\"", "empty string");
+        found(&report.errors, "object 2 has no \"id\"", "");
+        found(&report.errors, "element 3", "a string");
+        found(&report.warnings, "maximumRetries", "\"3\"");
+        found(&report.warnings, "stage", "\"true\"");
+        found(&report.warnings, "object \"B\", field \"k\"", "last one");
         let b = loaded.definition.object("B").unwrap();
         assert_eq!(b.values("k").collect::<Vec<_>>(), [&FieldValue::String("2".into())]);
         assert_eq!(

@@ -414,40 +414,9 @@ impl Args<'_> {
     }
 }
 
-/// The nearest function name by edit distance (ignoring case), when it is close enough to
-/// be a likely typo.
+/// The nearest function name, when it is close enough to be a likely typo.
 fn suggest(name: &str) -> Option<&'static str> {
-    let wanted: Vec<char> = name.to_lowercase().chars().collect();
-    let (distance, best) = function_names()
-        .iter()
-        .map(|candidate| {
-            let candidate_chars: Vec<char> = candidate.to_lowercase().chars().collect();
-            (edit_distance(&wanted, &candidate_chars), *candidate)
-        })
-        .min_by_key(|(distance, _)| *distance)?;
-    let limit = (wanted.len() / 3).clamp(1, 3);
-    (distance <= limit).then_some(best)
-}
-
-/// Levenshtein distance.
-fn edit_distance(a: &[char], b: &[char]) -> usize {
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        if let Some(first) = current.first_mut() {
-            *first = i + 1;
-        }
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous.get(j).copied().unwrap_or(0) + usize::from(ca != cb);
-            let deletion = previous.get(j + 1).copied().unwrap_or(0) + 1;
-            let insertion = current.get(j).copied().unwrap_or(0) + 1;
-            if let Some(cell) = current.get_mut(j + 1) {
-                *cell = substitution.min(deletion).min(insertion);
-            }
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous.last().copied().unwrap_or(0)
+    crate::suggest::closest(name, function_names().iter().copied())
 }
 
 #[cfg(test)]
@@ -763,13 +732,5 @@ mod tests {
             "unknown function \"formatt\": did you mean \"format\"?"
         );
         assert!(Function::unknown("foo").contains("the functions are day, dayOfYear,"));
-    }
-
-    #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        let chars = |text: &str| text.chars().collect::<Vec<_>>();
-        assert_eq!(edit_distance(&chars("kitten"), &chars("sitting")), 3);
-        assert_eq!(edit_distance(&chars(""), &chars("abc")), 3);
-        assert_eq!(edit_distance(&chars("abc"), &chars("abc")), 0);
     }
 }
