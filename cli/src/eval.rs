@@ -8,7 +8,7 @@ use sluice::{
         Definition,
         context::{ObjectContext, Runtime, Scope},
         inherit::Inheritance,
-        validate::validate,
+        parameters::parameter_values,
     },
     expr::Evaluated,
     plan::runtime_at,
@@ -42,20 +42,15 @@ pub fn run(string: &str, at: Option<NaiveDateTime>, target: Option<(&Path, &str)
             }
         },
     };
-    let validation = validate(&definition, &given.sources(&definition));
-    for issue in validation.report.errors.iter().filter(|issue| {
-        issue
-            .id
-            .as_deref()
-            .is_some_and(|id| id.starts_with("my") || id.starts_with("*my"))
-    }) {
-        // Parameter problems change what expressions see; say so, but evaluate anyway.
+    let (parameters, parameter_report) = parameter_values(&definition, &given.sources(&definition));
+    for issue in &parameter_report.errors {
+        // A parameter problem changes what expressions see; say so, and evaluate anyway.
         eprintln!("{}", report::issue_line("parameters", "warning", issue));
     }
     let (inheritance, _) = Inheritance::new(&definition);
     let scope = Scope {
         inheritance: &inheritance,
-        parameters: &validation.parameters,
+        parameters: &parameters,
         mask_secrets: true,
     };
     let object = match target {

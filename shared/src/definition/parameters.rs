@@ -364,6 +364,14 @@ pub fn resolve(parameters: &[Parameter], sources: &[ValueSource<'_>]) -> (Parame
     (resolved, report)
 }
 
+/// Every parameter's value for a definition: its declarations, then `sources` in order.
+pub fn parameter_values(definition: &Definition, sources: &[ValueSource<'_>]) -> (ParameterValues, Report) {
+    let (declared, mut report) = declarations(definition);
+    let (values, value_report) = resolve(&declared, sources);
+    report.extend(value_report);
+    (values, report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

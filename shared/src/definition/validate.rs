@@ -13,7 +13,7 @@ use super::{
     inherit::{DEFAULT_ID, Inheritance},
     issue::{Issue, Report},
     model::{Definition, FieldKind, FieldValue, PipelineObject, is_secret, is_user_name},
-    parameters::{ParameterValues, ValueSource, declarations, resolve},
+    parameters::{ParameterValues, ValueSource, parameter_values},
     schema::{self, Category, FieldSpec, RefTarget, Requirement, SlotType, TypeSpec},
 };
 use crate::{
@@ -53,14 +53,11 @@ pub struct Validation {
 
 /// Validates a definition with parameter values from `sources` (later ones win).
 pub fn validate(definition: &Definition, sources: &[ValueSource<'_>]) -> Validation {
-    let mut report = Report::default();
-    let (declared, declaration_report) = declarations(definition);
-    report.extend(declaration_report);
-    let (parameters, value_report) = resolve(&declared, sources);
-    report.extend(value_report);
+    let (parameters, mut report) = parameter_values(definition, sources);
     let (inheritance, inheritance_issues) = Inheritance::new(definition);
     report.errors.extend(inheritance_issues);
-    let declared_ids: HashSet<String> = declared
+    let declared_ids: HashSet<String> = definition
+        .parameters
         .iter()
         .map(|parameter| parameter.id.trim_start_matches('*').to_owned())
         .collect();
