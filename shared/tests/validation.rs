@@ -545,3 +545,17 @@ fn secret_values_never_appear_in_findings() {
         "the value is not a whole number",
     );
 }
+
+#[test]
+fn a_dynamodb_data_node_cannot_use_the_exists_precondition() {
+    let report = validated(pipeline(vec![
+        json!({"id": "There", "type": "Exists"}),
+        json!({"id": "Table", "type": "DynamoDBDataNode", "tableName": "t", "precondition": {"ref": "There"}}),
+    ]));
+    assert_error(
+        &report,
+        Some("Table"),
+        Some("precondition"),
+        "use DynamoDBTableExists or DynamoDBDataExists",
+    );
+}

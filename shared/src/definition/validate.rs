@@ -672,6 +672,30 @@ impl<'a> Validator<'a> {
                     ));
                 }
             }
+            Category::DataNode if spec.name == "DynamoDBDataNode" => {
+                // AWS: "DynamoDBDataNode does not support the Exists precondition".
+                let exists: Vec<&str> = self
+                    .inheritance
+                    .values(index, "precondition")
+                    .into_iter()
+                    .filter_map(FieldValue::as_ref_id)
+                    .filter(|id| {
+                        self.inheritance
+                            .index(id)
+                            .and_then(|target| self.inheritance.type_name(target))
+                            == Some("Exists")
+                    })
+                    .collect();
+                for id in exists {
+                    self.error(Issue::field(
+                        &object.id,
+                        "precondition",
+                        format!(
+                            "refers to \"{id}\", an Exists precondition, which a DynamoDBDataNode does not support: use DynamoDBTableExists or DynamoDBDataExists"
+                        ),
+                    ));
+                }
+            }
             Category::Resource => {
                 for key in ["runsOn", "workerGroup"] {
                     if own(key) {
