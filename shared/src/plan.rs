@@ -19,7 +19,8 @@ use crate::{
     },
 };
 
-/// AWS's placement when an object sets no `scheduleType`: at the end of the interval.
+/// Where an object without `scheduleType` runs: at the end of its interval. AWS documents no
+/// default; validation warns that this one applies.
 pub const DEFAULT_SCHEDULE_TYPE: ScheduleType = ScheduleType::Timeseries;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

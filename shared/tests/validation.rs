@@ -559,3 +559,20 @@ fn a_dynamodb_data_node_cannot_use_the_exists_precondition() {
         "use DynamoDBTableExists or DynamoDBDataExists",
     );
 }
+
+#[test]
+fn objects_without_a_schedule_type_get_one_warning_saying_where_they_run() {
+    let report = validated(json!({"objects": [
+        {"id": "Default", "schedule": {"ref": "Daily"}, "workerGroup": "wg"},
+        {"id": "Daily", "type": "Schedule", "period": "1 day", "startDateTime": "2026-01-01T00:00:00"},
+        {"id": "A", "type": "ShellCommandActivity", "command": "a"},
+        {"id": "B", "type": "ShellCommandActivity", "command": "b"},
+    ]}));
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_warning(
+        &report,
+        None,
+        None,
+        "2 objects (A, ...) set no scheduleType: Sluice runs them at the end of each interval",
+    );
+}

@@ -119,6 +119,7 @@ impl<'a> Validator<'a> {
         }
         let parents: HashSet<&str> = definition.objects.iter().filter_map(PipelineObject::parent).collect();
         let on_demand = self.check_schedule_types();
+        self.check_placement_is_explicit();
         for (index, object) in definition.objects.iter().enumerate() {
             self.check_sizes(object);
             self.check_expressions_parse(object);
@@ -176,6 +177,32 @@ impl<'a> Validator<'a> {
             }
         }
         on_demand
+    }
+
+    /// AWS documents no default `scheduleType`; say which placement Sluice assumes when a
+    /// runnable object has none, since cron and timeseries run at opposite ends of the interval.
+    fn check_placement_is_explicit(&mut self) {
+        let unplaced: Vec<&str> = (0..self.definition().objects.len())
+            .filter(|&index| self.inheritance.object(index).id != DEFAULT_ID)
+            .filter(|&index| {
+                self.inheritance
+                    .type_name(index)
+                    .and_then(schema::type_spec)
+                    .is_some_and(|spec| spec.category.is_runnable())
+            })
+            .filter(|&index| !self.inheritance.has(index, "scheduleType"))
+            .map(|index| self.inheritance.object(index).id.as_str())
+            .collect();
+        if let Some(first) = unplaced.first() {
+            self.warning(Issue::definition(format!(
+                "{} object{} ({first}{}) set{} no scheduleType: Sluice runs {} at the end of each interval (timeseries); set \"scheduleType\": \"cron\" on Default to run at the start",
+                unplaced.len(),
+                if unplaced.len() == 1 { "" } else { "s" },
+                if unplaced.len() > 1 { ", ..." } else { "" },
+                if unplaced.len() == 1 { "s" } else { "" },
+                if unplaced.len() == 1 { "it" } else { "them" },
+            )));
+        }
     }
 
     fn check_sizes(&mut self, object: &PipelineObject) {
