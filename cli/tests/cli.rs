@@ -964,6 +964,101 @@ fn plan_orders_instances_by_start_then_by_object_and_places_cron_and_timeseries_
 }
 
 #[test]
+fn plan_runs_a_resource_at_the_start_of_its_interval_even_in_a_timeseries_pipeline() {
+    // Given a timeseries pipeline of three half-hour runs on an Ec2Resource
+    let sandbox = Sandbox::new("plan-resource");
+    let file = sandbox.write(
+        "resource.json",
+        r#"{
+  "objects": [
+    { "id": "Default", "scheduleType": "timeseries", "schedule": { "ref": "HalfHourly" },
+      "role": "DataPipelineDefaultRole", "resourceRole": "DataPipelineDefaultResourceRole" },
+    { "id": "HalfHourly", "type": "Schedule", "period": "30 minutes", "startDateTime": "2026-01-01T22:00:00",
+      "occurrences": "3" },
+    { "id": "Box", "type": "Ec2Resource", "terminateAfter": "1 hour" },
+    { "id": "Run", "type": "ShellCommandActivity", "command": "true", "runsOn": { "ref": "Box" } }
+  ]
+}"#,
+    );
+    // When it is planned well past its end
+    let instances = plan_json(
+        &sandbox,
+        &file,
+        &[
+            "--activated-at",
+            "2026-01-01T22:00:00",
+            "--until",
+            "2026-01-03T00:00:00",
+        ],
+    );
+    // Then there are three intervals; the resource is up at each start, the activity runs at each end
+    let runs: Vec<(&str, &str, &str)> = instances
+        .iter()
+        .map(|instance| {
+            (
+                field(instance, "component"),
+                field(instance, "type"),
+                field(instance, "runsAt"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            ("Box", "Ec2Resource", "2026-01-01T22:00:00"),
+            ("Run", "ShellCommandActivity", "2026-01-01T22:30:00"),
+            ("Box", "Ec2Resource", "2026-01-01T22:30:00"),
+            ("Run", "ShellCommandActivity", "2026-01-01T23:00:00"),
+            ("Box", "Ec2Resource", "2026-01-01T23:00:00"),
+            ("Run", "ShellCommandActivity", "2026-01-01T23:30:00"),
+        ]
+    );
+}
+
+#[test]
+fn validate_and_plan_read_a_definition_in_the_api_shape() {
+    let sandbox = Sandbox::new("api-shape");
+    let file = sandbox.write(
+        "api.json",
+        r#"{
+  "pipelineObjects": [
+    { "id": "Default", "name": "Default", "fields": [
+      { "key": "scheduleType", "stringValue": "cron" },
+      { "key": "schedule", "refValue": "Hourly" },
+      { "key": "workerGroup", "stringValue": "runners" } ] },
+    { "id": "Hourly", "name": "Hourly", "fields": [
+      { "key": "type", "stringValue": "Schedule" },
+      { "key": "period", "stringValue": "1 hour" },
+      { "key": "startDateTime", "stringValue": "2026-01-01T00:00:00" } ] },
+    { "id": "Touch", "name": "Touch", "fields": [
+      { "key": "type", "stringValue": "ShellCommandActivity" },
+      { "key": "command", "stringValue": "touch /tmp/#{myName}" } ] }
+  ],
+  "parameterObjects": [ { "id": "myName", "attributes": [ { "key": "type", "stringValue": "String" } ] } ],
+  "parameterValues": [ { "id": "myName", "stringValue": "marker" } ]
+}"#,
+    );
+    sandbox
+        .sluice(&["validate", &file])
+        .exits(0)
+        .stdout_has("api.json: valid (0 errors, 0 warnings)");
+    let run = sandbox.sluice(&["eval", "#{command}", "--definition", &file, "--object", "Touch"]);
+    run.exits(0);
+    assert_eq!(run.line(), "touch /tmp/marker");
+    let instances = plan_json(
+        &sandbox,
+        &file,
+        &[
+            "--activated-at",
+            "2026-01-01T00:00:00",
+            "--until",
+            "2026-01-01T02:00:00",
+        ],
+    );
+    assert_eq!(instances.len(), 2);
+}
+
+#[test]
 fn plan_marks_intervals_before_from_as_skipped() {
     let sandbox = Sandbox::new("plan-from");
     let file = sandbox.write("hourly.json", HOURLY);
