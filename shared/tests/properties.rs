@@ -11,7 +11,7 @@ use proptest::{prelude::*, test_runner::TestCaseError};
 use serde_json::{Map, Value as Json, json};
 use sluice::{
     definition::{
-        ApiDefinition, Definition, Field, FieldValue, ParameterAttribute, ParameterObject, ParameterValue,
+        ApiDefinition, Definition, Field, FieldValue, Loaded, ParameterAttribute, ParameterObject, ParameterValue,
         PipelineObject,
         context::{ObjectContext, Runtime, Scope},
         inherit::Inheritance,
@@ -311,11 +311,25 @@ fn own_values(definition: &Definition) -> [ValueSource<'_>; 1] {
 }
 
 /// Reads `text` as a definition and as a values file, and validates whatever reads.
-fn read_and_validate(text: &str) {
+/// Returns an error if the locations read are not parallel to the definition's lists.
+fn read_and_validate(text: &str) -> Result<(), TestCaseError> {
     if let Ok(loaded) = read_definition(text) {
         let _ = validate(&loaded.definition, &own_values(&loaded.definition));
+        check_locations(&loaded)?;
     }
     let _ = read_values(text);
+    Ok(())
+}
+
+/// Every object, field and parameter read has a place in the text.
+fn check_locations(loaded: &Loaded) -> Result<(), TestCaseError> {
+    let (definition, locations) = (&loaded.definition, &loaded.locations);
+    prop_assert_eq!(locations.objects.len(), definition.objects.len());
+    for (object, location) in definition.objects.iter().zip(&locations.objects) {
+        prop_assert_eq!(location.fields.len(), object.fields.len(), "object {}", object.id);
+    }
+    prop_assert_eq!(locations.parameters.len(), definition.parameters.len());
+    Ok(())
 }
 
 proptest! {
@@ -323,20 +337,20 @@ proptest! {
 
     #[test]
     fn random_bytes_never_make_reading_or_validating_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        read_and_validate(&String::from_utf8_lossy(&bytes));
+        read_and_validate(&String::from_utf8_lossy(&bytes))?;
     }
 
     #[test]
     fn random_json_never_makes_reading_or_validating_panic(value in json_value()) {
-        read_and_validate(&value.to_string());
-        read_and_validate(&json!({ "objects": [value.clone()] }).to_string());
-        read_and_validate(&json!({ "values": value }).to_string());
+        read_and_validate(&value.to_string())?;
+        read_and_validate(&json!({ "objects": [value.clone()] }).to_string())?;
+        read_and_validate(&json!({ "values": value }).to_string())?;
     }
 
     #[test]
     fn json_soup_never_makes_reading_panic(text in json_soup()) {
-        read_and_validate(&text);
-        read_and_validate(&format!("{{\"objects\": [{text}]}}"));
+        read_and_validate(&text)?;
+        read_and_validate(&format!("{{\"objects\": [{text}]}}"))?;
     }
 }
 
@@ -632,6 +646,7 @@ proptest! {
         let Ok(loaded) = read_definition(&text) else {
             return Err(TestCaseError::fail(format!("the generator wrote an unreadable definition: {text}")));
         };
+        check_locations(&loaded)?;
         let definition = &loaded.definition;
         // When it is validated
         let validation = validate(definition, &own_values(definition));
@@ -648,9 +663,17 @@ proptest! {
                         "out of order: {:?}", pair
                     );
                 }
+                let mut seen = std::collections::HashSet::new();
                 for instance in &instances {
                     prop_assert!(instance.scheduled_start < until || instance.scheduled_start == activation.at);
                     prop_assert!(plan.objects.get(instance.component).is_some());
+                    prop_assert!(instance.scheduled_start <= instance.scheduled_end, "{:?}", instance);
+                    prop_assert!(
+                        instance.runs_at == instance.scheduled_start || instance.runs_at == instance.scheduled_end,
+                        "{:?}", instance
+                    );
+                    // One instance per component and interval: their ids are unique
+                    prop_assert!(seen.insert((instance.component, instance.scheduled_start)), "twice: {:?}", instance);
                 }
             }
             // And every object can evaluate its fields' expressions in the first instance's context
