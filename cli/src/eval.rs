@@ -1,6 +1,9 @@
 //! `sluice eval STRING`
 
-use std::path::Path;
+use std::{
+    io::{self, Write},
+    path::Path,
+};
 
 use chrono::NaiveDateTime;
 use sluice::{
@@ -10,7 +13,6 @@ use sluice::{
         inherit::Inheritance,
         parameters::parameter_values,
     },
-    expr::Evaluated,
     plan::runtime_at,
 };
 
@@ -28,6 +30,9 @@ pub fn run(string: &str, at: Option<NaiveDateTime>, target: Option<(&Path, &str)
             return Outcome::Usage;
         }
     };
+    if given.report_problems() {
+        return Outcome::InputErrors;
+    }
     let definition = match target {
         None => Definition::default(),
         Some((path, _)) => match load_definition(path) {
@@ -71,15 +76,11 @@ pub fn run(string: &str, at: Option<NaiveDateTime>, target: Option<(&Path, &str)
         (None, _) => Runtime::default(),
     };
     match ObjectContext::new(scope, object, &runtime).evaluate(string) {
-        Ok(Evaluated::One(text)) => {
-            println!("{text}");
-            Outcome::Success
-        }
-        Ok(Evaluated::Many(texts)) => {
-            for text in texts {
-                println!("{text}");
-            }
-            Outcome::Success
+        Ok(evaluated) => {
+            let stdout = io::stdout();
+            let mut out = stdout.lock();
+            let written = evaluated.into_vec().iter().try_for_each(|text| writeln!(out, "{text}"));
+            crate::finish(written, Outcome::Success)
         }
         Err(error) => {
             eprintln!("error: {error}");

@@ -68,28 +68,39 @@ pub fn load_definition(path: &Path) -> Result<Loaded, LoadError> {
 
 /// The values file and `--param` values, in the order they override each other.
 pub struct GivenValues {
-    pub file: Option<(String, Vec<ParameterValue>)>,
+    pub file: Option<ValuesFile>,
     pub params: Vec<ParameterValue>,
+}
+
+pub struct ValuesFile {
+    pub path: String,
+    /// How messages name it: "values file vals.json".
+    pub source: String,
+    pub values: Vec<ParameterValue>,
+    /// What reading it found (a null value, a number ...).
     pub report: Report,
 }
 
 impl ValueArgs {
     pub fn load(&self) -> Result<GivenValues, Unreadable> {
-        let mut report = Report::default();
         let file = match &self.values_file {
             None => None,
             Some(path) => {
                 let text = read_text(path)?;
-                let (values, read) = read_values(&text)
+                let (values, report) = read_values(&text)
                     .map_err(|error| Unreadable(format!("{}: not a values file: {error}", path.display())))?;
-                report.extend(read);
-                Some((format!("values file {}", path.display()), values))
+                let path = path.display().to_string();
+                Some(ValuesFile {
+                    source: format!("values file {path}"),
+                    path,
+                    values,
+                    report,
+                })
             }
         };
         Ok(GivenValues {
             file,
             params: self.params.clone(),
-            report,
         })
     }
 }
@@ -101,13 +112,31 @@ impl GivenValues {
             name: "the definition's values",
             values: &definition.values,
         }];
-        if let Some((name, values)) = &self.file {
-            sources.push(ValueSource { name, values });
+        if let Some(file) = &self.file {
+            sources.push(ValueSource {
+                name: &file.source,
+                values: &file.values,
+            });
         }
         sources.push(ValueSource {
             name: "--param",
             values: &self.params,
         });
         sources
+    }
+}
+
+impl GivenValues {
+    /// Prints what reading the values file found, on stderr, for commands whose standard
+    /// output is not a report. True when it found errors.
+    pub fn report_problems(&self) -> bool {
+        let Some(file) = &self.file else { return false };
+        for issue in &file.report.errors {
+            eprintln!("{}", crate::report::issue_line(&file.path, "error", issue));
+        }
+        for issue in &file.report.warnings {
+            eprintln!("{}", crate::report::issue_line(&file.path, "warning", issue));
+        }
+        file.report.errored()
     }
 }

@@ -121,3 +121,15 @@ fn main() -> ExitCode {
     };
     ExitCode::from(outcome as u8)
 }
+
+/// The outcome of a command whose output has been written: a reader that stopped early
+/// (`| head`) is not an error; any other failure to write is.
+fn finish(written: std::io::Result<()>, outcome: Outcome) -> Outcome {
+    match written {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("error: writing the output: {error}");
+            Outcome::Usage
+        }
+        _ => outcome,
+    }
+}

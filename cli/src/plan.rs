@@ -37,6 +37,9 @@ pub fn run(path: &Path, values: &ValueArgs, options: &Options) -> Outcome {
             return Outcome::Usage;
         }
     };
+    if given.report_problems() {
+        return Outcome::InputErrors;
+    }
     let loaded = match load_definition(path) {
         Ok(loaded) => loaded,
         Err(LoadError::Unreadable(unreadable)) => {
@@ -88,14 +91,7 @@ pub fn run(path: &Path, values: &ValueArgs, options: &Options) -> Outcome {
         Format::Text => write_table(&mut out, plan, &file, options.until),
     }
     .and_then(|()| out.flush());
-    match written {
-        // A reader that stops early (`| head`) is not an error.
-        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
-            eprintln!("error: writing the plan: {error}");
-            Outcome::Usage
-        }
-        _ => Outcome::Success,
-    }
+    crate::finish(written, Outcome::Success)
 }
 
 fn status(instance: &PlannedInstance) -> &'static str {

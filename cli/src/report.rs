@@ -1,5 +1,7 @@
 //! Printing validation findings: compiler-style lines, or one JSON object per file.
 
+use std::io::{self, Write};
+
 use serde_json::{Value, json};
 use sluice::definition::{Issue, Report};
 
@@ -18,19 +20,20 @@ pub fn issue_line(file: &str, severity: &str, issue: &Issue) -> String {
     format!("{place}: {severity}: {subject}{}", issue.message)
 }
 
-pub fn print_text(file: &str, report: &Report) {
+pub fn write_text(out: &mut impl Write, file: &str, report: &Report) -> io::Result<()> {
     for issue in &report.errors {
-        println!("{}", issue_line(file, "error", issue));
+        writeln!(out, "{}", issue_line(file, "error", issue))?;
     }
     for issue in &report.warnings {
-        println!("{}", issue_line(file, "warning", issue));
+        writeln!(out, "{}", issue_line(file, "warning", issue))?;
     }
     let verdict = if report.errored() { "invalid" } else { "valid" };
-    println!(
+    writeln!(
+        out,
         "{file}: {verdict} ({}, {})",
         count(report.errors.len(), "error"),
         count(report.warnings.len(), "warning")
-    );
+    )
 }
 
 fn count(number: usize, noun: &str) -> String {

@@ -1,6 +1,9 @@
 //! `sluice validate FILE...`
 
-use std::path::PathBuf;
+use std::{
+    io::{self, BufWriter, Write},
+    path::PathBuf,
+};
 
 use sluice::definition::{Report, validate::validate};
 
@@ -9,6 +12,13 @@ use crate::{
     inputs::{LoadError, ValueArgs, load_definition},
     report,
 };
+
+fn write_report(out: &mut impl Write, format: Format, file: &str, report: &Report) -> io::Result<()> {
+    match format {
+        Format::Text => report::write_text(out, file, report),
+        Format::Json => writeln!(out, "{}", report::json_object(file, report)),
+    }
+}
 
 pub fn run(files: &[PathBuf], values: &ValueArgs, format: Format) -> Outcome {
     let given = match values.load() {
@@ -19,10 +29,24 @@ pub fn run(files: &[PathBuf], values: &ValueArgs, format: Format) -> Outcome {
         }
     };
     let mut outcome = Outcome::Success;
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut written = Ok(());
+    // The values file is a file too: its problems are reported once, under its own name.
+    if let Some(file) = &given.file {
+        if file.report.errored() {
+            outcome = Outcome::InputErrors;
+        }
+        if !file.report.errors.is_empty() || !file.report.warnings.is_empty() {
+            written = write_report(&mut out, format, &file.path, &file.report);
+        }
+    }
     for path in files {
+        if written.is_err() {
+            break;
+        }
         let file = path.display().to_string();
         let mut report = Report::default();
-        report.extend(given.report.clone());
         match load_definition(path) {
             Err(LoadError::Unreadable(unreadable)) => {
                 eprintln!("error: {}", unreadable.0);
@@ -44,10 +68,7 @@ pub fn run(files: &[PathBuf], values: &ValueArgs, format: Format) -> Outcome {
         if report.errored() {
             outcome = outcome.max(Outcome::InputErrors);
         }
-        match format {
-            Format::Text => report::print_text(&file, &report),
-            Format::Json => println!("{}", report::json_object(&file, &report)),
-        }
+        written = write_report(&mut out, format, &file, &report);
     }
-    outcome
+    crate::finish(written.and_then(|()| out.flush()), outcome)
 }

@@ -1277,3 +1277,75 @@ fn every_example_plans() {
             .stdout_has(&format!("{file}: {} instance", instances.len()));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Values files are files too, and readers may stop early.
+
+#[test]
+fn problems_in_a_values_file_are_reported_once_under_its_own_name() {
+    // Given a values file with a null value, and two definitions
+    let sandbox = Sandbox::new("bad-values");
+    let values = sandbox.write("badvals.json", "{\"values\": {\n  \"myColour\": null\n}}\n");
+    let first = sandbox.write("first.json", HOURLY);
+    let second = sandbox.write("second.json", HOURLY);
+
+    // When validating with it, the values file gets its own report and makes the run fail
+    let run = sandbox.sluice(&["validate", &first, &second, "--values", &values]);
+    run.exits(1)
+        .stdout_has("badvals.json:2:15: error: object \"myColour\", field \"myColour\": the value is null");
+    assert_eq!(run.stdout.matches("the value is null").count(), 1, "{}", run.stdout);
+    assert!(!run.stdout.contains("first.json:2:15"), "{}", run.stdout);
+    let run = sandbox.sluice(&["validate", &first, "--values", &values, "--format", "json"]);
+    let lines = run.exits(1).json_lines();
+    assert_eq!(lines[0]["file"], "badvals.json");
+    assert_eq!(lines[0]["errored"], true);
+    assert_eq!(lines[1]["file"], "first.json");
+
+    // And plan and eval refuse it too
+    sandbox
+        .sluice(&[
+            "plan",
+            &first,
+            "--until",
+            "2026-01-01T02:00:00",
+            "--activated-at",
+            "2026-01-01T00:00:00",
+            "--values",
+            &values,
+        ])
+        .exits(1)
+        .stderr_has("badvals.json:2:15: error");
+    sandbox
+        .sluice(&["eval", "x", "--values", &values])
+        .exits(1)
+        .stderr_has("badvals.json:2:15: error");
+}
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    // Given a definition with thousands of findings, read by something that takes one line
+    let sandbox = Sandbox::new("broken-pipe");
+    let objects: Vec<String> = (0..20_000)
+        .map(|index| format!("{{\"id\": \"O{index}\", \"type\": \"Nope\"}}"))
+        .collect();
+    let many = sandbox.write("many.json", &format!("{{\"objects\": [{}]}}", objects.join(",")));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["validate", &many])
+        .current_dir(&sandbox.root)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // When the reader closes the pipe after the first line
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0_u8; 64];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    drop(stdout);
+    let output = child.wait_with_output().unwrap();
+
+    // Then sluice stops quietly with the outcome of what it checked: no panic
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+}

@@ -164,7 +164,39 @@ pub fn schedule_object(scope: Scope<'_>, index: usize) -> Result<ScheduleSpec, S
         end_date_time: end_date_time.as_deref(),
         occurrences: occurrences.as_deref(),
     })
-    .map_err(ScheduleObjectError::Invalid)
+    .map_err(|error| {
+        // The message quotes the value; a value read from a secret is not shown.
+        let text = inheritance
+            .values(index, error.field)
+            .first()
+            .and_then(|value| value.as_str());
+        let from_a_secret = text.is_some_and(|text| {
+            static_string(
+                Scope {
+                    mask_secrets: true,
+                    ..scope
+                },
+                Some(index),
+                text,
+            ) != static_string(
+                Scope {
+                    mask_secrets: false,
+                    ..scope
+                },
+                Some(index),
+                text,
+            )
+        });
+        ScheduleObjectError::Invalid(if from_a_secret {
+            let message = "the value comes from a secret and is not valid here; it is not shown".to_owned();
+            ScheduleError {
+                field: error.field,
+                message,
+            }
+        } else {
+            error
+        })
+    })
 }
 
 /// The runtime fields of the object's instance that starts at `start`: `@scheduledStartTime`,

@@ -576,3 +576,51 @@ fn objects_without_a_schedule_type_get_one_warning_saying_where_they_run() {
         "2 objects (A, ...) set no scheduleType: Sluice runs them at the end of each interval",
     );
 }
+
+#[test]
+fn values_read_from_secrets_are_never_quoted_whatever_the_path() {
+    // Given a secret parameter and a secret field, read into fields that reject them
+    let definition = json!({
+        "objects": [
+            {"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Daily"}, "workerGroup": "wg"},
+            {"id": "Daily", "type": "Schedule", "period": "#{*myPassword}", "startDateTime": "2026-01-01T00:00:00"},
+            {"id": "Later", "type": "Schedule", "period": "1 day", "startDateTime": "#{myPassword}"},
+            {"id": "Db", "type": "JdbcDatabase", "connectionString": "jdbc:x", "jdbcDriverClass": "D",
+             "username": "u", "*password": "hunter2"},
+            {"id": "Work", "type": "ShellCommandActivity", "command": "x", "myDb": {"ref": "Db"},
+             "maximumRetries": "#{myPassword}", "attemptTimeout": "#{ *myPassword}",
+             "lateAfterTimeout": "#{myDb.*password}", "schedule": {"ref": "Later"}},
+            {"id": "Secretive", "type": "JdbcDatabase", "connectionString": "jdbc:x", "jdbcDriverClass": "D",
+             "username": "u", "*password": "#{hunter2}", "*token": "x#{hunter2 y}", "*pin": 987654},
+        ],
+        "parameters": [{"id": "*myPassword", "type": "String"}],
+    });
+    // When it is validated
+    let report = report_with(definition, &[("*myPassword", "s3cr3t-value")]);
+    // Then every mistake is reported, and no secret appears anywhere
+    let everything = format!("{report:?}");
+    for secret in ["s3cr3t-value", "hunter2", "987654"] {
+        assert!(!everything.contains(secret), "{secret} leaked: {everything}");
+    }
+    assert_error(
+        &report,
+        Some("Work"),
+        Some("maximumRetries"),
+        "the value is not a whole number",
+    );
+    assert_error(
+        &report,
+        Some("Work"),
+        Some("attemptTimeout"),
+        "the value is not a period",
+    );
+    assert_error(
+        &report,
+        Some("Work"),
+        Some("lateAfterTimeout"),
+        "the value is not a period",
+    );
+    assert_error(&report, Some("Daily"), Some("period"), "comes from a secret");
+    assert_error(&report, Some("Later"), Some("startDateTime"), "comes from a secret");
+    assert_error(&report, Some("Secretive"), Some("*token"), "expression error at column");
+}

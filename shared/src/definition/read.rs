@@ -18,7 +18,9 @@ use thiserror::Error;
 use super::{
     issue::{Issue, Report},
     json::{self, Json, JsonError, JsonValue, Member, Position},
-    model::{Definition, Field, FieldValue, ParameterAttribute, ParameterObject, ParameterValue, PipelineObject},
+    model::{
+        Definition, Field, FieldValue, ParameterAttribute, ParameterObject, ParameterValue, PipelineObject, is_secret,
+    },
 };
 
 /// Which shape a document was written in.
@@ -447,8 +449,9 @@ impl DefinitionReader {
                 FieldValue::String(text.clone())
             }
             JsonValue::Number(text) => {
+                let shown = if is_secret(key) { "it" } else { text };
                 self.report.warning(issue(format!(
-                    "the value is a JSON number; definition values are strings, write \"{text}\" (the AWS CLI refuses numbers, Sluice reads it as \"{text}\")"
+                    "the value is a JSON number; definition values are strings, write it in quotes (the AWS CLI refuses numbers, Sluice reads it as \"{shown}\")"
                 )));
                 FieldValue::String(text.clone())
             }
@@ -667,6 +670,9 @@ impl DefinitionReader {
                 value: JsonValue::Array(api_attributes),
                 ..
             }) = find(members, "attributes")
+                && api_attributes
+                    .iter()
+                    .all(|attribute| matches!(attribute.value, JsonValue::Object(_)))
             {
                 // The API shape: attributes: [{key, stringValue}].
                 for attribute in api_attributes {

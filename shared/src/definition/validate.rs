@@ -272,11 +272,15 @@ impl<'a> Validator<'a> {
             if let FieldValue::String(text) = &field.value
                 && let Err(error) = expr::parse(text)
             {
-                self.error(Issue::field(
-                    &object.id,
-                    &field.key,
-                    format!("expression error {error}"),
-                ));
+                let message = if is_secret(&field.key) {
+                    format!(
+                        "expression error at column {} (the value is secret, so the details are not shown)",
+                        error.column()
+                    )
+                } else {
+                    format!("expression error {error}")
+                };
+                self.error(Issue::field(&object.id, &field.key, message));
             }
         }
     }
@@ -418,7 +422,7 @@ impl<'a> Validator<'a> {
                         continue; // ScheduleSpec checks a Schedule's fields as a whole.
                     }
                     if let Some(value) = self.static_value(index, text) {
-                        let secret = is_secret(field.name) || text.contains("#{*");
+                        let secret = is_secret(field.name) || self.comes_from_a_secret(index, text);
                         if let Some(problem) = slot_problem(slot, &value, secret) {
                             self.error(Issue::field(&owner.id, field.name, problem));
                         } else {
@@ -506,6 +510,16 @@ impl<'a> Validator<'a> {
     /// The value of a string as far as it can be known before the pipeline runs: the text
     /// itself, or the text with parameters and other fields filled in. `None` when it
     /// depends on runtime fields or cannot be evaluated.
+    /// Whether a value reads a secret field or parameter: then messages must not quote it.
+    fn comes_from_a_secret(&self, index: usize, text: &str) -> bool {
+        let masked = Scope {
+            inheritance: self.inheritance,
+            parameters: self.parameters,
+            mask_secrets: true,
+        };
+        static_string(masked, Some(index), text) != self.static_value(index, text)
+    }
+
     fn static_value(&self, index: usize, text: &str) -> Option<String> {
         let scope = Scope {
             inheritance: self.inheritance,
@@ -528,7 +542,15 @@ impl<'a> Validator<'a> {
                     continue;
                 };
                 let column = offset + 1;
-                let expression = format!("#{{{}}}", reference.join("."));
+                let (expression, problem) = if is_secret(key) {
+                    // The expression is part of a secret value: say where, not what.
+                    (
+                        "#{...}".to_owned(),
+                        "names nothing that exists (the value is secret, so it is not shown)".to_owned(),
+                    )
+                } else {
+                    (format!("#{{{}}}", reference.join(".")), problem)
+                };
                 // A parameter or runtime field means the same wherever the value is
                 // inherited: report it once, where it is written.
                 let issue = if owner.id == object.id || reference.len() == 1 {
@@ -864,7 +886,13 @@ fn slot_problem(slot: SlotType, value: &str, secret: bool) -> Option<String> {
         }
         SlotType::Boolean => (!["true", "false"].iter().any(|word| value.eq_ignore_ascii_case(word)))
             .then(|| format!("{shown} is not a boolean: write \"true\" or \"false\"")),
+        SlotType::Period if secret => Period::parse(value)
+            .is_err()
+            .then(|| format!("{shown} is not a period such as \"15 minutes\" or \"1 day\"")),
         SlotType::Period => Period::parse(value).err().map(|error| error.to_string()),
+        SlotType::DateTime if secret => crate::time::parse_datetime(value)
+            .is_err()
+            .then(|| format!("{shown} is not a date-time written YYYY-MM-DDTHH:MM:SS")),
         SlotType::DateTime => crate::time::parse_datetime(value).err().map(|error| error.to_string()),
         SlotType::Enumeration(allowed) => (!allowed.iter().any(|word| value.eq_ignore_ascii_case(word))).then(|| {
             let hint = suggest::did_you_mean(value, allowed.iter().copied());
