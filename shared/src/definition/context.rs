@@ -405,6 +405,48 @@ mod tests {
     }
 
     #[test]
+    fn a_multi_valued_field_of_list_expressions_flattens_like_aws() {
+        // Given "myAll": ["#{myList1}", "#{myList2}"] with two list parameters
+        let definition = Definition {
+            objects: vec![PipelineObject::new(
+                "Node",
+                vec![
+                    Field::string("myAll", "#{myList1}"),
+                    Field::string("myAll", "#{myList2}"),
+                ],
+            )],
+            ..Definition::default()
+        };
+        let (inheritance, _) = Inheritance::new(&definition);
+        let given: Vec<ParameterValue> = [("myList1", "1"), ("myList1", "2"), ("myList2", "3"), ("myList2", "4")]
+            .into_iter()
+            .map(|(id, value)| ParameterValue {
+                id: id.into(),
+                value: value.into(),
+            })
+            .collect();
+        let (values, _) = resolve(
+            &[],
+            &[ValueSource {
+                name: "--param",
+                values: &given,
+            }],
+        );
+        let scope = Scope {
+            inheritance: &inheritance,
+            parameters: &values,
+            mask_secrets: true,
+        };
+        let runtime = Runtime::default();
+        let node = ObjectContext::new(scope, inheritance.index("Node"), &runtime);
+        // Then the field is one flat list, [1, 2, 3, 4] (reference §4.1)
+        assert_eq!(
+            node.evaluate("#{myAll}").unwrap(),
+            Evaluated::Many(["1", "2", "3", "4"].map(String::from).to_vec())
+        );
+    }
+
+    #[test]
     fn secrets_are_masked_when_asked() {
         with_context(true, |inheritance, scope| {
             let runtime = Runtime::default();

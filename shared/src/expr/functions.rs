@@ -132,6 +132,12 @@ pub fn function_names() -> &'static [&'static str] {
     &NAMES
 }
 
+/// A library function's signature as the guide writes it, `plusDays(DateTime, int days)`;
+/// `None` for a name that is not a function.
+pub fn function_signature(name: &str) -> Option<String> {
+    Function::lookup(name).map(Function::signature)
+}
+
 impl Function {
     pub(super) fn lookup(name: &str) -> Option<Self> {
         FUNCTIONS

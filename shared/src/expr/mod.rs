@@ -28,7 +28,7 @@ mod template;
 mod value;
 
 pub use error::ExprError;
-pub use functions::function_names;
+pub use functions::{function_names, function_signature};
 pub use template::{Evaluated, Template};
 pub use value::{Value, render};
 
