@@ -18,34 +18,19 @@ use sluice::{
 
 use crate::{
     Outcome,
-    inputs::{LoadError, ValueArgs, load_definition},
+    inputs::{ValueArgs, definition_for_command, values_for_command},
     report,
 };
 
 pub fn run(string: &str, at: Option<NaiveDateTime>, target: Option<(&Path, &str)>, values: &ValueArgs) -> Outcome {
-    let given = match values.load() {
+    let given = match values_for_command(values) {
         Ok(given) => given,
-        Err(unreadable) => {
-            eprintln!("error: {}", unreadable.0);
-            return Outcome::Usage;
-        }
+        Err(outcome) => return outcome,
     };
-    if given.report_problems() {
-        return Outcome::InputErrors;
-    }
-    let definition = match target {
+    let definition = match target.map(|(path, _)| definition_for_command(path)) {
         None => Definition::default(),
-        Some((path, _)) => match load_definition(path) {
-            Ok(loaded) => loaded.definition,
-            Err(LoadError::Unreadable(unreadable)) => {
-                eprintln!("error: {}", unreadable.0);
-                return Outcome::Usage;
-            }
-            Err(LoadError::Invalid(issue)) => {
-                eprintln!("{}", report::issue_line(&path.display().to_string(), "error", &issue));
-                return Outcome::InputErrors;
-            }
-        },
+        Some(Ok(loaded)) => loaded.definition,
+        Some(Err(outcome)) => return outcome,
     };
     let (parameters, parameter_report) = parameter_values(&definition, &given.sources(&definition));
     for issue in &parameter_report.errors {

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+
+use crate::Outcome;
 use sluice::definition::{
     Issue, Loaded, ParameterValue, ReadError, Report, parameters::ValueSource, read_definition, read_values,
 };
@@ -139,4 +141,34 @@ impl GivenValues {
         }
         file.report.errored()
     }
+}
+
+/// Loads the parameter values for a command whose standard output is not a report (`eval`,
+/// `plan`): problems are printed on stderr and end the command with the returned outcome.
+pub fn values_for_command(values: &ValueArgs) -> Result<GivenValues, Outcome> {
+    let given = values.load().map_err(|unreadable| {
+        eprintln!("error: {}", unreadable.0);
+        Outcome::Usage
+    })?;
+    if given.report_problems() {
+        return Err(Outcome::InputErrors);
+    }
+    Ok(given)
+}
+
+/// Loads a definition for such a command, the same way.
+pub fn definition_for_command(path: &Path) -> Result<Loaded, Outcome> {
+    load_definition(path).map_err(|error| match error {
+        LoadError::Unreadable(unreadable) => {
+            eprintln!("error: {}", unreadable.0);
+            Outcome::Usage
+        }
+        LoadError::Invalid(issue) => {
+            eprintln!(
+                "{}",
+                crate::report::issue_line(&path.display().to_string(), "error", &issue)
+            );
+            Outcome::InputErrors
+        }
+    })
 }

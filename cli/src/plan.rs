@@ -16,7 +16,7 @@ use sluice::{
 
 use crate::{
     Format, Outcome,
-    inputs::{LoadError, ValueArgs, load_definition},
+    inputs::{ValueArgs, definition_for_command, values_for_command},
     report,
 };
 
@@ -30,26 +30,13 @@ pub struct Options {
 
 pub fn run(path: &Path, values: &ValueArgs, options: &Options) -> Outcome {
     let file = path.display().to_string();
-    let given = match values.load() {
+    let given = match values_for_command(values) {
         Ok(given) => given,
-        Err(unreadable) => {
-            eprintln!("error: {}", unreadable.0);
-            return Outcome::Usage;
-        }
+        Err(outcome) => return outcome,
     };
-    if given.report_problems() {
-        return Outcome::InputErrors;
-    }
-    let loaded = match load_definition(path) {
+    let loaded = match definition_for_command(path) {
         Ok(loaded) => loaded,
-        Err(LoadError::Unreadable(unreadable)) => {
-            eprintln!("error: {}", unreadable.0);
-            return Outcome::Usage;
-        }
-        Err(LoadError::Invalid(issue)) => {
-            eprintln!("{}", report::issue_line(&file, "error", &issue));
-            return Outcome::InputErrors;
-        }
+        Err(outcome) => return outcome,
     };
     let definition = &loaded.definition;
     let validation = validate(definition, &given.sources(definition));
