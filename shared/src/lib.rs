@@ -5,8 +5,10 @@
 //! command are thin adapters over it.
 
 pub mod definition;
+pub mod engine;
 pub mod expr;
 pub mod plan;
 pub mod schedule;
+pub mod store;
 pub mod suggest;
 pub mod time;

@@ -1,0 +1,4 @@
+//! What integration tests share: the emulator harness.
+#![allow(dead_code)] // each test binary uses a different part
+
+pub mod moto;
