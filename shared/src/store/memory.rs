@@ -89,10 +89,10 @@ impl State {
     }
 
     fn remove(&mut self, key: &Key) {
-        if let Some(old) = self.items.remove(&(key.pk.clone(), key.sk.clone())) {
-            if let Some(due) = &old.due {
-                self.due.remove(&(due.queue.clone(), due.sort_key(&old.key)));
-            }
+        if let Some(old) = self.items.remove(&(key.pk.clone(), key.sk.clone()))
+            && let Some(due) = &old.due
+        {
+            self.due.remove(&(due.queue.clone(), due.sort_key(&old.key)));
         }
     }
 }
