@@ -172,7 +172,7 @@ impl ParameterObject {
 }
 
 /// One parameter value; a list value repeats the id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ParameterValue {
     pub id: String,
     pub value: String,

@@ -307,6 +307,12 @@ const ATTEMPT_FIELDS: &[FieldSpec] = &[
     reference("onSuccess", TO_ACTION).many(),
     period("reportProgressTimeout"),
     period("retryDelay"),
+    // Sluice extensions (AWS retried at a fixed delay): each retry waits
+    // `retryBackoffMultiplier` times the one before, at most `retryMaximumDelay`, plus up to
+    // `retryJitter` (a fraction) of it at random.
+    double("retryBackoffMultiplier"),
+    period("retryMaximumDelay"),
+    double("retryJitter"),
 ];
 
 /// Fields that put a runnable object on a schedule (§2.1).

@@ -103,6 +103,23 @@ impl Intervals {
     }
 
     /// Start of interval `index`, `None` when out of range.
+    /// The interval that contains `at` (start <= at < end), if the schedule has one.
+    pub fn containing(mut self, at: NaiveDateTime) -> Option<Interval> {
+        self.seek(at);
+        if self.next_start != Some(at) {
+            let previous = self.index.checked_sub(1)?;
+            self.index = previous;
+            self.next_start = self.start_of(previous);
+        }
+        self.next().filter(|interval| interval.start <= at && at < interval.end)
+    }
+
+    /// Every interval that starts in `[from, to)`, at most `limit` of them.
+    pub fn starting_within(mut self, from: NaiveDateTime, to: NaiveDateTime, limit: usize) -> Vec<Interval> {
+        self.seek(from);
+        self.take_while(|interval| interval.start < to).take(limit).collect()
+    }
+
     fn start_of(&self, index: u64) -> Option<NaiveDateTime> {
         self.period.add_naive(self.first, i64::try_from(index).ok()?)
     }
@@ -335,5 +352,24 @@ mod tests {
         let mut intervals = schedule.intervals(at(ACTIVATION));
         intervals.seek(NaiveDateTime::MAX);
         assert_eq!(intervals.next(), None);
+    }
+
+    #[test]
+    fn finds_the_interval_containing_a_time_and_those_starting_within_a_window() {
+        let hourly = Schedule {
+            period: Period::new(1, PeriodUnit::Hours),
+            start: ScheduleStart::At(parse_datetime("2026-01-01T00:00:00").unwrap()),
+            end: ScheduleEnd::Occurrences(5),
+        };
+        let at = |text| parse_datetime(text).unwrap();
+        let activation = at("2026-01-01T00:00:00");
+        let containing = hourly.intervals(activation).containing(at("2026-01-01T02:30:00")).unwrap();
+        assert_eq!((containing.start, containing.end), (at("2026-01-01T02:00:00"), at("2026-01-01T03:00:00")));
+        assert_eq!(hourly.intervals(activation).containing(at("2026-01-01T02:00:00")).unwrap().start, at("2026-01-01T02:00:00"));
+        assert_eq!(hourly.intervals(activation).containing(at("2025-12-31T23:00:00")), None, "before the first");
+        assert_eq!(hourly.intervals(activation).containing(at("2026-01-01T05:00:00")), None, "after the last");
+        let within = hourly.intervals(activation).starting_within(at("2026-01-01T00:30:00"), at("2026-01-01T03:00:00"), 32);
+        let starts: Vec<_> = within.iter().map(|interval| interval.start).collect();
+        assert_eq!(starts, [at("2026-01-01T01:00:00"), at("2026-01-01T02:00:00")]);
     }
 }

@@ -10,7 +10,9 @@
 //! work, so reading due work costs in proportion to due work, never to history.
 
 pub mod counting;
+pub mod keys;
 pub mod memory;
+pub mod records;
 
 use std::future::Future;
 
