@@ -17,7 +17,8 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> NaiveDateTime {
         let now = Utc::now().naive_utc();
-        now.with_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000).unwrap_or(now)
+        now.with_nanosecond(now.nanosecond() / 1_000_000 * 1_000_000)
+            .unwrap_or(now)
     }
 }
 
@@ -72,7 +73,9 @@ pub struct SeededRandom {
 
 impl SeededRandom {
     pub fn new(seed: u64) -> Self {
-        Self { state: Mutex::new(seed) }
+        Self {
+            state: Mutex::new(seed),
+        }
     }
 
     /// Seeded from the system clock and the process id: for production task ids, where

@@ -100,9 +100,10 @@ impl ComponentSpec {
     /// Its interval starting at `start`.
     pub fn interval_at(&self, start: NaiveDateTime) -> Interval {
         match self.schedule {
-            ScheduleSpec::Periodic(schedule) => {
-                Interval { start, end: schedule.period.add_naive(start, 1).unwrap_or(start) }
-            }
+            ScheduleSpec::Periodic(schedule) => Interval {
+                start,
+                end: schedule.period.add_naive(start, 1).unwrap_or(start),
+            },
             ScheduleSpec::OnDemand => Interval { start, end: start },
         }
     }
@@ -131,18 +132,30 @@ impl CompiledPipeline {
         first_activated_at: NaiveDateTime,
     ) -> Result<Self, CompileError> {
         let sources = [
-            ValueSource { name: "the definition's values", values: &definition.values },
-            ValueSource { name: "the activation's values", values: activation_values },
+            ValueSource {
+                name: "the definition's values",
+                values: &definition.values,
+            },
+            ValueSource {
+                name: "the activation's values",
+                values: activation_values,
+            },
         ];
         let (parameters, _) = parameter_values(&definition, &sources);
         let (inheritance, _) = Inheritance::new(&definition);
-        let scope = Scope { inheritance: &inheritance, parameters: &parameters, mask_secrets: false };
+        let scope = Scope {
+            inheritance: &inheritance,
+            parameters: &parameters,
+            mask_secrets: false,
+        };
         let on_demand = crate::plan::is_on_demand(&inheritance);
         let reader = Reader { scope };
         let mut components = Vec::new();
         let mut precondition_ids = Vec::new();
         for (index, object) in definition.objects.iter().enumerate() {
-            let Some(spec) = inheritance.type_name(index).and_then(schema::type_spec) else { continue };
+            let Some(spec) = inheritance.type_name(index).and_then(schema::type_spec) else {
+                continue;
+            };
             if object.id == DEFAULT_ID || !spec.category.is_runnable() {
                 continue;
             }
@@ -156,8 +169,11 @@ impl CompiledPipeline {
             precondition_ids.extend(preconditions.iter().cloned());
             let mut upstream = refs("dependsOn");
             upstream.extend(refs("input"));
-            let default_max =
-                if on_demand { DEFAULT_ON_DEMAND_MAX_ACTIVE_INSTANCES } else { DEFAULT_MAX_ACTIVE_INSTANCES };
+            let default_max = if on_demand {
+                DEFAULT_ON_DEMAND_MAX_ACTIVE_INSTANCES
+            } else {
+                DEFAULT_MAX_ACTIVE_INSTANCES
+            };
             components.push(ComponentSpec {
                 id: object.id.clone(),
                 type_name: spec.name.to_owned(),
@@ -182,11 +198,16 @@ impl CompiledPipeline {
                 on_late: refs("onLateAction"),
             });
         }
-        let by_id: HashMap<String, usize> =
-            components.iter().enumerate().map(|(index, component)| (component.id.clone(), index)).collect();
+        let by_id: HashMap<String, usize> = components
+            .iter()
+            .enumerate()
+            .map(|(index, component)| (component.id.clone(), index))
+            .collect();
         // An output waits for the activity that produces it.
         for index in 0..components.len() {
-            let outputs = inheritance.index(&components[index].id).map(|object| reader.refs(object, "output"));
+            let outputs = inheritance
+                .index(&components[index].id)
+                .map(|object| reader.refs(object, "output"));
             for output in outputs.unwrap_or_default() {
                 if let Some(&node) = by_id.get(&output) {
                     let producer = components[index].id.clone();
@@ -205,7 +226,9 @@ impl CompiledPipeline {
         let mut preconditions = HashMap::new();
         for id in precondition_ids {
             let Some(index) = inheritance.index(&id) else { continue };
-            let Some(spec) = inheritance.type_name(index).and_then(schema::type_spec) else { continue };
+            let Some(spec) = inheritance.type_name(index).and_then(schema::type_spec) else {
+                continue;
+            };
             let kind = match spec.name {
                 "ShellCommandPrecondition" | "Exists" => PreconditionKind::Runner,
                 _ => PreconditionKind::System,
@@ -247,9 +270,16 @@ impl CompiledPipeline {
             ScheduleSpec::OnDemand => vec![interval.start],
             ScheduleSpec::Periodic(schedule) => {
                 let intervals = schedule.intervals(self.first_activated_at);
-                let within = intervals.clone().starting_within(interval.start, interval.end.max(interval.start), MAX_ROLL_UP);
+                let within =
+                    intervals
+                        .clone()
+                        .starting_within(interval.start, interval.end.max(interval.start), MAX_ROLL_UP);
                 if within.is_empty() {
-                    intervals.containing(interval.start).map(|found| found.start).into_iter().collect()
+                    intervals
+                        .containing(interval.start)
+                        .map(|found| found.start)
+                        .into_iter()
+                        .collect()
                 } else {
                     within.into_iter().map(|found| found.start).collect()
                 }
@@ -299,15 +329,21 @@ impl CompiledPipeline {
         if let Some(resource) = component.runs_on.as_deref().and_then(|id| self.component(id)) {
             let starts = match resource.schedule {
                 ScheduleSpec::OnDemand => vec![start],
-                ScheduleSpec::Periodic(schedule) => {
-                    schedule.intervals(self.first_activated_at).containing(start).map(|found| found.start).into_iter().collect()
-                }
+                ScheduleSpec::Periodic(schedule) => schedule
+                    .intervals(self.first_activated_at)
+                    .containing(start)
+                    .map(|found| found.start)
+                    .into_iter()
+                    .collect(),
             };
             if let Some(resource_start) = starts.first() {
                 return instance_id(&resource.id, *resource_start);
             }
         }
-        component.worker_group.clone().unwrap_or_else(|| SERVERLESS_WORKER_GROUP.to_owned())
+        component
+            .worker_group
+            .clone()
+            .unwrap_or_else(|| SERVERLESS_WORKER_GROUP.to_owned())
     }
 
     /// Evaluates `object`'s field `key` for a run: in the context of the object with the
@@ -321,8 +357,14 @@ impl CompiledPipeline {
         node: Option<(&str, &Runtime)>,
     ) -> Result<Option<String>, String> {
         let (inheritance, _) = Inheritance::new(&self.definition);
-        let scope = Scope { inheritance: &inheritance, parameters: &self.parameters, mask_secrets: false };
-        let index = inheritance.index(object).ok_or_else(|| format!("no object \"{object}\""))?;
+        let scope = Scope {
+            inheritance: &inheritance,
+            parameters: &self.parameters,
+            mask_secrets: false,
+        };
+        let index = inheritance
+            .index(object)
+            .ok_or_else(|| format!("no object \"{object}\""))?;
         let Some(FieldValue::String(text)) = inheritance.values(index, key).first().copied() else {
             return Ok(None);
         };
@@ -339,6 +381,49 @@ impl CompiledPipeline {
     }
 }
 
+impl CompiledPipeline {
+    /// Every field of `object` evaluated for a run, as a runner receives them; references
+    /// give the referenced object's id. A field that cannot be evaluated is left out.
+    pub fn evaluated_fields(
+        &self,
+        object: &str,
+        runtime: &Runtime,
+        node: Option<(&str, &Runtime)>,
+    ) -> Vec<(String, String)> {
+        let (inheritance, _) = Inheritance::new(&self.definition);
+        let scope = Scope {
+            inheritance: &inheritance,
+            parameters: &self.parameters,
+            mask_secrets: false,
+        };
+        let Some(index) = inheritance.index(object) else {
+            return Vec::new();
+        };
+        let mut context = ObjectContext::new(scope, Some(index), runtime);
+        if let Some((node, node_runtime)) = node
+            && let Some(node) = inheritance.index(node)
+        {
+            context = context.with_node(node, node_runtime);
+        }
+        let mut fields = Vec::new();
+        for key in inheritance.keys(index) {
+            for value in inheritance.values(index, key) {
+                match value {
+                    FieldValue::Ref(id) => fields.push((key.to_owned(), id.clone())),
+                    FieldValue::String(text) => match context.evaluate(text) {
+                        Ok(Evaluated::One(value)) => fields.push((key.to_owned(), value)),
+                        Ok(Evaluated::Many(values)) => {
+                            fields.extend(values.into_iter().map(|value| (key.to_owned(), value)));
+                        }
+                        Err(_) => {}
+                    },
+                }
+            }
+        }
+        fields
+    }
+}
+
 /// Reads fields the way compilation needs them: inherited, with parameters filled in.
 struct Reader<'a> {
     scope: Scope<'a>,
@@ -346,7 +431,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn error(&self, index: usize, key: &str, message: String) -> CompileError {
-        CompileError { object: self.scope.inheritance.object(index).id.clone(), field: key.to_owned(), message }
+        CompileError {
+            object: self.scope.inheritance.object(index).id.clone(),
+            field: key.to_owned(),
+            message,
+        }
     }
 
     fn refs(&self, index: usize, key: &str) -> Vec<String> {
@@ -399,11 +488,18 @@ impl Reader<'_> {
     fn retry(&self, index: usize) -> Result<RetryPolicy, CompileError> {
         let delay_of = |period: Period| {
             let origin = chrono::DateTime::UNIX_EPOCH.naive_utc();
-            period.add_naive(origin, 1).map(|end| end - origin).unwrap_or(RetryPolicy::DEFAULT_RETRY_DELAY)
+            period
+                .add_naive(origin, 1)
+                .map(|end| end - origin)
+                .unwrap_or(RetryPolicy::DEFAULT_RETRY_DELAY)
         };
         Ok(RetryPolicy {
-            maximum_retries: self.integer(index, "maximumRetries")?.unwrap_or(RetryPolicy::DEFAULT_MAXIMUM_RETRIES),
-            retry_delay: self.period(index, "retryDelay")?.map_or(RetryPolicy::DEFAULT_RETRY_DELAY, delay_of),
+            maximum_retries: self
+                .integer(index, "maximumRetries")?
+                .unwrap_or(RetryPolicy::DEFAULT_MAXIMUM_RETRIES),
+            retry_delay: self
+                .period(index, "retryDelay")?
+                .map_or(RetryPolicy::DEFAULT_RETRY_DELAY, delay_of),
             multiplier: self.double(index, "retryBackoffMultiplier")?.unwrap_or(1.0),
             maximum_delay: self.period(index, "retryMaximumDelay")?.map(delay_of),
             jitter: self.double(index, "retryJitter")?.unwrap_or(0.0),

@@ -1,9 +1,207 @@
 //! The engine: statuses and the transition function, the compiled form of an activated
 //! definition, and each stage's step function over ports (store, clock, probes).
+//!
+//! Every stage takes only due work from its queue, decides each change with
+//! [`transition`], and writes it conditionally: a stage run twice at once, or again after a
+//! crash between two writes, changes nothing twice.
 
 pub mod clock;
 pub mod compiled;
+pub mod dependencies;
+pub mod error;
+pub mod operator;
+pub mod pipelines;
 pub mod retry;
+pub mod scheduling;
 pub mod status;
+pub mod tasks;
+pub mod timers;
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+pub use error::EngineError;
 pub use status::{Event, PipelineState, Refused, Status, transition};
+
+use self::{
+    clock::{Clock, Random, millis},
+    compiled::CompiledPipeline,
+};
+use crate::{
+    cloud::probe::Probe,
+    definition::Definition,
+    store::{
+        Item, RunStore, keys,
+        records::{self, DefinitionRecord, EventKind, EventRecord, InstanceRecord, PipelineRecord, Record, Stored},
+    },
+};
+
+/// How much one step may do, so that a Lambda finishes within its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Due items read from each queue shard per step.
+    pub batch: usize,
+    /// Instances one component may create per schedule step (backfill is resumable).
+    pub instances_per_step: u32,
+    /// How soon an instance blocked on something upstream is checked again. The minute
+    /// schedule is the safety net; status changes wake stages sooner (DynamoDB Streams).
+    pub recheck: TimeDelta,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            batch: 100,
+            instances_per_step: 100,
+            recheck: TimeDelta::minutes(1),
+        }
+    }
+}
+
+/// What one step did, for logs and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    /// Due items looked at.
+    pub examined: usize,
+    /// Writes that took effect.
+    pub changed: usize,
+    /// Writes another worker won first (nothing written twice).
+    pub lost_races: usize,
+}
+
+impl StepReport {
+    fn wrote(&mut self, written: bool) {
+        if written {
+            self.changed += 1;
+        } else {
+            self.lost_races += 1;
+        }
+    }
+
+    pub fn add(&mut self, other: StepReport) {
+        self.examined += other.examined;
+        self.changed += other.changed;
+        self.lost_races += other.lost_races;
+    }
+}
+
+/// The engine over its ports. Cheap to build per invocation; compiled definitions are
+/// cached for its lifetime.
+pub struct Engine<'a, S, P> {
+    pub store: &'a S,
+    pub clock: &'a dyn Clock,
+    pub random: &'a dyn Random,
+    pub probe: &'a P,
+    pub limits: Limits,
+    compiled: Mutex<HashMap<(String, u32), Arc<CompiledPipeline>>>,
+}
+
+impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
+    pub fn new(store: &'a S, clock: &'a dyn Clock, random: &'a dyn Random, probe: &'a P) -> Self {
+        Self {
+            store,
+            clock,
+            random,
+            probe,
+            limits: Limits::default(),
+            compiled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn now(&self) -> NaiveDateTime {
+        self.clock.now()
+    }
+
+    async fn pipeline(&self, id: &str) -> Result<Stored<PipelineRecord>, EngineError> {
+        records::get(self.store, &keys::pipeline(id))
+            .await?
+            .ok_or_else(|| EngineError::PipelineNotFound(id.to_owned()))
+    }
+
+    /// The pipeline's active definition, compiled (once per engine).
+    async fn compiled(&self, pipeline: &PipelineRecord) -> Result<Arc<CompiledPipeline>, EngineError> {
+        let version = pipeline.active_version.ok_or_else(|| {
+            EngineError::InvalidRequest(format!("pipeline \"{}\" has never been activated", pipeline.id))
+        })?;
+        let cache_key = (pipeline.id.clone(), version);
+        if let Some(found) = self.lock_cache().get(&cache_key) {
+            return Ok(found.clone());
+        }
+        let record: Stored<DefinitionRecord> = records::get(self.store, &keys::definition(&pipeline.id, version))
+            .await?
+            .ok_or_else(|| {
+                EngineError::InvalidRequest(format!(
+                    "pipeline \"{}\" has no definition version {version}",
+                    pipeline.id
+                ))
+            })?;
+        let definition = Definition::try_from(record.record.definition)
+            .map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
+        let first = pipeline
+            .first_activated_at
+            .or(pipeline.activated_at)
+            .unwrap_or(pipeline.created_at);
+        let compiled = Arc::new(CompiledPipeline::compile(
+            &pipeline.id,
+            version,
+            definition,
+            &pipeline.parameter_values,
+            first,
+        )?);
+        self.lock_cache().insert(cache_key, compiled.clone());
+        Ok(compiled)
+    }
+
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Arc<CompiledPipeline>>> {
+        self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Due items of every shard of a stage's queue, earliest first within each shard.
+    async fn due_items(&self, stage: &str) -> Result<Vec<Item>, EngineError> {
+        let now = millis(self.now());
+        let mut items = Vec::new();
+        for queue in keys::queues(stage) {
+            items.extend(self.store.due(&queue, now, self.limits.batch).await?);
+        }
+        Ok(items)
+    }
+}
+
+/// The event record for one run of an instance, if the component has actions for it.
+fn event_record(
+    instance: &InstanceRecord,
+    event: EventKind,
+    actions: &[String],
+    now: NaiveDateTime,
+) -> Option<EventRecord> {
+    (!actions.is_empty()).then(|| EventRecord {
+        pipeline_id: instance.pipeline_id.clone(),
+        component_id: instance.component_id.clone(),
+        scheduled_start: instance.scheduled_start,
+        run: instance.reruns,
+        event,
+        actions: actions.to_vec(),
+        recorded_at: now,
+        fired: false,
+    })
+}
+
+/// Applies an event to a record's status through the one transition function.
+fn apply(status: Status, event: Event) -> Result<Status, EngineError> {
+    transition(status, event).map_err(|refused| EngineError::InvalidRequest(refused.to_string()))
+}
+
+/// Reads the records behind due items, skipping (and counting as examined) any that no
+/// longer parse: a corrupt record must not stop the queue.
+fn parse_all<T: Record>(items: &[Item]) -> Vec<Stored<T>> {
+    items.iter().filter_map(|item| Stored::from_item(item).ok()).collect()
+}

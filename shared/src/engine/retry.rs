@@ -30,7 +30,13 @@ impl RetryPolicy {
     pub const DEFAULT_RETRY_DELAY: TimeDelta = TimeDelta::minutes(2);
 
     pub fn fixed(maximum_retries: u32, retry_delay: TimeDelta) -> Self {
-        Self { maximum_retries, retry_delay, multiplier: 1.0, maximum_delay: None, jitter: 0.0 }
+        Self {
+            maximum_retries,
+            retry_delay,
+            multiplier: 1.0,
+            maximum_delay: None,
+            jitter: 0.0,
+        }
     }
 
     /// Whether attempt number `attempt` (the first is 1), having failed, gets another.
@@ -42,12 +48,20 @@ impl RetryPolicy {
     pub fn delay_before(&self, next: u32, random: &dyn Random) -> TimeDelta {
         let retry = next.saturating_sub(2);
         let base = self.retry_delay.num_milliseconds().max(0) as f64;
-        let multiplier = if self.multiplier.is_finite() && self.multiplier >= 1.0 { self.multiplier } else { 1.0 };
+        let multiplier = if self.multiplier.is_finite() && self.multiplier >= 1.0 {
+            self.multiplier
+        } else {
+            1.0
+        };
         let mut delay = base * multiplier.powi(i32::try_from(retry).unwrap_or(i32::MAX));
         if let Some(maximum) = self.maximum_delay {
             delay = delay.min(maximum.num_milliseconds().max(0) as f64);
         }
-        let jitter = if self.jitter.is_finite() { self.jitter.clamp(0.0, 1.0) } else { 0.0 };
+        let jitter = if self.jitter.is_finite() {
+            self.jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         delay += delay * jitter * random.next_unit();
         // A day of milliseconds is far inside i64; anything beyond a year is a year.
         let capped = delay.min(365.0 * 86_400_000.0);
@@ -71,7 +85,10 @@ mod tests {
         let policy = RetryPolicy::fixed(3, TimeDelta::minutes(5));
         let random = SeededRandom::new(1);
         assert!(policy.retries_after(1) && policy.retries_after(3));
-        assert!(!policy.retries_after(4), "three retries: attempts 2, 3 and 4, then no more");
+        assert!(
+            !policy.retries_after(4),
+            "three retries: attempts 2, 3 and 4, then no more"
+        );
         for next in 2..=4 {
             assert_eq!(policy.delay_before(next, &random), TimeDelta::minutes(5));
         }
@@ -88,7 +105,9 @@ mod tests {
             maximum_delay: Some(TimeDelta::seconds(60)),
             jitter: 0.0,
         };
-        let delays: Vec<i64> = (2..=6).map(|next| policy.delay_before(next, &random).num_seconds()).collect();
+        let delays: Vec<i64> = (2..=6)
+            .map(|next| policy.delay_before(next, &random).num_seconds())
+            .collect();
         assert_eq!(delays, [10, 20, 40, 60, 60]);
         let jittery = RetryPolicy { jitter: 0.5, ..policy };
         for _ in 0..100 {
@@ -108,7 +127,10 @@ mod tests {
             jitter: f64::INFINITY,
         };
         assert_eq!(policy.delay_before(u32::MAX, &random), TimeDelta::days(365));
-        let shrinking = RetryPolicy { multiplier: 0.1, ..RetryPolicy::fixed(3, TimeDelta::minutes(1)) };
+        let shrinking = RetryPolicy {
+            multiplier: 0.1,
+            ..RetryPolicy::fixed(3, TimeDelta::minutes(1))
+        };
         assert_eq!(shrinking.delay_before(4, &random), TimeDelta::minutes(1));
     }
 }

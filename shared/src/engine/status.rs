@@ -148,6 +148,8 @@ impl fmt::Display for PipelineState {
 pub enum Event {
     /// Upstream instances finished, inputs ready, preconditions true, time reached.
     DependenciesMet,
+    /// The same, for an object with no work of its own (a data node): it is ready.
+    Ready,
     /// Something it depends on failed and `failureAndRerunMode` is `cascade`.
     DependencyFailed,
     /// A precondition stayed false until `preconditionTimeout`, or its checks ran out.
@@ -170,8 +172,9 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 11] = [
+    pub const ALL: [Event; 12] = [
         Self::DependenciesMet,
+        Self::Ready,
         Self::DependencyFailed,
         Self::PreconditionFailed,
         Self::Claimed,
@@ -198,6 +201,7 @@ pub fn transition(from: Status, event: Event) -> Result<Status, Refused> {
     use Status::*;
     let to = match (from, event) {
         (WaitingOnDependencies, Event::DependenciesMet) => WaitingForRunner,
+        (WaitingOnDependencies, Event::Ready) => Finished,
         (WaitingOnDependencies, Event::DependencyFailed) => CascadeFailed,
         (WaitingOnDependencies, Event::PreconditionFailed) => Failed,
         // A resource being brought up can take work too.
@@ -225,6 +229,7 @@ mod tests {
         use Status::*;
         let allowed: &[(Status, Event, Status)] = &[
             (WaitingOnDependencies, Event::DependenciesMet, WaitingForRunner),
+            (WaitingOnDependencies, Event::Ready, Finished),
             (WaitingOnDependencies, Event::DependencyFailed, CascadeFailed),
             (WaitingOnDependencies, Event::PreconditionFailed, Failed),
             (WaitingForRunner, Event::Claimed, Running),

@@ -363,12 +363,36 @@ mod tests {
         };
         let at = |text| parse_datetime(text).unwrap();
         let activation = at("2026-01-01T00:00:00");
-        let containing = hourly.intervals(activation).containing(at("2026-01-01T02:30:00")).unwrap();
-        assert_eq!((containing.start, containing.end), (at("2026-01-01T02:00:00"), at("2026-01-01T03:00:00")));
-        assert_eq!(hourly.intervals(activation).containing(at("2026-01-01T02:00:00")).unwrap().start, at("2026-01-01T02:00:00"));
-        assert_eq!(hourly.intervals(activation).containing(at("2025-12-31T23:00:00")), None, "before the first");
-        assert_eq!(hourly.intervals(activation).containing(at("2026-01-01T05:00:00")), None, "after the last");
-        let within = hourly.intervals(activation).starting_within(at("2026-01-01T00:30:00"), at("2026-01-01T03:00:00"), 32);
+        let containing = hourly
+            .intervals(activation)
+            .containing(at("2026-01-01T02:30:00"))
+            .unwrap();
+        assert_eq!(
+            (containing.start, containing.end),
+            (at("2026-01-01T02:00:00"), at("2026-01-01T03:00:00"))
+        );
+        assert_eq!(
+            hourly
+                .intervals(activation)
+                .containing(at("2026-01-01T02:00:00"))
+                .unwrap()
+                .start,
+            at("2026-01-01T02:00:00")
+        );
+        assert_eq!(
+            hourly.intervals(activation).containing(at("2025-12-31T23:00:00")),
+            None,
+            "before the first"
+        );
+        assert_eq!(
+            hourly.intervals(activation).containing(at("2026-01-01T05:00:00")),
+            None,
+            "after the last"
+        );
+        let within =
+            hourly
+                .intervals(activation)
+                .starting_within(at("2026-01-01T00:30:00"), at("2026-01-01T03:00:00"), 32);
         let starts: Vec<_> = within.iter().map(|interval| interval.start).collect();
         assert_eq!(starts, [at("2026-01-01T01:00:00"), at("2026-01-01T02:00:00")]);
     }

@@ -68,8 +68,30 @@ pub fn attempt(pipeline: &str, component: &str, start: NaiveDateTime, number: u3
     )
 }
 
+/// A runner's check of one precondition of an instance.
+pub fn precondition_attempt(
+    pipeline: &str,
+    component: &str,
+    start: NaiveDateTime,
+    precondition: &str,
+    number: u32,
+) -> Key {
+    Key::new(
+        pipeline_pk(pipeline),
+        format!(
+            "PRECHECK#{}#{}#{}#{number:04}",
+            escape(component),
+            format_datetime(start),
+            escape(precondition)
+        ),
+    )
+}
+
 pub fn event(pipeline: &str, component: &str, start: NaiveDateTime, event: &str) -> Key {
-    Key::new(pipeline_pk(pipeline), format!("EVENT#{}#{}#{event}", escape(component), format_datetime(start)))
+    Key::new(
+        pipeline_pk(pipeline),
+        format!("EVENT#{}#{}#{event}", escape(component), format_datetime(start)),
+    )
 }
 
 pub fn task(task_id: &str) -> Key {
@@ -125,9 +147,13 @@ mod tests {
 
     #[test]
     fn a_pipeline_always_lands_in_the_same_shard() {
-        assert_eq!(queue(stages::DEPENDENCIES, "df-123"), queue(stages::DEPENDENCIES, "df-123"));
-        let shards: std::collections::BTreeSet<String> =
-            (0..100).map(|index| queue(stages::SCHEDULE, &format!("df-{index}"))).collect();
+        assert_eq!(
+            queue(stages::DEPENDENCIES, "df-123"),
+            queue(stages::DEPENDENCIES, "df-123")
+        );
+        let shards: std::collections::BTreeSet<String> = (0..100)
+            .map(|index| queue(stages::SCHEDULE, &format!("df-{index}")))
+            .collect();
         assert_eq!(shards.len(), SHARDS as usize, "pipelines spread over every shard");
         assert_eq!(queues(stages::REAP).count(), SHARDS as usize);
     }

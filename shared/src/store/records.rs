@@ -59,17 +59,26 @@ impl<T: Record> Stored<T> {
     pub fn from_item(item: &Item) -> Result<Self, StoreError> {
         let record = serde_json::from_str(&item.data)
             .map_err(|error| StoreError::Corrupt(format!("{:?}: {error}", item.key)))?;
-        Ok(Self { record, expected: Expected::of(item) })
+        Ok(Self {
+            record,
+            expected: Expected::of(item),
+        })
     }
 
     /// Replaces this record with `next`, if nobody changed it since it was read.
     pub fn replace(&self, next: &T) -> Result<Write, StoreError> {
-        Ok(Write::Replace { item: next.to_item()?, expected: self.expected.clone() })
+        Ok(Write::Replace {
+            item: next.to_item()?,
+            expected: self.expected.clone(),
+        })
     }
 
     /// Requires, inside a transaction, that nobody changed it since it was read.
     pub fn check(&self) -> Write {
-        Write::Check { key: self.record.key(), expected: self.expected.clone() }
+        Write::Check {
+            key: self.record.key(),
+            expected: self.expected.clone(),
+        }
     }
 }
 
@@ -126,7 +135,10 @@ impl Record for PipelineRecord {
     fn due(&self) -> Option<Due> {
         let active = matches!(self.state, PipelineState::Scheduled | PipelineState::Deactivating);
         let at = self.next_check_at.filter(|_| active)?;
-        Some(Due { queue: keys::queue(keys::stages::SCHEDULE, &self.id), at_millis: millis(at) })
+        Some(Due {
+            queue: keys::queue(keys::stages::SCHEDULE, &self.id),
+            at_millis: millis(at),
+        })
     }
 }
 
@@ -202,6 +214,8 @@ pub struct InstanceRecord {
     pub attempts: u32,
     /// The first attempt of the current run (1, or later after a rerun).
     pub run_first_attempt: u32,
+    /// Runner checks of preconditions created so far.
+    pub precondition_attempts: u32,
     /// Reruns so far: events of each run are recorded separately.
     pub reruns: u32,
     /// Why it waits, in sentences a user can read (`@waitingOn`).
@@ -242,7 +256,10 @@ impl Record for InstanceRecord {
             }
             _ => return None,
         };
-        Some(Due { queue: keys::queue(stage, &self.pipeline_id), at_millis: millis(at) })
+        Some(Due {
+            queue: keys::queue(stage, &self.pipeline_id),
+            at_millis: millis(at),
+        })
     }
 
     fn expires_at(&self) -> Option<i64> {
@@ -298,7 +315,18 @@ impl AttemptRecord {
 
 impl Record for AttemptRecord {
     fn key(&self) -> Key {
-        keys::attempt(&self.pipeline_id, &self.component_id, self.scheduled_start, self.number)
+        match &self.kind {
+            AttemptKind::Activity => {
+                keys::attempt(&self.pipeline_id, &self.component_id, self.scheduled_start, self.number)
+            }
+            AttemptKind::Precondition { precondition_id } => keys::precondition_attempt(
+                &self.pipeline_id,
+                &self.component_id,
+                self.scheduled_start,
+                precondition_id,
+                self.number,
+            ),
+        }
     }
 
     fn status(&self) -> Option<String> {
@@ -307,9 +335,10 @@ impl Record for AttemptRecord {
 
     fn due(&self) -> Option<Due> {
         match self.status {
-            Status::WaitingForRunner => {
-                Some(Due { queue: keys::runner_queue(&self.worker_group), at_millis: millis(self.available_at) })
-            }
+            Status::WaitingForRunner => Some(Due {
+                queue: keys::runner_queue(&self.worker_group),
+                at_millis: millis(self.available_at),
+            }),
             Status::Running => Some(Due {
                 queue: keys::queue(keys::stages::REAP, &self.pipeline_id),
                 at_millis: millis(self.reap_at()?),
@@ -327,17 +356,16 @@ impl Record for AttemptRecord {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskRecord {
     pub task_id: String,
-    pub pipeline_id: String,
-    pub component_id: String,
-    pub scheduled_start: NaiveDateTime,
-    pub attempt: u32,
     pub worker_group: String,
     pub claimed_at: NaiveDateTime,
+    /// Where the attempt is.
+    pub attempt_pk: String,
+    pub attempt_sk: String,
 }
 
 impl TaskRecord {
     pub fn attempt_key(&self) -> Key {
-        keys::attempt(&self.pipeline_id, &self.component_id, self.scheduled_start, self.attempt)
+        Key::new(self.attempt_pk.clone(), self.attempt_sk.clone())
     }
 }
 

@@ -1,0 +1,508 @@
+//! The dependencies stage: an instance waiting on its dependencies starts when its time
+//! has come, every upstream instance (dependsOn, inputs, the activity producing a data
+//! node, roll-ups) has finished, every precondition holds, and its component has room
+//! under maxActiveInstances. Whatever it still waits for is written on it in words.
+
+use chrono::NaiveDateTime;
+
+use super::{
+    Engine, EngineError, Event, PipelineState, Status, StepReport, apply,
+    compiled::{CompiledPipeline, ComponentSpec, PreconditionKind, after},
+    event_record,
+};
+use crate::{
+    cloud::probe::{Check, Probe, Verdict},
+    definition::{context::Runtime, schema::Category},
+    schedule::instance_id,
+    store::{
+        RunStore, Write, keys,
+        records::{
+            self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord,
+            PreconditionState, Stored, create,
+        },
+    },
+    time::format_datetime,
+};
+
+/// How often an instance of an inactive pipeline or an unrunnable component looks again.
+const IDLE_RECHECK: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+
+impl<S: RunStore, P: Probe> Engine<'_, S, P> {
+    /// One pass over the instances due for a dependency check.
+    pub async fn dependencies_step(&self) -> Result<StepReport, EngineError> {
+        let mut report = StepReport::default();
+        for instance in super::parse_all::<InstanceRecord>(&self.due_items(keys::stages::DEPENDENCIES).await?) {
+            report.examined += 1;
+            self.check_dependencies(instance, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    /// Checks one waiting instance and writes what changed.
+    pub async fn check_dependencies(
+        &self,
+        stored: Stored<InstanceRecord>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        if stored.record.status != Status::WaitingOnDependencies {
+            return Ok(());
+        }
+        let now = self.now();
+        let pipeline = self.pipeline(&stored.record.pipeline_id).await?;
+        let mut next = stored.record.clone();
+        let mut writes = Vec::new();
+        // A FINISHED pipeline has created all its instances; those still waiting run on.
+        if !matches!(
+            pipeline.record.state,
+            PipelineState::Scheduled | PipelineState::Finished
+        ) {
+            next.waiting_on = vec![format!(
+                "the pipeline is {}: nothing new starts until it is activated again",
+                pipeline.record.state
+            )];
+            next.next_check_at = Some(now + IDLE_RECHECK);
+            return self.commit(&stored, next, writes, report).await;
+        }
+        let compiled = self.compiled(&pipeline.record).await?;
+        let Some(spec) = compiled.component(&next.component_id) else {
+            next.waiting_on = vec![format!(
+                "\"{}\" is not in the active definition; rerun or cancel this instance",
+                next.component_id
+            )];
+            next.next_check_at = None;
+            return self.commit(&stored, next, writes, report).await;
+        };
+        if let Some(event) = raise_late(&mut next, spec, now) {
+            writes.push(create(&event)?);
+        }
+        let component: Option<Stored<ComponentRecord>> =
+            records::get(self.store, &keys::component(&next.pipeline_id, &next.component_id)).await?;
+        if component.as_ref().is_some_and(|component| component.record.paused) {
+            next.waiting_on = vec![format!(
+                "component \"{}\" is paused (SetStatus RESUME starts it again)",
+                spec.id
+            )];
+            next.next_check_at = Some(now + self.limits.recheck);
+            return self.commit(&stored, next, writes, report).await;
+        }
+        if now < next.runs_at {
+            next.waiting_on = vec![format!("its scheduled time, {}", format_datetime(next.runs_at))];
+            next.next_check_at = Some(next.runs_at);
+            return self.commit(&stored, next, writes, report).await;
+        }
+        match self.upstream(&compiled, spec, &next).await? {
+            Upstream::Failed(failed) => {
+                // failureAndRerunMode: cascade (reference §3.8).
+                next.status = apply(next.status, Event::DependencyFailed)?;
+                next.cascade_failed_on = Some(failed.clone());
+                next.error = ErrorDetails {
+                    error_id: Some("Sluice.CascadeFailed".into()),
+                    error_message: Some(format!(
+                        "{failed} failed, so this did not run (failureAndRerunMode cascade)"
+                    )),
+                    error_stack_trace: None,
+                };
+                self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
+                writes.extend(self.cancel_prechecks(&next).await?);
+                return self.commit(&stored, next, writes, report).await;
+            }
+            Upstream::Waiting(reasons) => {
+                next.waiting_on = reasons;
+                next.next_check_at = Some(now + self.limits.recheck);
+                return self.commit(&stored, next, writes, report).await;
+            }
+            Upstream::Ready => {}
+        }
+        match self.preconditions(&compiled, spec, &mut next, now, &mut writes).await? {
+            Preconditions::Failed(message) => {
+                next.status = apply(next.status, Event::PreconditionFailed)?;
+                next.error = ErrorDetails {
+                    error_id: Some("Sluice.PreconditionFailed".into()),
+                    error_message: Some(message),
+                    error_stack_trace: None,
+                };
+                self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
+                writes.extend(self.cancel_prechecks(&next).await?);
+                return self.commit(&stored, next, writes, report).await;
+            }
+            Preconditions::Waiting { reasons, check_at } => {
+                next.waiting_on = reasons;
+                next.next_check_at = Some(check_at);
+                return self.commit(&stored, next, writes, report).await;
+            }
+            Preconditions::Met => {}
+        }
+        match spec.category {
+            Category::Activity => {
+                self.start(&compiled, spec, component, stored, next, writes, report)
+                    .await
+            }
+            Category::Resource => {
+                next.waiting_on = vec![
+                    "Ec2Resource and EmrCluster instances are launched by the resources stage, which this Sluice does not have yet"
+                        .to_owned(),
+                ];
+                next.next_check_at = Some(now + IDLE_RECHECK);
+                self.commit(&stored, next, writes, report).await
+            }
+            // A data node has no work: once its dependencies hold, its data is ready.
+            _ => {
+                next.status = apply(next.status, Event::Ready)?;
+                self.end(&mut next, now, EventKind::Success, &spec.on_success, &mut writes)?;
+                self.commit(&stored, next, writes, report).await
+            }
+        }
+    }
+
+    /// Moves a ready activity instance to WAITING_FOR_RUNNER with its first attempt of the
+    /// run, if its component has room under maxActiveInstances.
+    #[allow(clippy::too_many_arguments)]
+    async fn start(
+        &self,
+        compiled: &CompiledPipeline,
+        spec: &ComponentSpec,
+        component: Option<Stored<ComponentRecord>>,
+        stored: Stored<InstanceRecord>,
+        mut next: InstanceRecord,
+        mut writes: Vec<Write>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let Some(component) = component else {
+            next.waiting_on = vec!["the schedule stage has not set up this component yet".into()];
+            next.next_check_at = Some(now + self.limits.recheck);
+            return self.commit(&stored, next, writes, report).await;
+        };
+        if component.record.active >= spec.max_active_instances {
+            next.waiting_on = vec![format!(
+                "{} instances of \"{}\" are already active, its maxActiveInstances",
+                component.record.active, spec.id
+            )];
+            next.next_check_at = Some(now + self.limits.recheck);
+            return self.commit(&stored, next, writes, report).await;
+        }
+        let worker_group = compiled.worker_group(spec, next.scheduled_start);
+        next.status = apply(next.status, Event::DependenciesMet)?;
+        next.attempts += 1;
+        next.worker_group = Some(worker_group.clone());
+        next.waiting_on = vec![format!("a runner polling worker group \"{worker_group}\"")];
+        next.next_check_at = None;
+        let attempt = AttemptRecord {
+            pipeline_id: next.pipeline_id.clone(),
+            component_id: next.component_id.clone(),
+            scheduled_start: next.scheduled_start,
+            number: next.attempts,
+            kind: AttemptKind::Activity,
+            status: Status::WaitingForRunner,
+            worker_group,
+            available_at: now,
+            task_id: None,
+            hostname: None,
+            claimed_at: None,
+            lease_until: None,
+            deadline: None,
+            last_progress_at: None,
+            cancel_requested: false,
+            ended_at: None,
+            error: ErrorDetails::default(),
+        };
+        let counted = ComponentRecord {
+            active: component.record.active + 1,
+            ..component.record.clone()
+        };
+        writes.push(create(&attempt)?);
+        writes.push(component.replace(&counted)?);
+        self.commit(&stored, next, writes, report).await
+    }
+
+    /// Writes the instance (and whatever goes with it) in one conditional request.
+    pub(crate) async fn commit(
+        &self,
+        stored: &Stored<InstanceRecord>,
+        next: InstanceRecord,
+        mut writes: Vec<Write>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        if next == stored.record && writes.is_empty() {
+            return Ok(());
+        }
+        writes.push(stored.replace(&next)?);
+        let written = if writes.len() == 1 {
+            self.store.write(writes.remove(0)).await?
+        } else {
+            self.store.transact(writes).await?
+        };
+        report.wrote(written);
+        Ok(())
+    }
+
+    /// Ends a run: the end time, and the event for its actions.
+    pub(crate) fn end(
+        &self,
+        instance: &mut InstanceRecord,
+        now: NaiveDateTime,
+        event: EventKind,
+        actions: &[String],
+        writes: &mut Vec<Write>,
+    ) -> Result<(), EngineError> {
+        instance.ended_at = Some(now);
+        instance.waiting_on.clear();
+        instance.next_check_at = None;
+        if let Some(record) = event_record(instance, event, actions, now) {
+            writes.push(create(&record)?);
+        }
+        Ok(())
+    }
+
+    async fn upstream(
+        &self,
+        compiled: &CompiledPipeline,
+        spec: &ComponentSpec,
+        instance: &InstanceRecord,
+    ) -> Result<Upstream, EngineError> {
+        let interval = spec.interval_at(instance.scheduled_start);
+        let mut reasons = Vec::new();
+        for upstream_id in &spec.upstream {
+            let Some(upstream) = compiled.component(upstream_id) else {
+                continue;
+            };
+            for start in compiled.upstream_starts(upstream, interval) {
+                let id = instance_id(upstream_id, start);
+                let key = keys::instance(&instance.pipeline_id, upstream_id, start);
+                let found: Option<Stored<InstanceRecord>> = records::get(self.store, &key).await?;
+                match found.map(|found| found.record) {
+                    None => reasons.push(format!("{id}, which has not been created yet")),
+                    Some(found) if found.status.is_success() => {}
+                    Some(found) if found.status.is_failure() && spec.cascade => return Ok(Upstream::Failed(id)),
+                    Some(found) if found.status.is_failure() => reasons.push(format!(
+                        "{id}, which is {}: this waits until it is rerun (with failureAndRerunMode cascade it would fail instead)",
+                        found.status
+                    )),
+                    Some(found) => {
+                        let why = found.waiting_on.first().map(|why| format!(", waiting on {why}")).unwrap_or_default();
+                        reasons.push(format!("{id}, which is {}{why}", found.status));
+                    }
+                }
+            }
+        }
+        Ok(if reasons.is_empty() {
+            Upstream::Ready
+        } else {
+            Upstream::Waiting(reasons)
+        })
+    }
+
+    /// Checks the instance's preconditions: system ones through the probe, runner ones as
+    /// tasks. Updates their state on the instance.
+    async fn preconditions(
+        &self,
+        compiled: &CompiledPipeline,
+        spec: &ComponentSpec,
+        instance: &mut InstanceRecord,
+        now: NaiveDateTime,
+        writes: &mut Vec<Write>,
+    ) -> Result<Preconditions, EngineError> {
+        let mut reasons = Vec::new();
+        let mut check_at: Option<NaiveDateTime> = None;
+        let runtime = Runtime::scheduled(instance.scheduled_start, Some(instance.scheduled_end));
+        for precondition_id in &spec.preconditions {
+            let Some(precondition) = compiled.preconditions.get(precondition_id) else {
+                continue;
+            };
+            let position = match instance
+                .preconditions
+                .iter()
+                .position(|state| &state.precondition_id == precondition_id)
+            {
+                Some(position) => position,
+                None => {
+                    instance.preconditions.push(PreconditionState {
+                        precondition_id: precondition_id.clone(),
+                        met: false,
+                        last_result: "not checked yet".into(),
+                        checks: 0,
+                        first_checked_at: now,
+                        last_checked_at: now,
+                        pending_attempt: None,
+                    });
+                    instance.preconditions.len() - 1
+                }
+            };
+            let state = &mut instance.preconditions[position];
+            if state.met {
+                continue;
+            }
+            if let Some(timeout) = precondition.timeout
+                && now >= after(state.first_checked_at, timeout)
+            {
+                return Ok(Preconditions::Failed(format!(
+                    "precondition \"{precondition_id}\" was not met within its preconditionTimeout of {timeout}: {}",
+                    state.last_result
+                )));
+            }
+            let delay = precondition.retry.retry_delay;
+            let due = state.checks == 0 || now >= state.last_checked_at + delay;
+            match precondition.kind {
+                PreconditionKind::System if due => {
+                    let check = system_check(compiled, precondition_id, &precondition.type_name, &spec.id, &runtime);
+                    let verdict = match check {
+                        Ok(check) => self.probe.check(&check).await.map_err(|error| error.to_string()),
+                        Err(error) => Err(error),
+                    };
+                    state.checks += 1;
+                    state.last_checked_at = now;
+                    match verdict {
+                        Ok(Verdict::True) => {
+                            state.met = true;
+                            state.last_result = format!("true at {}", format_datetime(now));
+                            continue;
+                        }
+                        Ok(Verdict::False { reason }) => state.last_result = reason,
+                        Err(error) => state.last_result = format!("could not be checked: {error}"),
+                    }
+                }
+                PreconditionKind::Runner if state.pending_attempt.is_none() && due => {
+                    instance.precondition_attempts += 1;
+                    let number = instance.precondition_attempts;
+                    let attempt = AttemptRecord {
+                        pipeline_id: instance.pipeline_id.clone(),
+                        component_id: instance.component_id.clone(),
+                        scheduled_start: instance.scheduled_start,
+                        number,
+                        kind: AttemptKind::Precondition {
+                            precondition_id: precondition_id.clone(),
+                        },
+                        status: Status::WaitingForRunner,
+                        worker_group: compiled.worker_group(spec, instance.scheduled_start),
+                        available_at: now,
+                        task_id: None,
+                        hostname: None,
+                        claimed_at: None,
+                        lease_until: None,
+                        deadline: None,
+                        last_progress_at: None,
+                        cancel_requested: false,
+                        ended_at: None,
+                        error: ErrorDetails::default(),
+                    };
+                    writes.push(create(&attempt)?);
+                    let state = &mut instance.preconditions[position];
+                    state.pending_attempt = Some(number);
+                    state.last_result = format!("a runner of worker group \"{}\" is to check it", attempt.worker_group);
+                }
+                _ => {}
+            }
+            let state = &instance.preconditions[position];
+            reasons.push(format!("precondition \"{precondition_id}\": {}", state.last_result));
+            let again = if state.pending_attempt.is_some() {
+                now + self.limits.recheck
+            } else {
+                state.last_checked_at + delay
+            };
+            let again = match precondition.timeout {
+                Some(timeout) => again.min(after(state.first_checked_at, timeout)),
+                None => again,
+            };
+            check_at = Some(check_at.map_or(again, |current| current.min(again)));
+        }
+        Ok(match check_at {
+            None => Preconditions::Met,
+            Some(check_at) => Preconditions::Waiting { reasons, check_at },
+        })
+    }
+
+    /// Runner checks of the instance's preconditions still waiting: canceled with it.
+    async fn cancel_prechecks(&self, instance: &InstanceRecord) -> Result<Vec<Write>, EngineError> {
+        let mut writes = Vec::new();
+        for state in &instance.preconditions {
+            let Some(number) = state.pending_attempt else { continue };
+            let key = keys::precondition_attempt(
+                &instance.pipeline_id,
+                &instance.component_id,
+                instance.scheduled_start,
+                &state.precondition_id,
+                number,
+            );
+            let Some(attempt) = records::get::<AttemptRecord, _>(self.store, &key).await? else {
+                continue;
+            };
+            if attempt.record.status.is_terminal() {
+                continue;
+            }
+            let canceled = AttemptRecord {
+                status: apply(attempt.record.status, Event::Cancel)?,
+                ended_at: Some(self.now()),
+                ..attempt.record.clone()
+            };
+            writes.push(attempt.replace(&canceled)?);
+        }
+        Ok(writes)
+    }
+}
+
+enum Upstream {
+    Ready,
+    Waiting(Vec<String>),
+    Failed(String),
+}
+
+enum Preconditions {
+    Met,
+    Waiting {
+        reasons: Vec<String>,
+        check_at: NaiveDateTime,
+    },
+    Failed(String),
+}
+
+/// Raises lateness once: `lateAfterTimeout` after the scheduled start, while unfinished.
+pub(crate) fn raise_late(
+    instance: &mut InstanceRecord,
+    spec: &ComponentSpec,
+    now: NaiveDateTime,
+) -> Option<records::EventRecord> {
+    let deadline = instance.late_deadline?;
+    if instance.late_raised || now < deadline || instance.status.is_terminal() {
+        return None;
+    }
+    // Raised once, recorded on the instance even when no action listens.
+    instance.late_raised = true;
+    event_record(instance, EventKind::Late, &spec.on_late, now)
+}
+
+/// The system precondition's check, its fields evaluated for this run with `node` the
+/// object it gates.
+fn system_check(
+    compiled: &CompiledPipeline,
+    precondition: &str,
+    type_name: &str,
+    node: &str,
+    runtime: &Runtime,
+) -> Result<Check, String> {
+    let field = |key: &str| -> Result<String, String> {
+        compiled
+            .evaluate_field(precondition, key, runtime, Some((node, runtime)))?
+            .ok_or_else(|| format!("{type_name} \"{precondition}\" has no {key}"))
+    };
+    let region = compiled
+        .evaluate_field(precondition, "region", runtime, Some((node, runtime)))
+        .ok()
+        .flatten();
+    Ok(match type_name {
+        "S3KeyExists" => Check::S3KeyExists {
+            s3_key: field("s3Key")?,
+        },
+        "S3PrefixNotEmpty" => Check::S3PrefixNotEmpty {
+            s3_prefix: field("s3Prefix")?,
+        },
+        "DynamoDBTableExists" => Check::DynamoDBTableExists {
+            table: field("tableName")?,
+            region,
+        },
+        "DynamoDBDataExists" => Check::DynamoDBDataExists {
+            table: field("tableName")?,
+            region,
+        },
+        other => return Err(format!("\"{other}\" is not a precondition Sluice checks itself")),
+    })
+}

@@ -1,0 +1,686 @@
+//! The engine, scenario by scenario, on the memory store with a virtual clock and the
+//! simulation's cloud: each test drives the stages the way the functions will, and checks
+//! statuses, attempts, `@waitingOn` and the events recorded for actions.
+
+use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::{Value, json};
+use sluice::{
+    cloud::probe::FakeProbe,
+    definition::read_definition,
+    engine::{
+        Engine, EngineError, Limits, PipelineState, Status,
+        clock::{Clock, ManualClock, SeededRandom},
+        operator::{ComponentCommand, InstanceCommand},
+        pipelines::ActivateOptions,
+        tasks::TaskStatus,
+    },
+    store::{
+        Range, RunStore,
+        counting::CountingStore,
+        keys,
+        memory::MemoryStore,
+        records::{self, AttemptRecord, ErrorDetails, EventRecord, InstanceRecord, PipelineRecord, Stored},
+    },
+    time::parse_datetime,
+};
+
+fn at(text: &str) -> NaiveDateTime {
+    parse_datetime(text).unwrap()
+}
+
+struct World {
+    store: CountingStore<MemoryStore>,
+    clock: ManualClock,
+    random: SeededRandom,
+    probe: FakeProbe,
+}
+
+impl World {
+    fn new(start: &str) -> Self {
+        Self {
+            store: CountingStore::new(MemoryStore::new()),
+            clock: ManualClock::new(at(start)),
+            random: SeededRandom::new(7),
+            probe: FakeProbe::new(),
+        }
+    }
+
+    fn engine(&self) -> Engine<'_, CountingStore<MemoryStore>, FakeProbe> {
+        Engine::new(&self.store, &self.clock, &self.random, &self.probe).with_limits(Limits {
+            recheck: TimeDelta::minutes(1),
+            ..Limits::default()
+        })
+    }
+
+    async fn pipeline(&self, id: &str, definition: Value, options: ActivateOptions) {
+        let engine = self.engine();
+        let definition = read_definition(&definition.to_string()).unwrap().definition;
+        assert!(engine.create_pipeline(id, id, id).await.unwrap());
+        let report = engine.put_definition(id, &definition).await.unwrap();
+        assert!(!report.errored(), "{report:#?}");
+        engine.activate(id, &options).await.unwrap();
+    }
+
+    /// Every stage once, as the minute schedule runs them.
+    async fn tick(&self) {
+        let engine = self.engine();
+        engine.schedule_step().await.unwrap();
+        engine.dependencies_step().await.unwrap();
+        engine.watch_step().await.unwrap();
+        engine.reap_step().await.unwrap();
+    }
+
+    async fn advance(&self, minutes: i64) {
+        self.clock.advance(TimeDelta::minutes(minutes));
+        self.tick().await;
+    }
+
+    async fn instance(&self, pipeline: &str, component: &str, start: &str) -> InstanceRecord {
+        let key = keys::instance(pipeline, component, at(start));
+        records::get::<InstanceRecord, _>(&self.store, &key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {component} at {start}"))
+            .record
+    }
+
+    async fn status(&self, pipeline: &str, component: &str, start: &str) -> Status {
+        self.instance(pipeline, component, start).await.status
+    }
+
+    async fn events(&self, pipeline: &str) -> Vec<EventRecord> {
+        let items = self
+            .store
+            .query(&keys::pipeline_pk(pipeline), &Range::prefix("EVENT#", 1000))
+            .await
+            .unwrap();
+        items
+            .iter()
+            .map(|item| Stored::<EventRecord>::from_item(item).unwrap().record)
+            .collect()
+    }
+
+    async fn pipeline_state(&self, pipeline: &str) -> PipelineState {
+        records::get::<PipelineRecord, _>(&self.store, &keys::pipeline(pipeline))
+            .await
+            .unwrap()
+            .unwrap()
+            .record
+            .state
+    }
+
+    /// Polls and finishes (or fails) one task of the worker group; returns its task id.
+    async fn run_task(&self, worker_group: &str, outcome: TaskStatus) -> String {
+        let engine = self.engine();
+        let task = engine
+            .poll_for_task(worker_group, Some("runner-1"))
+            .await
+            .unwrap()
+            .expect("a task");
+        assert!(
+            !engine
+                .report_task_progress(&task.task_id, Some(worker_group))
+                .await
+                .unwrap()
+        );
+        let error = match outcome {
+            TaskStatus::Finished => ErrorDetails::default(),
+            _ => ErrorDetails {
+                error_id: Some("Exit1".into()),
+                error_message: Some("disk full".into()),
+                error_stack_trace: None,
+            },
+        };
+        engine
+            .set_task_status(&task.task_id, Some(worker_group), outcome, error)
+            .await
+            .unwrap();
+        task.task_id
+    }
+}
+
+fn hourly(objects: Vec<Value>) -> Value {
+    let mut all = vec![
+        json!({"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Hourly"}, "workerGroup": "wg",
+               "failureAndRerunMode": "cascade", "maximumRetries": "1", "retryDelay": "5 minutes",
+               "onFail": {"ref": "Alarm"}, "onSuccess": {"ref": "Alarm"}}),
+        json!({"id": "Hourly", "type": "Schedule", "period": "1 hour", "startDateTime": "2026-01-01T00:00:00",
+               "occurrences": "2"}),
+        json!({"id": "Alarm", "type": "SnsAlarm", "role": "R", "topicArn": "arn:aws:sns:us-east-1:1:t",
+               "subject": "#{node.name}", "message": "#{node.errorMessage}"}),
+    ];
+    all.extend(objects);
+    json!({ "objects": all })
+}
+
+#[tokio::test]
+async fn an_activity_runs_from_creation_to_finished_and_records_its_success_once() {
+    // Given an hourly activity activated at its start
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-1",
+            hourly(vec![
+                json!({"id": "Work", "type": "ShellCommandActivity", "command": "true"}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+
+    // When the stages run, the instance is created and becomes ready for a runner
+    world.tick().await;
+    let instance = world.instance("df-1", "Work", "2026-01-01T00:00:00").await;
+    assert_eq!(instance.status, Status::WaitingForRunner);
+    assert_eq!(instance.waiting_on, ["a runner polling worker group \"wg\""]);
+
+    // And a runner takes it, reports progress and finishes it
+    world.run_task("wg", TaskStatus::Finished).await;
+
+    // Then it is FINISHED, its success recorded once for its action, and nothing else waits
+    let instance = world.instance("df-1", "Work", "2026-01-01T00:00:00").await;
+    assert_eq!(instance.status, Status::Finished);
+    assert!(instance.started_at.is_some() && instance.ended_at.is_some());
+    let events = world.events("df-1").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].actions, ["Alarm"]);
+    assert!(world.engine().poll_for_task("wg", None).await.unwrap().is_none());
+    world.tick().await;
+    assert_eq!(world.events("df-1").await.len(), 1, "recorded once");
+}
+
+#[tokio::test]
+async fn a_chain_advances_in_order_and_says_what_it_waits_on() {
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-chain",
+            hourly(vec![
+                json!({"id": "A", "type": "ShellCommandActivity", "command": "a"}),
+                json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.tick().await;
+    let b = world.instance("df-chain", "B", "2026-01-01T00:00:00").await;
+    assert_eq!(b.status, Status::WaitingOnDependencies);
+    assert_eq!(b.waiting_on.len(), 1);
+    assert!(
+        b.waiting_on[0].starts_with(
+            "@A_2026-01-01T00:00:00, which is WAITING_FOR_RUNNER, waiting on a runner polling worker group \"wg\""
+        ),
+        "{:?}",
+        b.waiting_on
+    );
+    world.run_task("wg", TaskStatus::Finished).await;
+    world.advance(1).await;
+    assert_eq!(
+        world.status("df-chain", "B", "2026-01-01T00:00:00").await,
+        Status::WaitingForRunner
+    );
+    world.run_task("wg", TaskStatus::Finished).await;
+    assert_eq!(
+        world.status("df-chain", "B", "2026-01-01T00:00:00").await,
+        Status::Finished
+    );
+}
+
+#[tokio::test]
+async fn a_failed_attempt_retries_after_its_delay_then_fails_and_cascades() {
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-fail",
+            hourly(vec![
+                json!({"id": "A", "type": "ShellCommandActivity", "command": "a"}),
+                json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.tick().await;
+    world.run_task("wg", TaskStatus::Failed).await;
+    // One retry (maximumRetries 1), not before its 5-minute delay
+    let a = world.instance("df-fail", "A", "2026-01-01T00:00:00").await;
+    assert_eq!(a.status, Status::WaitingForRunner);
+    assert_eq!(a.attempts, 2);
+    assert!(
+        a.waiting_on[0].starts_with("retry 1 of 1 at 2026-01-01T00:05:00, after attempt 1 failed: disk full"),
+        "{:?}",
+        a.waiting_on
+    );
+    assert!(
+        world.engine().poll_for_task("wg", None).await.unwrap().is_none(),
+        "not before the delay"
+    );
+    world.advance(5).await;
+    world.run_task("wg", TaskStatus::Failed).await;
+    let a = world.instance("df-fail", "A", "2026-01-01T00:00:00").await;
+    assert_eq!(a.status, Status::Failed);
+    assert_eq!(a.error.error_message.as_deref(), Some("disk full"));
+    // The consumer cascades, and each failure is recorded once
+    world.advance(1).await;
+    let b = world.instance("df-fail", "B", "2026-01-01T00:00:00").await;
+    assert_eq!(b.status, Status::CascadeFailed);
+    assert_eq!(b.cascade_failed_on.as_deref(), Some("@A_2026-01-01T00:00:00"));
+    let failures = world.events("df-fail").await;
+    assert_eq!(failures.len(), 2, "{failures:#?}");
+    // Rerunning the root cause reruns its cascade-failed consumer
+    world
+        .engine()
+        .set_instance_status("df-fail", &["@A_2026-01-01T00:00:00".into()], InstanceCommand::Rerun)
+        .await
+        .unwrap();
+    assert_eq!(
+        world.status("df-fail", "B", "2026-01-01T00:00:00").await,
+        Status::WaitingOnDependencies
+    );
+    world.tick().await;
+    let a = world.instance("df-fail", "A", "2026-01-01T00:00:00").await;
+    assert_eq!(
+        (a.status, a.attempts, a.run_first_attempt),
+        (Status::WaitingForRunner, 3, 3)
+    );
+    world.run_task("wg", TaskStatus::Finished).await;
+    world.advance(1).await;
+    world.run_task("wg", TaskStatus::Finished).await;
+    assert_eq!(
+        world.status("df-fail", "B", "2026-01-01T00:00:00").await,
+        Status::Finished
+    );
+}
+
+#[tokio::test]
+async fn without_cascade_a_consumer_waits_and_says_why() {
+    let world = World::new("2026-01-01T00:00:00");
+    let mut definition = hourly(vec![
+        json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "maximumRetries": "0"}),
+        json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+    ]);
+    definition["objects"][0]["failureAndRerunMode"] = json!("none");
+    world.pipeline("df-wait", definition, ActivateOptions::default()).await;
+    world.tick().await;
+    world.run_task("wg", TaskStatus::Failed).await;
+    world.advance(1).await;
+    let b = world.instance("df-wait", "B", "2026-01-01T00:00:00").await;
+    assert_eq!(b.status, Status::WaitingOnDependencies);
+    assert!(
+        b.waiting_on[0].contains("which is FAILED: this waits until it is rerun"),
+        "{:?}",
+        b.waiting_on
+    );
+}
+
+#[tokio::test]
+async fn a_runner_that_vanishes_loses_its_lease_and_the_attempt_is_retried() {
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-lease",
+            hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.tick().await;
+    let task = world
+        .engine()
+        .poll_for_task("wg", Some("doomed-host"))
+        .await
+        .unwrap()
+        .unwrap();
+    // No acknowledgement within two minutes
+    world.advance(3).await;
+    let attempt: AttemptRecord = records::get(
+        &world.store,
+        &keys::attempt("df-lease", "A", at("2026-01-01T00:00:00"), 1),
+    )
+    .await
+    .unwrap()
+    .unwrap()
+    .record;
+    assert_eq!(attempt.status, Status::Failed);
+    assert_eq!(attempt.error.error_id.as_deref(), Some("Sluice.NotAcknowledged"));
+    assert!(
+        attempt
+            .error
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("on doomed-host never acknowledged")
+    );
+    // The vanished runner comes back: its task is over
+    assert!(
+        world.engine().report_task_progress(&task.task_id, None).await.unwrap(),
+        "canceled"
+    );
+    let late_report = world
+        .engine()
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            late_report,
+            EngineError::WrongStatus {
+                status: Status::Failed,
+                ..
+            }
+        ),
+        "{late_report}"
+    );
+    let a = world.instance("df-lease", "A", "2026-01-01T00:00:00").await;
+    assert_eq!((a.status, a.attempts), (Status::WaitingForRunner, 2));
+}
+
+#[tokio::test]
+async fn lateness_is_raised_once() {
+    let world = World::new("2026-01-01T00:00:00");
+    let mut definition = hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a",
+                                           "lateAfterTimeout": "10 minutes", "onLateAction": {"ref": "Alarm"}})]);
+    definition["objects"][0].as_object_mut().unwrap().remove("onSuccess");
+    world.pipeline("df-late", definition, ActivateOptions::default()).await;
+    world.tick().await;
+    for _ in 0..5 {
+        world.advance(5).await;
+    }
+    let a = world.instance("df-late", "A", "2026-01-01T00:00:00").await;
+    assert!(a.late_raised);
+    let events = world.events("df-late").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event, records::EventKind::Late);
+}
+
+#[tokio::test]
+async fn a_system_precondition_is_checked_until_true_and_fails_at_its_timeout() {
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-pre",
+            hourly(vec![
+                json!({"id": "Ready", "type": "S3KeyExists", "role": "R", "retryDelay": "2 minutes",
+                       "s3Key": "s3://bucket/#{format(node.@scheduledStartTime, 'HH')}/_SUCCESS",
+                       "preconditionTimeout": "90 minutes"}),
+                json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "precondition": {"ref": "Ready"}}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.probe.set_bucket("bucket", true);
+    world.tick().await;
+    let a = world.instance("df-pre", "A", "2026-01-01T00:00:00").await;
+    assert_eq!(a.status, Status::WaitingOnDependencies);
+    assert!(
+        a.waiting_on[0].starts_with("precondition \"Ready\": "),
+        "{:?}",
+        a.waiting_on
+    );
+    assert!(
+        a.waiting_on[0].contains("s3://bucket/00/_SUCCESS"),
+        "{:?}",
+        a.waiting_on
+    );
+    world.probe.set_object("s3://bucket/00/_SUCCESS", true).unwrap();
+    world.advance(2).await;
+    assert_eq!(
+        world.status("df-pre", "A", "2026-01-01T00:00:00").await,
+        Status::WaitingForRunner
+    );
+    // The next hour's marker never comes: FAILED at the timeout
+    world.clock.set(at("2026-01-01T01:00:00"));
+    world.tick().await;
+    for _ in 0..50 {
+        world.advance(2).await;
+    }
+    let a = world.instance("df-pre", "A", "2026-01-01T01:00:00").await;
+    assert_eq!(a.status, Status::Failed);
+    assert!(
+        a.error
+            .error_message
+            .as_deref()
+            .unwrap()
+            .contains("was not met within its preconditionTimeout of 90 minutes")
+    );
+}
+
+#[tokio::test]
+async fn max_active_instances_bounds_a_backfill() {
+    let world = World::new("2026-01-01T05:00:00");
+    let mut definition = hourly(vec![
+        json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "maxActiveInstances": "2"}),
+    ]);
+    definition["objects"][1]["occurrences"] = json!("5");
+    world.pipeline("df-max", definition, ActivateOptions::default()).await;
+    world.tick().await;
+    let mut statuses = Vec::new();
+    for hour in 0..5 {
+        statuses.push(world.status("df-max", "A", &format!("2026-01-01T0{hour}:00:00")).await);
+    }
+    let first = world.instance("df-max", "A", "2026-01-01T00:00:00").await;
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|status| **status == Status::WaitingForRunner)
+            .count(),
+        2,
+        "{statuses:?} {:?}",
+        first.waiting_on
+    );
+    let waiting = world.instance("df-max", "A", "2026-01-01T04:00:00").await;
+    assert!(
+        waiting.waiting_on[0].contains("maxActiveInstances"),
+        "{:?}",
+        waiting.waiting_on
+    );
+    for _ in 0..5 {
+        world.run_task("wg", TaskStatus::Finished).await;
+        world.advance(1).await;
+    }
+    for hour in 0..5 {
+        assert_eq!(
+            world.status("df-max", "A", &format!("2026-01-01T0{hour}:00:00")).await,
+            Status::Finished
+        );
+    }
+    assert_eq!(world.pipeline_state("df-max").await, PipelineState::Finished);
+}
+
+#[tokio::test]
+async fn activation_refuses_a_backfill_of_more_than_a_day_and_skips_before_a_start_timestamp() {
+    let world = World::new("2026-01-03T00:00:00");
+    let engine = world.engine();
+    let definition =
+        read_definition(&hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]).to_string())
+            .unwrap()
+            .definition;
+    engine.create_pipeline("df-old", "old", "u").await.unwrap();
+    engine.put_definition("df-old", &definition).await.unwrap();
+    let refused = engine
+        .activate("df-old", &ActivateOptions::default())
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("object \"A\""), "{refused}");
+    let options = ActivateOptions {
+        start_timestamp: Some(at("2026-01-01T01:00:00")),
+        allow_backfill: true,
+        ..Default::default()
+    };
+    engine.activate("df-old", &options).await.unwrap();
+    world.tick().await;
+    assert_eq!(
+        world.status("df-old", "A", "2026-01-01T00:00:00").await,
+        Status::Skipped
+    );
+    assert_eq!(
+        world.status("df-old", "A", "2026-01-01T01:00:00").await,
+        Status::WaitingForRunner
+    );
+}
+
+#[tokio::test]
+async fn operators_pause_cancel_and_mark_finished() {
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-op",
+            hourly(vec![
+                json!({"id": "A", "type": "ShellCommandActivity", "command": "a"}),
+                json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    let engine = world.engine();
+    world.tick().await;
+    engine
+        .set_component_status("df-op", &["B".into()], ComponentCommand::Pause)
+        .await
+        .unwrap();
+    // A runner takes A, an operator cancels it: the runner learns on its next report
+    let task = engine.poll_for_task("wg", None).await.unwrap().unwrap();
+    engine
+        .set_instance_status("df-op", &["@A_2026-01-01T00:00:00".into()], InstanceCommand::TryCancel)
+        .await
+        .unwrap();
+    assert!(engine.report_task_progress(&task.task_id, None).await.unwrap());
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        world.status("df-op", "A", "2026-01-01T00:00:00").await,
+        Status::Canceled
+    );
+    // Marking it finished lets B go, once B is resumed
+    engine
+        .set_instance_status(
+            "df-op",
+            &["@A_2026-01-01T00:00:00".into()],
+            InstanceCommand::MarkFinished,
+        )
+        .await
+        .unwrap();
+    world.advance(1).await;
+    let b = world.instance("df-op", "B", "2026-01-01T00:00:00").await;
+    assert!(b.waiting_on[0].contains("is paused"), "{:?}", b.waiting_on);
+    engine
+        .set_component_status("df-op", &["B".into()], ComponentCommand::Resume)
+        .await
+        .unwrap();
+    world.advance(1).await;
+    assert_eq!(
+        world.status("df-op", "B", "2026-01-01T00:00:00").await,
+        Status::WaitingForRunner
+    );
+    // Deactivating with cancelActive cancels what has not ended
+    engine.deactivate("df-op", true).await.unwrap();
+    assert_eq!(
+        world.status("df-op", "B", "2026-01-01T00:00:00").await,
+        Status::Canceled
+    );
+    assert_eq!(world.pipeline_state("df-op").await, PipelineState::Inactive);
+}
+
+#[tokio::test]
+async fn bad_requests_get_typed_errors_and_change_nothing() {
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-bad",
+            hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.tick().await;
+    let engine = world.engine();
+    let before = world.store.inner().items();
+    assert!(matches!(
+        engine.activate("df-nope", &ActivateOptions::default()).await,
+        Err(EngineError::PipelineNotFound(_))
+    ));
+    assert!(matches!(
+        engine.report_task_progress("no-such-task", None).await,
+        Err(EngineError::TaskNotFound(_))
+    ));
+    let outcome = engine
+        .set_instance_status("df-bad", &["@A_2026-01-01T00:00:00".into()], InstanceCommand::Rerun)
+        .await;
+    assert!(
+        matches!(
+            outcome,
+            Err(EngineError::WrongStatus {
+                status: Status::WaitingForRunner,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    let outcome = engine
+        .set_instance_status("df-bad", &["A".into()], InstanceCommand::TryCancel)
+        .await;
+    assert!(matches!(outcome, Err(EngineError::InvalidRequest(_))));
+    assert_eq!(world.store.inner().items(), before, "nothing changed");
+    let task = engine.poll_for_task("wg", None).await.unwrap().unwrap();
+    let wrong = engine
+        .report_task_progress(&task.task_id, Some("other"))
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, EngineError::WrongWorkerGroup { .. }), "{wrong}");
+    let wrong = engine
+        .set_task_status(&task.task_id, None, TaskStatus::False, ErrorDetails::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(wrong, EngineError::InvalidRequest(_)), "{wrong}");
+    // A duplicate report is accepted and changes nothing
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
+    let after_first = world.store.inner().items();
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
+    assert_eq!(world.store.inner().items(), after_first);
+}
+
+#[tokio::test]
+async fn a_task_is_never_handed_out_twice_to_concurrent_pollers() {
+    let world = World::new("2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-race",
+            hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.tick().await;
+    let (first, second) = {
+        let (one, two) = (world.engine(), world.engine());
+        tokio::join!(one.poll_for_task("wg", Some("h1")), two.poll_for_task("wg", Some("h2")))
+    };
+    let handed: Vec<_> = [first.unwrap(), second.unwrap()].into_iter().flatten().collect();
+    assert_eq!(handed.len(), 1);
+}
+
+#[tokio::test]
+async fn costs_one_write_per_transition_plus_one_for_creation() {
+    // Given an activity whose instance was created (one write)
+    let world = World::new("2026-01-01T00:00:00");
+    let mut definition = hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]);
+    definition["objects"][0].as_object_mut().unwrap().remove("onSuccess");
+    world.pipeline("df-cost", definition, ActivateOptions::default()).await;
+    let engine = world.engine();
+    engine.schedule_step().await.unwrap();
+    world.store.reset();
+    // When it goes WAITING_ON_DEPENDENCIES → WAITING_FOR_RUNNER → RUNNING → FINISHED
+    engine.dependencies_step().await.unwrap();
+    let task = engine.poll_for_task("wg", None).await.unwrap().unwrap();
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
+    // Then three transitions took three write requests (the poll's once-a-minute note aside)
+    let requests = world.store.requests();
+    assert_eq!(requests.writes, 3 + 1, "{requests:?}");
+    assert_eq!(world.clock.now(), at("2026-01-01T00:00:00"));
+}
