@@ -171,7 +171,8 @@ async fn an_activity_runs_from_creation_to_finished_and_records_its_success_once
     world.tick().await;
     let instance = world.instance("df-1", "Work", "2026-01-01T00:00:00").await;
     assert_eq!(instance.status, Status::WaitingForRunner);
-    assert_eq!(instance.waiting_on, ["a runner polling worker group \"wg\""]);
+    assert_eq!(instance.waiting_on.len(), 1);
+    assert!(instance.waiting_on[0].starts_with("a runner polling worker group \"wg\"; none has polled yet"), "{:?}", instance.waiting_on);
 
     // And a runner takes it, reports progress and finishes it
     world.run_task("wg", TaskStatus::Finished).await;
@@ -683,4 +684,58 @@ async fn costs_one_write_per_transition_plus_one_for_creation() {
     let requests = world.store.requests();
     assert_eq!(requests.writes, 3 + 1, "{requests:?}");
     assert_eq!(world.clock.now(), at("2026-01-01T00:00:00"));
+}
+
+/// Reads made by one pass of every stage and one poll.
+async fn reads_of_one_pass(world: &World) -> u64 {
+    world.store.reset();
+    world.tick().await;
+    world.engine().poll_for_task("wg", None).await.unwrap();
+    world.store.requests().reads
+}
+
+#[tokio::test]
+async fn a_step_reads_no_more_with_100_000_finished_instances_than_with_none() {
+    // Given the same pipeline twice, one with 100,000 finished instances of history
+    let definition = || hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]);
+    let fresh = World::new("2026-01-01T00:00:00");
+    fresh.pipeline("df-h", definition(), ActivateOptions::default()).await;
+    let busy = World::new("2026-01-01T00:00:00");
+    busy.pipeline("df-h", definition(), ActivateOptions::default()).await;
+    let start = at("2010-01-01T00:00:00");
+    for index in 0..100_000 {
+        let begin = start + TimeDelta::hours(index);
+        let finished = InstanceRecord {
+            pipeline_id: "df-h".into(),
+            component_id: "A".into(),
+            type_name: "ShellCommandActivity".into(),
+            scheduled_start: begin,
+            scheduled_end: begin + TimeDelta::hours(1),
+            runs_at: begin,
+            status: Status::Finished,
+            attempts: 1,
+            run_first_attempt: 1,
+            precondition_attempts: 0,
+            reruns: 0,
+            waiting_on: Vec::new(),
+            next_check_at: None,
+            worker_group: Some("wg".into()),
+            preconditions: Vec::new(),
+            late_deadline: None,
+            late_raised: false,
+            started_at: Some(begin),
+            ended_at: Some(begin),
+            error: ErrorDetails::default(),
+            cascade_failed_on: None,
+            created_at: begin,
+        };
+        assert!(busy.store.inner().write(records::create(&finished).unwrap()).await.unwrap());
+    }
+
+    // When every stage runs a pass over the same due work
+    let (without, with) = (reads_of_one_pass(&fresh).await, reads_of_one_pass(&busy).await);
+
+    // Then history costs nothing: the due queues hold only due work
+    assert_eq!(with, without);
+    assert!(busy.store.inner().len() > 100_000);
 }

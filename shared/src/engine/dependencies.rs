@@ -185,7 +185,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next.status = apply(next.status, Event::DependenciesMet)?;
         next.attempts += 1;
         next.worker_group = Some(worker_group.clone());
-        next.waiting_on = vec![format!("a runner polling worker group \"{worker_group}\"")];
+        next.waiting_on = vec![self.runner_wait(&worker_group).await?];
         next.next_check_at = None;
         let attempt = AttemptRecord {
             pipeline_id: next.pipeline_id.clone(),
@@ -213,6 +213,30 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         writes.push(create(&attempt)?);
         writes.push(component.replace(&counted)?);
         self.commit(&stored, next, writes, report).await
+    }
+
+    /// Why a ready instance waits for a runner, in words: whether anyone polls its worker
+    /// group, the silence AWS users met as WAITING_FOR_RUNNER.
+    async fn runner_wait(&self, worker_group: &str) -> Result<String, EngineError> {
+        if worker_group == super::compiled::SERVERLESS_WORKER_GROUP {
+            return Ok("Sluice's activities function, which runs activities that name no runner".to_owned());
+        }
+        let key = records::Record::key(&records::WorkerGroupRecord {
+            worker_group: worker_group.to_owned(),
+            last_poll_at: NaiveDateTime::default(),
+            last_hostname: None,
+        });
+        let last = records::get::<records::WorkerGroupRecord, _>(self.store, &key).await?;
+        Ok(match last.map(|last| last.record) {
+            None => format!(
+                "a runner polling worker group \"{worker_group}\"; none has polled yet (start one with `sluice runner --worker-group {worker_group}`; the name must match exactly)"
+            ),
+            Some(last) => format!(
+                "a runner polling worker group \"{worker_group}\" (last poll at {}{})",
+                format_datetime(last.last_poll_at),
+                last.last_hostname.map(|host| format!(" from {host}")).unwrap_or_default()
+            ),
+        })
     }
 
     /// Writes the instance (and whatever goes with it) in one conditional request.
