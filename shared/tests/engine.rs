@@ -172,7 +172,11 @@ async fn an_activity_runs_from_creation_to_finished_and_records_its_success_once
     let instance = world.instance("df-1", "Work", "2026-01-01T00:00:00").await;
     assert_eq!(instance.status, Status::WaitingForRunner);
     assert_eq!(instance.waiting_on.len(), 1);
-    assert!(instance.waiting_on[0].starts_with("a runner polling worker group \"wg\"; none has polled yet"), "{:?}", instance.waiting_on);
+    assert!(
+        instance.waiting_on[0].starts_with("a runner polling worker group \"wg\"; none has polled yet"),
+        "{:?}",
+        instance.waiting_on
+    );
 
     // And a runner takes it, reports progress and finishes it
     world.run_task("wg", TaskStatus::Finished).await;
@@ -729,7 +733,13 @@ async fn a_step_reads_no_more_with_100_000_finished_instances_than_with_none() {
             cascade_failed_on: None,
             created_at: begin,
         };
-        assert!(busy.store.inner().write(records::create(&finished).unwrap()).await.unwrap());
+        assert!(
+            busy.store
+                .inner()
+                .write(records::create(&finished).unwrap())
+                .await
+                .unwrap()
+        );
     }
 
     // When every stage runs a pass over the same due work

@@ -664,7 +664,7 @@ mod tests {
         }
     }
 
-    /// Runs a check on the fake to completion; the fake never waits, so polling once suffices.
+    /// Asks the fake directly: its `Probe::check` only wraps this in a future.
     fn ask(probe: &FakeProbe, check: &Check) -> Result<Verdict, ProbeError> {
         probe.answer(check)
     }

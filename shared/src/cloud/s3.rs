@@ -3,7 +3,7 @@
 //!
 //! A bucket in another region than the configured one answers with a redirect naming its
 //! region; the request is then asked again of that region (clients per region are cached),
-//! as Data Pipeline's checks worked whatever the bucket's region.
+//! so a check works whatever the bucket's region, as definitions give it no region field.
 
 use std::{
     collections::HashMap,

@@ -234,7 +234,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             Some(last) => format!(
                 "a runner polling worker group \"{worker_group}\" (last poll at {}{})",
                 format_datetime(last.last_poll_at),
-                last.last_hostname.map(|host| format!(" from {host}")).unwrap_or_default()
+                last.last_hostname
+                    .map(|host| format!(" from {host}"))
+                    .unwrap_or_default()
             ),
         })
     }

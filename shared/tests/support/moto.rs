@@ -49,14 +49,18 @@ impl Moto {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(self.endpoint())
             .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "moto"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "moto",
+            ))
             .load()
             .await
     }
 
     /// Wipes every service's state.
     pub fn reset(&self) {
-        let response = self.request("POST", "/moto-api/reset").unwrap_or_else(|error| panic!("reset: {error}"));
+        let response = self
+            .request("POST", "/moto-api/reset")
+            .unwrap_or_else(|error| panic!("reset: {error}"));
         assert!(response.starts_with("HTTP/1.1 200"), "reset answered {response}");
     }
 
@@ -66,7 +70,10 @@ impl Moto {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("moto_server exited with {status}"));
             }
-            if self.request("GET", "/moto-api/").is_ok_and(|response| response.starts_with("HTTP/1.1")) {
+            if self
+                .request("GET", "/moto-api/")
+                .is_ok_and(|response| response.starts_with("HTTP/1.1"))
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -77,11 +84,18 @@ impl Moto {
 
     fn request(&self, method: &str, path: &str) -> Result<String, String> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).map_err(|error| error.to_string())?;
-        stream.set_read_timeout(Some(Duration::from_secs(10))).map_err(|error| error.to_string())?;
-        let request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).map_err(|error| error.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|error| error.to_string())?;
+        let request =
+            format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|error| error.to_string())?;
         let mut response = String::new();
-        stream.read_to_string(&mut response).map_err(|error| error.to_string())?;
+        stream
+            .read_to_string(&mut response)
+            .map_err(|error| error.to_string())?;
         Ok(response)
     }
 }
