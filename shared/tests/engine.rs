@@ -769,19 +769,41 @@ async fn a_shell_command_precondition_is_a_runner_task_checked_again_after_false
     // The runner of the gated object's worker group gets the check as a task
     let check = engine.poll_for_task("wg", None).await.unwrap().unwrap();
     assert_eq!(check.object_id, "Ready");
-    assert!(check.fields.contains(&("command".to_owned(), "test -f /data/ready".to_owned())), "{:?}", check.fields);
-    engine.set_task_status(&check.task_id, None, TaskStatus::False, ErrorDetails::default()).await.unwrap();
+    assert!(
+        check
+            .fields
+            .contains(&("command".to_owned(), "test -f /data/ready".to_owned())),
+        "{:?}",
+        check.fields
+    );
+    engine
+        .set_task_status(&check.task_id, None, TaskStatus::False, ErrorDetails::default())
+        .await
+        .unwrap();
     world.advance(1).await;
     let a = world.instance("df-shell", "A", "2026-01-01T00:00:00").await;
     assert_eq!(a.status, Status::WaitingOnDependencies);
-    assert!(a.waiting_on[0].contains("false when a runner checked it"), "{:?}", a.waiting_on);
-    assert!(engine.poll_for_task("wg", None).await.unwrap().is_none(), "not again before retryDelay");
+    assert!(
+        a.waiting_on[0].contains("false when a runner checked it"),
+        "{:?}",
+        a.waiting_on
+    );
+    assert!(
+        engine.poll_for_task("wg", None).await.unwrap().is_none(),
+        "not again before retryDelay"
+    );
     world.advance(2).await;
     let again = engine.poll_for_task("wg", None).await.unwrap().unwrap();
     assert_eq!(again.object_id, "Ready");
-    engine.set_task_status(&again.task_id, None, TaskStatus::Finished, ErrorDetails::default()).await.unwrap();
+    engine
+        .set_task_status(&again.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
     world.advance(1).await;
-    assert_eq!(world.status("df-shell", "A", "2026-01-01T00:00:00").await, Status::WaitingForRunner);
+    assert_eq!(
+        world.status("df-shell", "A", "2026-01-01T00:00:00").await,
+        Status::WaitingForRunner
+    );
 }
 
 #[tokio::test]
@@ -794,31 +816,60 @@ async fn an_on_demand_pipeline_runs_once_per_activation() {
     world.pipeline("df-od", definition, ActivateOptions::default()).await;
     world.tick().await;
     world.run_task("wg", TaskStatus::Finished).await;
-    assert_eq!(world.status("df-od", "A", "2026-01-01T00:00:00").await, Status::Finished);
+    assert_eq!(
+        world.status("df-od", "A", "2026-01-01T00:00:00").await,
+        Status::Finished
+    );
     world.advance(30).await;
-    assert!(world.engine().poll_for_task("wg", None).await.unwrap().is_none(), "one run per activation");
-    world.engine().activate("df-od", &ActivateOptions::default()).await.unwrap();
+    assert!(
+        world.engine().poll_for_task("wg", None).await.unwrap().is_none(),
+        "one run per activation"
+    );
+    world
+        .engine()
+        .activate("df-od", &ActivateOptions::default())
+        .await
+        .unwrap();
     world.tick().await;
     world.run_task("wg", TaskStatus::Finished).await;
-    assert_eq!(world.status("df-od", "A", "2026-01-01T00:30:00").await, Status::Finished);
+    assert_eq!(
+        world.status("df-od", "A", "2026-01-01T00:30:00").await,
+        Status::Finished
+    );
     assert_eq!(world.pipeline_state("df-od").await, PipelineState::Scheduled);
 }
 
 #[tokio::test]
 async fn deactivating_without_cancel_drains_running_work_then_is_inactive() {
     let world = World::new("2026-01-01T00:00:00");
-    world.pipeline("df-drain", hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]), ActivateOptions::default()).await;
+    world
+        .pipeline(
+            "df-drain",
+            hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]),
+            ActivateOptions::default(),
+        )
+        .await;
     world.tick().await;
     let engine = world.engine();
     let task = engine.poll_for_task("wg", None).await.unwrap().unwrap();
     engine.deactivate("df-drain", false).await.unwrap();
     assert_eq!(world.pipeline_state("df-drain").await, PipelineState::Deactivating);
     world.advance(1).await;
-    assert_eq!(world.pipeline_state("df-drain").await, PipelineState::Deactivating, "A is still running");
+    assert_eq!(
+        world.pipeline_state("df-drain").await,
+        PipelineState::Deactivating,
+        "A is still running"
+    );
     engine.report_task_progress(&task.task_id, None).await.unwrap();
-    engine.set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default()).await.unwrap();
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
     world.advance(1).await;
     assert_eq!(world.pipeline_state("df-drain").await, PipelineState::Inactive);
     world.advance(60).await;
-    assert!(engine.poll_for_task("wg", None).await.unwrap().is_none(), "nothing new starts");
+    assert!(
+        engine.poll_for_task("wg", None).await.unwrap().is_none(),
+        "nothing new starts"
+    );
 }

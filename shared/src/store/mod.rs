@@ -10,6 +10,7 @@
 //! work, so reading due work costs in proportion to due work, never to history.
 
 pub mod counting;
+pub mod dynamodb;
 pub mod keys;
 pub mod memory;
 pub mod records;
