@@ -97,12 +97,41 @@ impl State {
     }
 }
 
+/// DynamoDB's limits, kept here too so that what works in simulation works in AWS.
+const MAX_PK_BYTES: usize = 2048;
+const MAX_SK_BYTES: usize = 1024;
+const MAX_ITEM_BYTES: usize = 400 * 1024;
+const MAX_TRANSACTION_WRITES: usize = 100;
+
 fn check(write: &Write) -> Result<(), StoreError> {
     let key = write.key();
     if key.pk.is_empty() || key.sk.is_empty() {
         return Err(StoreError::Rejected(format!(
             "an item key needs a pk and an sk, got {key:?}"
         )));
+    }
+    if key.pk.len() > MAX_PK_BYTES || key.sk.len() > MAX_SK_BYTES {
+        return Err(StoreError::Rejected(format!(
+            "a key is at most {MAX_PK_BYTES} bytes of pk and {MAX_SK_BYTES} of sk; this one has {} and {}",
+            key.pk.len(),
+            key.sk.len()
+        )));
+    }
+    if let Write::Create(item) | Write::Replace { item, .. } = write {
+        let size =
+            item.key.pk.len() + item.key.sk.len() + item.data.len() + item.status.as_ref().map_or(0, String::len);
+        if size > MAX_ITEM_BYTES {
+            return Err(StoreError::Rejected(format!(
+                "an item is at most 400 KB; {:?} has {size} bytes",
+                item.key
+            )));
+        }
+        if item.due.as_ref().is_some_and(|due| due.queue.is_empty()) {
+            return Err(StoreError::Rejected(format!(
+                "{:?} is due in a queue without a name",
+                item.key
+            )));
+        }
     }
     Ok(())
 }
@@ -123,6 +152,12 @@ impl RunStore for MemoryStore {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
+        if writes.len() > MAX_TRANSACTION_WRITES {
+            return Err(StoreError::Rejected(format!(
+                "a transaction holds at most {MAX_TRANSACTION_WRITES} writes, not {}",
+                writes.len()
+            )));
+        }
         for write in &writes {
             check(write)?;
         }
@@ -142,6 +177,9 @@ impl RunStore for MemoryStore {
     }
 
     async fn query(&self, pk: &str, range: &Range) -> Result<Vec<Item>, StoreError> {
+        if range.from >= range.to {
+            return Ok(Vec::new());
+        }
         let state = self.state();
         let from = (pk.to_owned(), range.from.clone());
         let to = (pk.to_owned(), range.to.clone());

@@ -82,6 +82,9 @@ suite![
     concurrent_transactions_on_the_same_item_have_at_most_one_winner,
     data_round_trips_arbitrary_json_text_including_unicode,
     keys_status_and_expiry_round_trip_exactly,
+    an_inverted_range_finds_nothing,
+    an_item_in_a_queue_without_a_name_is_rejected,
+    items_past_dynamodb_limits_are_rejected_and_written_nowhere,
 ];
 
 /// Runs every check of the suite, each on a store from `fresh`.
@@ -1094,4 +1097,49 @@ async fn keys_status_and_expiry_round_trip_exactly<S: RunStore>(store: Arc<S>) {
         assert_eq!(stored_item, Item { version: 1, ..given });
         assert_eq!(query_sks(&*store, pk, &Range::prefix(sk, 10)).await, [sk]);
     }
+}
+
+async fn an_inverted_range_finds_nothing<S: RunStore>(store: Arc<S>) {
+    create_all(&*store, "p", &["a", "b", "c"]).await;
+    assert_eq!(
+        query_sks(&*store, "p", &range("c", "a", 10)).await,
+        Vec::<String>::new()
+    );
+}
+
+async fn an_item_in_a_queue_without_a_name_is_rejected<S: RunStore>(store: Arc<S>) {
+    let outcome = store.write(Write::Create(due_at(item("p", "a"), "", 1))).await;
+    assert!(matches!(outcome, Err(StoreError::Rejected(_))), "{outcome:?}");
+    assert_eq!(store.get(&Key::new("p", "a")).await.unwrap(), None);
+}
+
+async fn items_past_dynamodb_limits_are_rejected_and_written_nowhere<S: RunStore>(store: Arc<S>) {
+    // Given a key, a sort key and a body each past DynamoDB's limits
+    let long_pk = item(&"p".repeat(2049), "a");
+    let long_sk = item("p", &"s".repeat(1025));
+    let big = Item {
+        data: "x".repeat(400 * 1024 + 1),
+        ..item("p", "big")
+    };
+    for oversized in [long_pk, long_sk, big] {
+        let key = oversized.key.clone();
+        // When it is written
+        let outcome = store.write(Write::Create(oversized)).await;
+        // Then the store refuses it, as DynamoDB would, and writes nothing
+        assert!(matches!(outcome, Err(StoreError::Rejected(_))), "{key:?}: {outcome:?}");
+    }
+    assert_eq!(
+        query_sks(&*store, "p", &Range::prefix("", 10)).await,
+        Vec::<String>::new()
+    );
+    // And a transaction of more than 100 writes is refused whole
+    let writes: Vec<Write> = (0..101)
+        .map(|index| Write::Create(item("t", &format!("{index:03}"))))
+        .collect();
+    let outcome = store.transact(writes).await;
+    assert!(matches!(outcome, Err(StoreError::Rejected(_))), "{outcome:?}");
+    assert_eq!(
+        query_sks(&*store, "t", &Range::prefix("", 200)).await,
+        Vec::<String>::new()
+    );
 }
