@@ -2,6 +2,13 @@
 //! simulation's cloud: each test drives the stages the way the functions will, and checks
 //! statuses, attempts, `@waitingOn` and the events recorded for actions.
 
+mod support;
+
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
+
 use chrono::{NaiveDateTime, TimeDelta};
 use serde_json::{Value, json};
 use sluice::{
@@ -17,35 +24,37 @@ use sluice::{
     store::{
         Range, RunStore,
         counting::CountingStore,
+        dynamodb::{DynamoStore, create_table},
         keys,
         memory::MemoryStore,
         records::{self, AttemptRecord, ErrorDetails, EventRecord, InstanceRecord, PipelineRecord, Stored},
     },
     time::parse_datetime,
 };
+use support::moto::Moto;
 
 fn at(text: &str) -> NaiveDateTime {
     parse_datetime(text).unwrap()
 }
 
-struct World {
-    store: CountingStore<MemoryStore>,
+struct World<S> {
+    store: CountingStore<S>,
     clock: ManualClock,
     random: SeededRandom,
     probe: FakeProbe,
 }
 
-impl World {
-    fn new(start: &str) -> Self {
+impl<S: RunStore> World<S> {
+    fn new(store: S, start: &str) -> Self {
         Self {
-            store: CountingStore::new(MemoryStore::new()),
+            store: CountingStore::new(store),
             clock: ManualClock::new(at(start)),
             random: SeededRandom::new(7),
             probe: FakeProbe::new(),
         }
     }
 
-    fn engine(&self) -> Engine<'_, CountingStore<MemoryStore>, FakeProbe> {
+    fn engine(&self) -> Engine<'_, CountingStore<S>, FakeProbe> {
         Engine::new(&self.store, &self.clock, &self.random, &self.probe).with_limits(Limits {
             recheck: TimeDelta::minutes(1),
             ..Limits::default()
@@ -139,6 +148,51 @@ impl World {
     }
 }
 
+/// Runs each scenario on the memory store and on the DynamoDB store against moto.
+macro_rules! on_both_stores {
+    ($($scenario:ident),+ $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::MemoryStore::new()).await;
+            })+
+        }
+        mod dynamodb {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(super::dynamo_store().await).await;
+            })+
+        }
+    };
+}
+
+on_both_stores![
+    an_activity_runs_from_creation_to_finished_and_records_its_success_once,
+    a_chain_advances_in_order_and_says_what_it_waits_on,
+    a_failed_attempt_retries_after_its_delay_then_fails_and_cascades,
+    without_cascade_a_consumer_waits_and_says_why,
+    a_runner_that_vanishes_loses_its_lease_and_the_attempt_is_retried,
+    lateness_is_raised_once,
+    a_system_precondition_is_checked_until_true_and_fails_at_its_timeout,
+    max_active_instances_bounds_a_backfill,
+    activation_refuses_a_backfill_of_more_than_a_day_and_skips_before_a_start_timestamp,
+    operators_pause_cancel_and_mark_finished,
+    a_shell_command_precondition_is_a_runner_task_checked_again_after_false,
+    an_on_demand_pipeline_runs_once_per_activation,
+    deactivating_without_cancel_drains_running_work_then_is_inactive,
+];
+
+/// One moto server for this test binary; a fresh table for every scenario.
+async fn dynamo_store() -> DynamoStore {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    static TABLES: AtomicUsize = AtomicUsize::new(0);
+    let moto = MOTO.get_or_init(Moto::start);
+    let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+    let table = format!("runs-{}", TABLES.fetch_add(1, Ordering::Relaxed));
+    create_table(&client, &table).await.unwrap();
+    DynamoStore::new(client, table)
+}
+
 fn hourly(objects: Vec<Value>) -> Value {
     let mut all = vec![
         json!({"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Hourly"}, "workerGroup": "wg",
@@ -153,10 +207,9 @@ fn hourly(objects: Vec<Value>) -> Value {
     json!({ "objects": all })
 }
 
-#[tokio::test]
-async fn an_activity_runs_from_creation_to_finished_and_records_its_success_once() {
+async fn an_activity_runs_from_creation_to_finished_and_records_its_success_once<S: RunStore>(store: S) {
     // Given an hourly activity activated at its start
-    let world = World::new("2026-01-01T00:00:00");
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-1",
@@ -193,9 +246,8 @@ async fn an_activity_runs_from_creation_to_finished_and_records_its_success_once
     assert_eq!(world.events("df-1").await.len(), 1, "recorded once");
 }
 
-#[tokio::test]
-async fn a_chain_advances_in_order_and_says_what_it_waits_on() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn a_chain_advances_in_order_and_says_what_it_waits_on<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-chain",
@@ -230,9 +282,8 @@ async fn a_chain_advances_in_order_and_says_what_it_waits_on() {
     );
 }
 
-#[tokio::test]
-async fn a_failed_attempt_retries_after_its_delay_then_fails_and_cascades() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn a_failed_attempt_retries_after_its_delay_then_fails_and_cascades<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-fail",
@@ -295,9 +346,8 @@ async fn a_failed_attempt_retries_after_its_delay_then_fails_and_cascades() {
     );
 }
 
-#[tokio::test]
-async fn without_cascade_a_consumer_waits_and_says_why() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn without_cascade_a_consumer_waits_and_says_why<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     let mut definition = hourly(vec![
         json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "maximumRetries": "0"}),
         json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
@@ -316,9 +366,8 @@ async fn without_cascade_a_consumer_waits_and_says_why() {
     );
 }
 
-#[tokio::test]
-async fn a_runner_that_vanishes_loses_its_lease_and_the_attempt_is_retried() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn a_runner_that_vanishes_loses_its_lease_and_the_attempt_is_retried<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-lease",
@@ -377,9 +426,8 @@ async fn a_runner_that_vanishes_loses_its_lease_and_the_attempt_is_retried() {
     assert_eq!((a.status, a.attempts), (Status::WaitingForRunner, 2));
 }
 
-#[tokio::test]
-async fn lateness_is_raised_once() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn lateness_is_raised_once<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     let mut definition = hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a",
                                            "lateAfterTimeout": "10 minutes", "onLateAction": {"ref": "Alarm"}})]);
     definition["objects"][0].as_object_mut().unwrap().remove("onSuccess");
@@ -395,9 +443,8 @@ async fn lateness_is_raised_once() {
     assert_eq!(events[0].event, records::EventKind::Late);
 }
 
-#[tokio::test]
-async fn a_system_precondition_is_checked_until_true_and_fails_at_its_timeout() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn a_system_precondition_is_checked_until_true_and_fails_at_its_timeout<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-pre",
@@ -447,9 +494,8 @@ async fn a_system_precondition_is_checked_until_true_and_fails_at_its_timeout() 
     );
 }
 
-#[tokio::test]
-async fn max_active_instances_bounds_a_backfill() {
-    let world = World::new("2026-01-01T05:00:00");
+async fn max_active_instances_bounds_a_backfill<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T05:00:00");
     let mut definition = hourly(vec![
         json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "maxActiveInstances": "2"}),
     ]);
@@ -489,9 +535,8 @@ async fn max_active_instances_bounds_a_backfill() {
     assert_eq!(world.pipeline_state("df-max").await, PipelineState::Finished);
 }
 
-#[tokio::test]
-async fn activation_refuses_a_backfill_of_more_than_a_day_and_skips_before_a_start_timestamp() {
-    let world = World::new("2026-01-03T00:00:00");
+async fn activation_refuses_a_backfill_of_more_than_a_day_and_skips_before_a_start_timestamp<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-03T00:00:00");
     let engine = world.engine();
     let definition =
         read_definition(&hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]).to_string())
@@ -521,9 +566,8 @@ async fn activation_refuses_a_backfill_of_more_than_a_day_and_skips_before_a_sta
     );
 }
 
-#[tokio::test]
-async fn operators_pause_cancel_and_mark_finished() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn operators_pause_cancel_and_mark_finished<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-op",
@@ -587,7 +631,7 @@ async fn operators_pause_cancel_and_mark_finished() {
 
 #[tokio::test]
 async fn bad_requests_get_typed_errors_and_change_nothing() {
-    let world = World::new("2026-01-01T00:00:00");
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-bad",
@@ -650,7 +694,7 @@ async fn bad_requests_get_typed_errors_and_change_nothing() {
 
 #[tokio::test]
 async fn a_task_is_never_handed_out_twice_to_concurrent_pollers() {
-    let world = World::new("2026-01-01T00:00:00");
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-race",
@@ -670,7 +714,7 @@ async fn a_task_is_never_handed_out_twice_to_concurrent_pollers() {
 #[tokio::test]
 async fn costs_one_write_per_transition_plus_one_for_creation() {
     // Given an activity whose instance was created (one write)
-    let world = World::new("2026-01-01T00:00:00");
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
     let mut definition = hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]);
     definition["objects"][0].as_object_mut().unwrap().remove("onSuccess");
     world.pipeline("df-cost", definition, ActivateOptions::default()).await;
@@ -691,7 +735,7 @@ async fn costs_one_write_per_transition_plus_one_for_creation() {
 }
 
 /// Reads made by one pass of every stage and one poll.
-async fn reads_of_one_pass(world: &World) -> u64 {
+async fn reads_of_one_pass(world: &World<MemoryStore>) -> u64 {
     world.store.reset();
     world.tick().await;
     world.engine().poll_for_task("wg", None).await.unwrap();
@@ -702,9 +746,9 @@ async fn reads_of_one_pass(world: &World) -> u64 {
 async fn a_step_reads_no_more_with_100_000_finished_instances_than_with_none() {
     // Given the same pipeline twice, one with 100,000 finished instances of history
     let definition = || hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]);
-    let fresh = World::new("2026-01-01T00:00:00");
+    let fresh = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
     fresh.pipeline("df-h", definition(), ActivateOptions::default()).await;
-    let busy = World::new("2026-01-01T00:00:00");
+    let busy = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
     busy.pipeline("df-h", definition(), ActivateOptions::default()).await;
     let start = at("2010-01-01T00:00:00");
     for index in 0..100_000 {
@@ -750,9 +794,8 @@ async fn a_step_reads_no_more_with_100_000_finished_instances_than_with_none() {
     assert!(busy.store.inner().len() > 100_000);
 }
 
-#[tokio::test]
-async fn a_shell_command_precondition_is_a_runner_task_checked_again_after_false() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn a_shell_command_precondition_is_a_runner_task_checked_again_after_false<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-shell",
@@ -806,9 +849,8 @@ async fn a_shell_command_precondition_is_a_runner_task_checked_again_after_false
     );
 }
 
-#[tokio::test]
-async fn an_on_demand_pipeline_runs_once_per_activation() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn an_on_demand_pipeline_runs_once_per_activation<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     let definition = json!({"objects": [
         {"id": "Default", "scheduleType": "ondemand", "workerGroup": "wg"},
         {"id": "A", "type": "ShellCommandActivity", "command": "a"},
@@ -839,9 +881,8 @@ async fn an_on_demand_pipeline_runs_once_per_activation() {
     assert_eq!(world.pipeline_state("df-od").await, PipelineState::Scheduled);
 }
 
-#[tokio::test]
-async fn deactivating_without_cancel_drains_running_work_then_is_inactive() {
-    let world = World::new("2026-01-01T00:00:00");
+async fn deactivating_without_cancel_drains_running_work_then_is_inactive<S: RunStore>(store: S) {
+    let world = World::new(store, "2026-01-01T00:00:00");
     world
         .pipeline(
             "df-drain",
