@@ -136,7 +136,9 @@ fn schedule_and_dependency_steps(c: &mut Criterion) {
 
 /// Requests from an instance's creation to FINISHED, counted per step, not timed.
 fn requests_per_instance() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
     let (world, definition) = backlog_pipeline(1, 1);
     runtime.block_on(async {
         let limits = Limits::default();
@@ -155,9 +157,16 @@ fn requests_per_instance() {
         measure("schedule step (creates the instance; sets up the component; moves the pipeline's next check)");
         engine.dependencies_step().await.expect("steps");
         measure("WAITING_ON_DEPENDENCIES -> WAITING_FOR_RUNNER (with its attempt)");
-        let task = engine.poll_for_task("wg", Some("bench")).await.expect("polls").expect("a task");
+        let task = engine
+            .poll_for_task("wg", Some("bench"))
+            .await
+            .expect("polls")
+            .expect("a task");
         measure("poll: WAITING_FOR_RUNNER -> RUNNING (attempt, task and instance in one transaction)");
-        engine.report_task_progress(&task.task_id, Some("wg")).await.expect("reports");
+        engine
+            .report_task_progress(&task.task_id, Some("wg"))
+            .await
+            .expect("reports");
         measure("progress report (extends the lease)");
         engine
             .set_task_status(&task.task_id, Some("wg"), TaskStatus::Finished, ErrorDetails::default())

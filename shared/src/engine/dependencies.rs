@@ -187,25 +187,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next.worker_group = Some(worker_group.clone());
         next.waiting_on = vec![self.runner_wait(&worker_group).await?];
         next.next_check_at = None;
-        let attempt = AttemptRecord {
-            pipeline_id: next.pipeline_id.clone(),
-            component_id: next.component_id.clone(),
-            scheduled_start: next.scheduled_start,
-            number: next.attempts,
-            kind: AttemptKind::Activity,
-            status: Status::WaitingForRunner,
-            worker_group,
-            available_at: now,
-            task_id: None,
-            hostname: None,
-            claimed_at: None,
-            lease_until: None,
-            deadline: None,
-            last_progress_at: None,
-            cancel_requested: false,
-            ended_at: None,
-            error: ErrorDetails::default(),
-        };
+        let attempt = AttemptRecord::waiting(&next, next.attempts, AttemptKind::Activity, worker_group, now);
         let counted = ComponentRecord {
             active: component.record.active + 1,
             ..component.record.clone()
@@ -390,27 +372,15 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 PreconditionKind::Runner if state.pending_attempt.is_none() && due => {
                     instance.precondition_attempts += 1;
                     let number = instance.precondition_attempts;
-                    let attempt = AttemptRecord {
-                        pipeline_id: instance.pipeline_id.clone(),
-                        component_id: instance.component_id.clone(),
-                        scheduled_start: instance.scheduled_start,
+                    let attempt = AttemptRecord::waiting(
+                        instance,
                         number,
-                        kind: AttemptKind::Precondition {
+                        AttemptKind::Precondition {
                             precondition_id: precondition_id.clone(),
                         },
-                        status: Status::WaitingForRunner,
-                        worker_group: compiled.worker_group(spec, instance.scheduled_start),
-                        available_at: now,
-                        task_id: None,
-                        hostname: None,
-                        claimed_at: None,
-                        lease_until: None,
-                        deadline: None,
-                        last_progress_at: None,
-                        cancel_requested: false,
-                        ended_at: None,
-                        error: ErrorDetails::default(),
-                    };
+                        compiled.worker_group(spec, instance.scheduled_start),
+                        now,
+                    );
                     writes.push(create(&attempt)?);
                     let state = &mut instance.preconditions[position];
                     state.pending_attempt = Some(number);

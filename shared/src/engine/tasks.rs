@@ -368,21 +368,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 format_datetime(available_at),
                 attempt.record.number
             )];
-            let retry_attempt = AttemptRecord {
-                number: next.attempts,
-                status: Status::WaitingForRunner,
+            let retry_attempt = AttemptRecord::waiting(
+                &next,
+                next.attempts,
+                attempt.record.kind.clone(),
+                attempt.record.worker_group.clone(),
                 available_at,
-                task_id: None,
-                hostname: None,
-                claimed_at: None,
-                lease_until: None,
-                deadline: None,
-                last_progress_at: None,
-                cancel_requested: false,
-                ended_at: None,
-                error: ErrorDetails::default(),
-                ..attempt.record.clone()
-            };
+            );
             writes.push(create(&retry_attempt)?);
         } else {
             let on_fail = compiled

@@ -299,6 +299,35 @@ pub struct AttemptRecord {
 }
 
 impl AttemptRecord {
+    /// A new attempt of `instance`, waiting for a runner of `worker_group` from `available_at`.
+    pub fn waiting(
+        instance: &InstanceRecord,
+        number: u32,
+        kind: AttemptKind,
+        worker_group: String,
+        available_at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            pipeline_id: instance.pipeline_id.clone(),
+            component_id: instance.component_id.clone(),
+            scheduled_start: instance.scheduled_start,
+            number,
+            kind,
+            status: Status::WaitingForRunner,
+            worker_group,
+            available_at,
+            task_id: None,
+            hostname: None,
+            claimed_at: None,
+            lease_until: None,
+            deadline: None,
+            last_progress_at: None,
+            cancel_requested: false,
+            ended_at: None,
+            error: ErrorDetails::default(),
+        }
+    }
+
     /// `@<component>_<scheduledStartTime>_Attempt=<n>`.
     pub fn id(&self) -> String {
         attempt_id(&self.component_id, self.scheduled_start, self.number)
