@@ -103,7 +103,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     error_stack_trace: None,
                 };
                 self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
-                writes.extend(self.cancel_prechecks(&next).await?);
+                writes.extend(self.stop_attempts(&next, now).await?);
                 return self.commit(&stored, next, writes, report).await;
             }
             Upstream::Waiting(reasons) => {
@@ -122,7 +122,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     error_stack_trace: None,
                 };
                 self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
-                writes.extend(self.cancel_prechecks(&next).await?);
+                writes.extend(self.stop_attempts(&next, now).await?);
                 return self.commit(&stored, next, writes, report).await;
             }
             Preconditions::Waiting { reasons, check_at } => {
@@ -405,34 +405,6 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             None => Preconditions::Met,
             Some(check_at) => Preconditions::Waiting { reasons, check_at },
         })
-    }
-
-    /// Runner checks of the instance's preconditions still waiting: canceled with it.
-    async fn cancel_prechecks(&self, instance: &InstanceRecord) -> Result<Vec<Write>, EngineError> {
-        let mut writes = Vec::new();
-        for state in &instance.preconditions {
-            let Some(number) = state.pending_attempt else { continue };
-            let key = keys::precondition_attempt(
-                &instance.pipeline_id,
-                &instance.component_id,
-                instance.scheduled_start,
-                &state.precondition_id,
-                number,
-            );
-            let Some(attempt) = records::get::<AttemptRecord, _>(self.store, &key).await? else {
-                continue;
-            };
-            if attempt.record.status.is_terminal() {
-                continue;
-            }
-            let canceled = AttemptRecord {
-                status: apply(attempt.record.status, Event::Cancel)?,
-                ended_at: Some(self.now()),
-                ..attempt.record.clone()
-            };
-            writes.push(attempt.replace(&canceled)?);
-        }
-        Ok(writes)
     }
 }
 

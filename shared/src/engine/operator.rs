@@ -214,9 +214,14 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         ))))
     }
 
-    /// The instance's current attempt and pending precondition checks, canceled: a
-    /// runner holding one learns it from its next progress report.
-    async fn stop_attempts(&self, instance: &InstanceRecord, now: NaiveDateTime) -> Result<Vec<Write>, EngineError> {
+    /// The instance's current attempt and pending precondition checks, canceled (with the
+    /// instance, or when it fails): a runner holding one learns it from its next progress
+    /// report.
+    pub(crate) async fn stop_attempts(
+        &self,
+        instance: &InstanceRecord,
+        now: NaiveDateTime,
+    ) -> Result<Vec<Write>, EngineError> {
         let mut keys_to_stop = Vec::new();
         if instance.attempts >= instance.run_first_attempt {
             keys_to_stop.push(keys::attempt(
