@@ -914,3 +914,38 @@ async fn deactivating_without_cancel_drains_running_work_then_is_inactive<S: Run
         "nothing new starts"
     );
 }
+
+#[tokio::test]
+async fn a_corrupt_due_record_is_reported_and_does_not_stop_the_queue() {
+    // Given a due item that is not an instance, beside a real one
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-corrupt",
+            hourly(vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a"})]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.engine().schedule_step().await.unwrap();
+    let garbage = sluice::store::Item {
+        key: sluice::store::Key::new(keys::pipeline_pk("df-corrupt"), "INST#broken"),
+        version: 0,
+        status: Some("WAITING_ON_DEPENDENCIES".into()),
+        due: Some(sluice::store::Due {
+            queue: keys::queue(keys::stages::DEPENDENCIES, "df-corrupt"),
+            at_millis: 0,
+        }),
+        expires_at: None,
+        data: "{not json".into(),
+    };
+    assert!(world.store.write(sluice::store::Write::Create(garbage)).await.unwrap());
+    // When the dependencies stage runs
+    let report = world.engine().dependencies_step().await.unwrap();
+    // Then the real instance moves on and the broken one is reported, not lost
+    assert_eq!(
+        world.status("df-corrupt", "A", "2026-01-01T00:00:00").await,
+        Status::WaitingForRunner
+    );
+    assert_eq!(report.corrupt.len(), 1);
+    assert!(report.corrupt[0].contains("INST#broken"), "{:?}", report.corrupt);
+}

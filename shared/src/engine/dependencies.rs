@@ -31,7 +31,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// One pass over the instances due for a dependency check.
     pub async fn dependencies_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        for instance in super::parse_all::<InstanceRecord>(&self.due_items(keys::stages::DEPENDENCIES).await?) {
+        for instance in
+            super::parse_all::<InstanceRecord>(&self.due_items(keys::stages::DEPENDENCIES).await?, &mut report)
+        {
             report.examined += 1;
             self.check_dependencies(instance, &mut report).await?;
         }

@@ -63,7 +63,7 @@ impl Default for Limits {
 }
 
 /// What one step did, for logs and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StepReport {
     /// Due items looked at.
     pub examined: usize,
@@ -71,6 +71,9 @@ pub struct StepReport {
     pub changed: usize,
     /// Writes another worker won first (nothing written twice).
     pub lost_races: usize,
+    /// Due items that could not be read as records, with why: left in place for a person
+    /// to look at, and reported so that the functions log them.
+    pub corrupt: Vec<String>,
 }
 
 impl StepReport {
@@ -86,6 +89,7 @@ impl StepReport {
         self.examined += other.examined;
         self.changed += other.changed;
         self.lost_races += other.lost_races;
+        self.corrupt.extend(other.corrupt);
     }
 }
 
@@ -200,8 +204,17 @@ fn apply(status: Status, event: Event) -> Result<Status, EngineError> {
     transition(status, event).map_err(|refused| EngineError::InvalidRequest(refused.to_string()))
 }
 
-/// Reads the records behind due items, skipping (and counting as examined) any that no
-/// longer parse: a corrupt record must not stop the queue.
-fn parse_all<T: Record>(items: &[Item]) -> Vec<Stored<T>> {
-    items.iter().filter_map(|item| Stored::from_item(item).ok()).collect()
+/// Reads the records behind items, skipping any that no longer parse (a corrupt record
+/// must not stop the queue) but reporting each.
+fn parse_all<T: Record>(items: &[Item], report: &mut StepReport) -> Vec<Stored<T>> {
+    items
+        .iter()
+        .filter_map(|item| match Stored::from_item(item) {
+            Ok(stored) => Some(stored),
+            Err(error) => {
+                report.corrupt.push(error.to_string());
+                None
+            }
+        })
+        .collect()
 }

@@ -184,10 +184,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             .store
             .query(&keys::pipeline_pk(&pipeline.id), &Range::prefix("INST#", usize::MAX))
             .await?;
-        Ok(super::parse_all::<InstanceRecord>(&items)
-            .into_iter()
-            .filter(|instance| !instance.record.status.is_terminal())
-            .collect())
+        Ok(
+            super::parse_all::<InstanceRecord>(&items, &mut super::StepReport::default())
+                .into_iter()
+                .filter(|instance| !instance.record.status.is_terminal())
+                .collect(),
+        )
     }
 
     /// The component records of a pipeline.
@@ -199,7 +201,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 &Range::prefix(keys::COMPONENT_PREFIX, usize::MAX),
             )
             .await?;
-        Ok(super::parse_all(&items))
+        Ok(super::parse_all(&items, &mut super::StepReport::default()))
     }
 }
 

@@ -26,7 +26,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// One pass over the pipelines due for scheduling.
     pub async fn schedule_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        for pipeline in super::parse_all::<PipelineRecord>(&self.due_items(stages::SCHEDULE).await?) {
+        for pipeline in super::parse_all::<PipelineRecord>(&self.due_items(stages::SCHEDULE).await?, &mut report) {
             report.examined += 1;
             self.schedule_pipeline(pipeline, &mut report).await?;
         }

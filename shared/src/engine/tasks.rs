@@ -68,7 +68,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 self.limits.batch,
             )
             .await?;
-        for attempt in super::parse_all::<AttemptRecord>(&due) {
+        for attempt in super::parse_all::<AttemptRecord>(&due, &mut StepReport::default()) {
             if attempt.record.status != Status::WaitingForRunner || attempt.record.worker_group != worker_group {
                 continue;
             }

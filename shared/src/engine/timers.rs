@@ -18,7 +18,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     pub async fn reap_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
         let now = self.now();
-        for attempt in super::parse_all::<AttemptRecord>(&self.due_items(keys::stages::REAP).await?) {
+        for attempt in super::parse_all::<AttemptRecord>(&self.due_items(keys::stages::REAP).await?, &mut report) {
             report.examined += 1;
             let record = &attempt.record;
             if record.status != Status::Running || record.reap_at().is_none_or(|at| at > now) {
@@ -64,7 +64,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     pub async fn watch_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
         let now = self.now();
-        for instance in super::parse_all::<InstanceRecord>(&self.due_items(keys::stages::WATCH).await?) {
+        for instance in super::parse_all::<InstanceRecord>(&self.due_items(keys::stages::WATCH).await?, &mut report) {
             report.examined += 1;
             self.raise_lateness(instance, now, &mut report).await?;
         }
