@@ -949,3 +949,43 @@ async fn a_corrupt_due_record_is_reported_and_does_not_stop_the_queue() {
     assert_eq!(report.corrupt.len(), 1);
     assert!(report.corrupt[0].contains("INST#broken"), "{:?}", report.corrupt);
 }
+
+#[tokio::test]
+async fn a_rerun_cut_short_before_its_consumers_completes_when_asked_again() {
+    // Given A failed and B cascade-failed on it
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
+    let mut definition = hourly(vec![
+        json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "maximumRetries": "0"}),
+        json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+    ]);
+    definition["objects"][0].as_object_mut().unwrap().remove("onFail");
+    world.pipeline("df-cut", definition, ActivateOptions::default()).await;
+    world.tick().await;
+    world.run_task("wg", TaskStatus::Failed).await;
+    world.advance(1).await;
+    assert_eq!(
+        world.status("df-cut", "B", "2026-01-01T00:00:00").await,
+        Status::CascadeFailed
+    );
+    // And a rerun of A that crashed after A was written, before B
+    let key = keys::instance("df-cut", "A", at("2026-01-01T00:00:00"));
+    let a: Stored<InstanceRecord> = records::get(&world.store, &key).await.unwrap().unwrap();
+    let rerun = InstanceRecord {
+        status: Status::WaitingOnDependencies,
+        reruns: 1,
+        run_first_attempt: 2,
+        ..a.record.clone()
+    };
+    assert!(world.store.write(a.replace(&rerun).unwrap()).await.unwrap());
+    // When the operator asks again
+    world
+        .engine()
+        .set_instance_status("df-cut", &["@A_2026-01-01T00:00:00".into()], InstanceCommand::Rerun)
+        .await
+        .unwrap();
+    // Then the cascade completes: B waits again instead of staying CASCADE_FAILED
+    assert_eq!(
+        world.status("df-cut", "B", "2026-01-01T00:00:00").await,
+        Status::WaitingOnDependencies
+    );
+}

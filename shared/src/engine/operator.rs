@@ -119,6 +119,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     return Ok(());
                 };
                 let record = &instance.record;
+                // Already waiting again (a rerun that a crash cut short before its consumers,
+                // asked again): nothing to rerun here, but its cascade still needs finishing.
+                if record.status == Status::WaitingOnDependencies {
+                    break;
+                }
                 if !record.status.is_terminal() {
                     return Err(EngineError::WrongStatus {
                         object: record.id(),
