@@ -66,13 +66,14 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         for spec in &compiled.components {
             let stored = existing.get(spec.id.as_str()).copied();
             let mut cursor = self.cursor(&compiled, record, spec, stored);
-            if !cursor.paused {
-                let due_again = self
-                    .create_due_instances(&compiled, record, spec, &mut cursor, report)
-                    .await?;
-                if let Some(at) = due_again {
-                    next_check = Some(next_check.map_or(at, |current| current.min(at)));
-                }
+            let due_again = if cursor.paused {
+                // Look again while paused, so that work resumes with RESUME.
+                cursor.next_start.map(|_| now + self.limits.recheck)
+            } else {
+                self.create_due_instances(&compiled, record, spec, &mut cursor, report).await?
+            };
+            if let Some(at) = due_again {
+                next_check = Some(next_check.map_or(at, |current| current.min(at)));
             }
             if cursor.next_start.is_some() || cursor.paused {
                 every_schedule_ended = false;
@@ -168,8 +169,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 }
             };
         }
-        // The batch is spent and work remains: come back at once.
-        Ok(cursor.next_start.filter(|start| *start <= now).map(|_| now))
+        // The batch is spent: come back at once for what is due, or when the next is.
+        Ok(cursor.next_start.map(|start| start.max(now)))
     }
 }
 

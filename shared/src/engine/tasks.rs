@@ -309,6 +309,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     ) -> Result<bool, EngineError> {
         let now = self.now();
         let (compiled, instance, component) = self.attempt_context(attempt).await?;
+        if instance.record.status != Status::Running {
+            // Canceled or marked finished since the attempt was read: read again.
+            return Ok(false);
+        }
         let finished = AttemptRecord {
             status: apply(attempt.record.status, Event::Succeeded)?,
             ended_at: Some(now),
@@ -342,6 +346,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         }
         let now = self.now();
         let (compiled, instance, component) = self.attempt_context(attempt).await?;
+        if instance.record.status != Status::Running {
+            // Canceled or marked finished since the attempt was read: read again.
+            return Ok(false);
+        }
         let policy = compiled
             .component(&attempt.record.component_id)
             .map(|spec| spec.retry)
