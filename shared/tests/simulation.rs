@@ -685,6 +685,8 @@ struct Sim {
     runs: BTreeMap<(String, u32), u32>,
     /// Instances seen failed just before an operator changed something.
     ever_failed: BTreeSet<String>,
+    /// An operator command cut short by a fault, to send again.
+    pending: Option<Command>,
     chaos: bool,
     calm_runners: bool,
     /// Also inject what triggers the engine bugs this simulation found (`SIM_KNOWN_BUGS=1`).
@@ -696,13 +698,23 @@ struct Sim {
     trace: Option<Vec<String>>,
 }
 
+/// An operator's SetStatus on one instance, with the instances as they were before it.
+struct Command {
+    command: InstanceCommand,
+    target: String,
+    before: BTreeMap<String, InstanceRecord>,
+    tries: u32,
+}
+
 /// What a call's error means to the simulation.
 enum Answer<T> {
     Ok(T),
     /// Retryable: an injected crash or read failure.
     Retry,
-    /// A typed refusal the caller expected could happen.
+    /// The attempt or instance is in a status that refuses the call (WrongStatus).
     Refused(String),
+    /// The request does not apply (InvalidRequest), such as MARK_FINISHED on a finished instance.
+    Invalid(String),
     /// Anything else.
     Unexpected(String),
 }
@@ -712,6 +724,7 @@ fn classify<T>(result: Result<T, EngineError>) -> Answer<T> {
         Ok(value) => Answer::Ok(value),
         Err(error) if error.is_retryable() => Answer::Retry,
         Err(error @ EngineError::WrongStatus { .. }) => Answer::Refused(error.to_string()),
+        Err(error @ EngineError::InvalidRequest(_)) => Answer::Invalid(error.to_string()),
         Err(error) => Answer::Unexpected(format!("{error} ({error:?})")),
     }
 }
@@ -752,7 +765,9 @@ impl Sim {
             self.run_stage(ctx, stage, self.chaos && self.dice.chance(15)).await;
         }
         self.runners_step(ctx).await;
-        if self.chaos && self.dice.chance(6) {
+        if let Some(pending) = self.pending.take() {
+            self.command(ctx, pending).await;
+        } else if self.chaos && self.dice.chance(6) {
             self.operator(ctx).await;
         }
         self.resume_due(ctx).await;
@@ -804,7 +819,7 @@ impl Sim {
                         .add_n("stage writes lost to a race", report.lost_races as u64);
                 }
                 Answer::Retry => self.tally.bump("stage runs cut short by a fault"),
-                Answer::Refused(error) | Answer::Unexpected(error) => self.violation(
+                Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error) => self.violation(
                     now,
                     format!(
                         "the {stage:?} stage failed with an error retrying cannot fix, which stops its queue: {error}"
@@ -863,7 +878,7 @@ impl Sim {
                 self.tally.bump("polls cut short by a fault");
                 return;
             }
-            Answer::Refused(error) | Answer::Unexpected(error) => {
+            Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error) => {
                 self.violation(now, format!("PollForTask failed: {error}"));
                 return;
             }
@@ -993,7 +1008,7 @@ impl Sim {
                 self.tally.bump("progress reports cut short by a fault");
                 true
             }
-            Answer::Refused(error) | Answer::Unexpected(error) => {
+            Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error) => {
                 self.violation(now, format!("ReportTaskProgress on a claimed task failed: {error}"));
                 self.drop_task(index);
                 false
@@ -1079,8 +1094,8 @@ impl Sim {
             let (one, two) = tokio::join!(send(0), send(1));
             match (classify(one), classify(two)) {
                 (Answer::Ok(()), Answer::Ok(()) | Answer::Retry) | (Answer::Retry, Answer::Ok(())) => Answer::Ok(()),
-                (Answer::Ok(()), Answer::Refused(error) | Answer::Unexpected(error))
-                | (Answer::Refused(error) | Answer::Unexpected(error), Answer::Ok(())) => {
+                (Answer::Ok(()), Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error))
+                | (Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error), Answer::Ok(())) => {
                     self.violation(
                         now,
                         format!(
@@ -1091,7 +1106,8 @@ impl Sim {
                     Answer::Ok(())
                 }
                 (Answer::Retry, Answer::Retry) => Answer::Retry,
-                (Answer::Unexpected(error), _) | (_, Answer::Unexpected(error)) => Answer::Unexpected(error),
+                (Answer::Unexpected(error) | Answer::Invalid(error), _)
+                | (_, Answer::Unexpected(error) | Answer::Invalid(error)) => Answer::Unexpected(error),
                 (Answer::Refused(error), _) | (_, Answer::Refused(error)) => Answer::Refused(error),
             }
         } else {
@@ -1145,7 +1161,7 @@ impl Sim {
                 self.note(now, || format!("report for {} refused: {error}", held.attempt_id));
                 self.drop_task(index);
             }
-            Answer::Unexpected(error) => {
+            Answer::Invalid(error) | Answer::Unexpected(error) => {
                 self.violation(
                     now,
                     format!("SetTaskStatus {status:?} for {} failed: {error}", held.attempt_id),
@@ -1171,7 +1187,7 @@ impl Sim {
                     now,
                     format!("a late progress report for ended task {task_id} was told to go on"),
                 ),
-                Answer::Refused(error) | Answer::Unexpected(error) => self.violation(
+                Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error) => self.violation(
                     now,
                     format!("a late progress report for ended task {task_id} failed: {error}"),
                 ),
@@ -1185,7 +1201,7 @@ impl Sim {
             let result = ctx.engines[0]
                 .set_task_status(&task_id, Some(group), status, ErrorDetails::default())
                 .await;
-            if let Answer::Unexpected(error) = classify(result) {
+            if let Answer::Invalid(error) | Answer::Unexpected(error) = classify(result) {
                 self.violation(
                     now,
                     format!("a late {status:?} report for ended task {task_id} failed: {error}"),
@@ -1248,25 +1264,77 @@ impl Sim {
             InstanceCommand::MarkFinished => "operator MARK_FINISHED",
         });
         self.note(now, || format!("operator {command:?} {target}"));
+        self.command(
+            ctx,
+            Command {
+                command,
+                target,
+                before,
+                tries: 0,
+            },
+        )
+        .await;
+    }
+
+    /// Sends an operator's command; one cut short by a fault is sent again at the next step,
+    /// as a person retries what the CLI says retrying can fix.
+    async fn command(&mut self, ctx: &Ctx<'_>, mut pending: Command) {
+        let now = ctx.now();
+        // A RERUN that dies between its writes strands its cascade-failed consumers (a known
+        // engine bug): without SIM_KNOWN_BUGS it runs in a process of its own and, when it
+        // dies, dies before its first write.
+        let splittable = pending.command != InstanceCommand::Rerun || self.known_bugs;
+        if !splittable {
+            ctx.world.store.reset();
+        }
+        if self.chaos && !ctx.world.store.has_crashed() && self.dice.chance(30) {
+            // The operator's own call dies between two of its writes.
+            let budget = if splittable { self.dice.range(0, 3) as u32 } else { 0 };
+            ctx.world.store.crash_after(budget);
+            self.tally.bump("crash budgets set for an operator call");
+            self.note(now, || format!("crash after {budget} writes of the operator's call"));
+        }
         let result = ctx.engines[0]
-            .set_instance_status(PIPELINE, std::slice::from_ref(&target), command)
+            .set_instance_status(PIPELINE, std::slice::from_ref(&pending.target), pending.command)
             .await;
         let after = read_instances(ctx.inner());
         self.record_runs(&after);
+        let Command {
+            command,
+            target,
+            before,
+            tries,
+        } = &pending;
         match classify(result) {
             Answer::Ok(_) => {
-                if command == InstanceCommand::Rerun {
-                    self.check_rerun_cascade(now, &before, &after);
+                if *command == InstanceCommand::Rerun {
+                    self.check_rerun_cascade(now, before, &after);
                 }
             }
-            Answer::Retry => self.tally.bump("operator calls cut short by a fault"),
-            Answer::Refused(error) | Answer::Unexpected(error) => {
+            Answer::Retry => {
+                self.tally.bump("operator calls cut short by a fault");
+                pending.tries += 1;
+                self.pending = Some(pending);
+            }
+            // A retry may find the first call's work done, or the instance moved on: the
+            // command is over.
+            Answer::Refused(error) | Answer::Invalid(error) if *tries > 0 => {
+                self.tally.bump("operator retries refused: the first call had done it");
+                self.note(now, || {
+                    format!("operator retry of {command:?} {target} refused: {error}")
+                });
+                if *command == InstanceCommand::Rerun {
+                    self.check_rerun_cascade(now, before, &after);
+                }
+            }
+            Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error) => {
                 self.violation(now, format!("SetStatus {command:?} on {target} failed: {error}"));
             }
         }
     }
 
-    /// A rerun that succeeded reran every cascade-failed consumer of what it reran.
+    /// A rerun that is over (succeeded, or was retried until refused) reran every
+    /// cascade-failed consumer of what it reran.
     fn check_rerun_cascade(
         &mut self,
         now: NaiveDateTime,
@@ -1303,13 +1371,18 @@ impl Sim {
     async fn pause(&mut self, ctx: &Ctx<'_>) {
         let now = ctx.now();
         let until = now + self.dice.minutes(5, 90);
+        let finished = records::get::<PipelineRecord, _>(ctx.inner(), &keys::pipeline(PIPELINE))
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|pipeline| pipeline.record.state == PipelineState::Finished);
         let unpaused: Vec<String> = ctx
             .model
             .components
             .iter()
             .map(|component| component.id.clone())
             .filter(|id| !self.paused.contains_key(id))
-            .filter(|id| self.known_bugs || (self.paused.is_empty() && keeps_scheduling(ctx, id, until)))
+            .filter(|id| self.known_bugs || (self.paused.is_empty() && (finished || keeps_scheduling(ctx, id, until))))
             .collect();
         let Some(id) = self.dice.pick(&unpaused).cloned() else {
             return;
@@ -1324,7 +1397,7 @@ impl Sim {
             Answer::Ok(_) | Answer::Retry => {
                 self.paused.insert(id, until);
             }
-            Answer::Refused(error) | Answer::Unexpected(error) => {
+            Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error) => {
                 self.violation(now, format!("SetStatus PAUSE on {id} failed: {error}"));
             }
         }
@@ -1350,7 +1423,7 @@ impl Sim {
                     self.paused.remove(&id);
                 }
                 Answer::Retry => {}
-                Answer::Refused(error) | Answer::Unexpected(error) => {
+                Answer::Refused(error) | Answer::Invalid(error) | Answer::Unexpected(error) => {
                     self.violation(now, format!("SetStatus RESUME on {id} failed: {error}"));
                     self.paused.remove(&id);
                 }
@@ -1362,7 +1435,7 @@ impl Sim {
 /// Whether another component has an interval starting well after `until`, so that the
 /// schedule stage still comes back to the pipeline after a pause of `paused` ends. Without
 /// one, a RESUME is never noticed (an engine bug, see the module's known bugs); the default
-/// run only pauses when one exists.
+/// run only pauses when one exists or the pipeline has already FINISHED.
 fn keeps_scheduling(ctx: &Ctx<'_>, paused: &str, until: NaiveDateTime) -> bool {
     ctx.model.components.iter().any(|component| {
         component.id != paused
@@ -2073,6 +2146,40 @@ struct Outcome {
     definition: String,
     tally: Tally,
     trace: Vec<String>,
+    /// A hash of every item left in the store: equal for two runs of one seed.
+    fingerprint: u64,
+}
+
+/// What one simulated run leaves.
+#[derive(Default)]
+struct Ran {
+    violations: Vec<String>,
+    tally: Tally,
+    trace: Vec<String>,
+    fingerprint: u64,
+}
+
+impl Ran {
+    fn broken(violation: String, tally: Tally, trace: Vec<String>) -> Self {
+        Self {
+            violations: vec![violation],
+            tally,
+            trace,
+            fingerprint: 0,
+        }
+    }
+}
+
+/// FNV-1a over every item's key, version, status and data.
+fn fingerprint(items: &[Item]) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for item in items {
+        let text = format!("{:?}|{}|{:?}|{}\n", item.key, item.version, item.status, item.data);
+        for byte in text.bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    hash
 }
 
 fn run_seed(seed: u64, trace: bool, known_bugs: bool) -> Outcome {
@@ -2088,17 +2195,18 @@ fn run_seed(seed: u64, trace: bool, known_bugs: bool) -> Outcome {
                 definition,
                 tally: Tally::default(),
                 trace: Vec::new(),
+                fingerprint: 0,
             };
         }
     };
-    let (violations, tally, trace) =
-        runtime.block_on(simulate(seed, &model, &definition_json.to_string(), trace, known_bugs));
+    let ran = runtime.block_on(simulate(seed, &model, &definition_json.to_string(), trace, known_bugs));
     Outcome {
         seed,
-        violations,
+        violations: ran.violations,
         definition,
-        tally,
-        trace,
+        tally: ran.tally,
+        trace: ran.trace,
+        fingerprint: ran.fingerprint,
     }
 }
 
@@ -2106,16 +2214,10 @@ fn engine<'w>(world: &'w World, random: &'w SeededRandom, limits: Limits) -> Sim
     Engine::new(&world.store, &world.clock, random, &world.probe).with_limits(limits)
 }
 
-async fn simulate(
-    seed: u64,
-    model: &Model,
-    text: &str,
-    trace: bool,
-    known_bugs: bool,
-) -> (Vec<String>, Tally, Vec<String>) {
+async fn simulate(seed: u64, model: &Model, text: &str, trace: bool, known_bugs: bool) -> Ran {
     let (compiled, planned) = match prepare(model, text) {
         Ok(prepared) => prepared,
-        Err(error) => return (vec![error], Tally::default(), Vec::new()),
+        Err(error) => return Ran::broken(error, Tally::default(), Vec::new()),
     };
     let dice = Dice::new(seed, 2);
     let world = World {
@@ -2182,6 +2284,7 @@ async fn simulate(
         beliefs: Vec::new(),
         runs: BTreeMap::new(),
         ever_failed: BTreeSet::new(),
+        pending: None,
         chaos: true,
         calm_runners: false,
         known_bugs,
@@ -2191,6 +2294,10 @@ async fn simulate(
         trace: trace.then(Vec::new),
     };
     sim.tally.bump("seeds");
+    let runner_names: Vec<String> = sim.runners.iter().map(Runner::hostname).collect();
+    sim.note(model.activated_at, || {
+        format!("activated with {limits:?}, runners {runner_names:?}")
+    });
     let setup = async {
         let engine = &ctx.engines[0];
         engine.create_pipeline(PIPELINE, "simulation", "sim").await?;
@@ -2201,8 +2308,8 @@ async fn simulate(
         engine.activate(PIPELINE, &ActivateOptions::default()).await
     };
     if let Err(error) = setup.await {
-        return (
-            vec![format!("the pipeline could not be set up: {error}")],
+        return Ran::broken(
+            format!("the pipeline could not be set up: {error}"),
             sim.tally,
             Vec::new(),
         );
@@ -2230,7 +2337,7 @@ async fn simulate(
     let items = world.store.inner().items();
     let records = match Records::read(&items) {
         Ok(records) => records,
-        Err(error) => return (vec![error], sim.tally, sim.trace.unwrap_or_default()),
+        Err(error) => return Ran::broken(error, sim.tally, sim.trace.unwrap_or_default()),
     };
     sim.record_runs(&records.instances);
     if let Some(trace) = sim.trace.as_mut() {
@@ -2253,7 +2360,12 @@ async fn simulate(
     let mut violations = std::mem::take(&mut sim.violations);
     violations.extend(found);
     tally_outcomes(&mut sim.tally, &records, world.store.counts());
-    (violations, sim.tally, sim.trace.unwrap_or_default())
+    Ran {
+        violations,
+        tally: sim.tally,
+        trace: sim.trace.unwrap_or_default(),
+        fingerprint: fingerprint(&items),
+    }
 }
 
 fn tally_outcomes(tally: &mut Tally, records: &Records, counts: support::faults::FaultCounts) {
@@ -2395,4 +2507,22 @@ fn the_engine_keeps_every_invariant_through_a_thousand_faulty_random_runs() {
         failed.len(),
         outcomes.len()
     );
+}
+
+#[test]
+fn a_seed_replays_exactly() {
+    // Given a few seeds, each run twice
+    for seed in [3, 17, 42] {
+        // When both runs are simulated
+        let (first, second) = (run_seed(seed, false, false), run_seed(seed, false, false));
+
+        // Then they end with the same store, the same findings and the same counts
+        assert_ne!(first.fingerprint, 0, "seed {seed} ran to its end");
+        assert_eq!(
+            first.fingerprint, second.fingerprint,
+            "seed {seed} left a different store"
+        );
+        assert_eq!(first.violations, second.violations, "seed {seed}");
+        assert_eq!(first.tally.0, second.tally.0, "seed {seed}");
+    }
 }
