@@ -1,8 +1,9 @@
 //! A run store that misbehaves on purpose, for the engine's simulation.
 //!
 //! [`FaultyStore`] wraps any [`RunStore`] and
-//! - yields to the scheduler before every call, so that two stage runs joined with
-//!   `tokio::join!` really interleave between their reads and writes;
+//! - yields to the scheduler before every call (one to three times, at random), so that
+//!   two calls joined with `tokio::join!` really interleave between their reads and
+//!   writes, in a different order from one seed to the next;
 //! - "crashes" after a write budget: once the budget is spent, every further write (and
 //!   transaction) fails with `StoreError::Unavailable("injected crash")` until
 //!   [`FaultyStore::reset`], as if the Lambda making them had died between two writes;
@@ -111,6 +112,14 @@ impl<S: RunStore> FaultyStore<S> {
         self.faults().counts
     }
 
+    /// Lets other joined tasks run first: one to three times, so that their calls interleave
+    /// in every order.
+    async fn pause(&self) {
+        for _ in 0..=self.random.next_u64() % 3 {
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Whether a write may go through now; spends one write of the budget.
     fn admit_write(&self) -> Result<(), StoreError> {
         let mut faults = self.faults();
@@ -143,31 +152,31 @@ impl<S: RunStore> FaultyStore<S> {
 
 impl<S: RunStore> RunStore for FaultyStore<S> {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        tokio::task::yield_now().await;
+        self.pause().await;
         self.admit_read()?;
         self.inner.get(key).await
     }
 
     async fn write(&self, write: Write) -> Result<bool, StoreError> {
-        tokio::task::yield_now().await;
+        self.pause().await;
         self.admit_write()?;
         self.inner.write(write).await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
-        tokio::task::yield_now().await;
+        self.pause().await;
         self.admit_write()?;
         self.inner.transact(writes).await
     }
 
     async fn query(&self, pk: &str, range: &Range) -> Result<Vec<Item>, StoreError> {
-        tokio::task::yield_now().await;
+        self.pause().await;
         self.admit_read()?;
         self.inner.query(pk, range).await
     }
 
     async fn due(&self, queue: &str, until_millis: i64, limit: usize) -> Result<Vec<Item>, StoreError> {
-        tokio::task::yield_now().await;
+        self.pause().await;
         self.admit_read()?;
         self.inner.due(queue, until_millis, limit).await
     }
