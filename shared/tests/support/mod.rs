@@ -1,5 +1,7 @@
-//! What integration tests share: the emulator harness.
+//! What integration tests share: the emulator harness, the store conformance suite, and
+//! the fault-injecting store of the simulation.
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod conformance;
+pub mod faults;
 pub mod moto;
