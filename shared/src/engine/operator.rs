@@ -18,6 +18,26 @@ const TRIES: usize = 8;
 /// Cascade reruns follow at most this many levels downstream.
 const MAX_CASCADE_DEPTH: usize = 64;
 
+/// A store transaction holds at most this many writes (DynamoDB's limit).
+const MAX_TRANSACTION_WRITES: usize = 100;
+
+/// The record of an ended instance starting a new run.
+fn rerun_record(record: &InstanceRecord, now: NaiveDateTime) -> Result<InstanceRecord, EngineError> {
+    Ok(InstanceRecord {
+        status: apply(record.status, Event::Rerun)?,
+        run_first_attempt: record.attempts + 1,
+        reruns: record.reruns + 1,
+        waiting_on: vec!["a rerun was requested; its dependencies are checked again".into()],
+        next_check_at: Some(now),
+        preconditions: Vec::new(),
+        late_raised: false,
+        ended_at: None,
+        error: ErrorDetails::default(),
+        cascade_failed_on: None,
+        ..record.clone()
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceCommand {
     Rerun,
@@ -74,7 +94,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let mut report = StepReport::default();
         for (component, start) in parsed {
             match command {
-                InstanceCommand::Rerun => self.rerun(pipeline, &component, start, 0, &mut report).await?,
+                InstanceCommand::Rerun => self.rerun(pipeline, &component, start, &mut report).await?,
                 InstanceCommand::TryCancel => {
                     self.stop(pipeline, &component, start, Event::Cancel, &mut report)
                         .await?;
@@ -99,82 +119,92 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     }
 
     /// Reruns an ended instance: it waits on its dependencies again as a new run, its
-    /// retries counted afresh. With cascade, its CASCADE_FAILED consumers rerun too.
-    fn rerun<'s>(
-        &'s self,
-        pipeline: &'s str,
-        component: &'s str,
+    /// retries counted afresh. With cascade, its CASCADE_FAILED consumers (and theirs)
+    /// rerun too, all in one transaction: a crash cannot strand half a cascade, and the
+    /// dependencies stage cannot fail a consumer again between two of the writes.
+    async fn rerun(
+        &self,
+        pipeline: &str,
+        component: &str,
         start: NaiveDateTime,
-        depth: usize,
-        report: &'s mut StepReport,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), EngineError>> + Send + 's>>
-    where
-        S: 's,
-        P: 's,
-    {
-        Box::pin(async move {
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let stored = self.pipeline(pipeline).await?;
+        let compiled = self.compiled(&stored.record).await?;
+        for _ in 0..TRIES {
             let now = self.now();
-            for _ in 0..TRIES {
-                let Some(instance) = super::timers::instance(self.store, pipeline, component, start).await? else {
-                    return Ok(());
-                };
-                let record = &instance.record;
-                // Already waiting again (a rerun that a crash cut short before its consumers,
-                // asked again): nothing to rerun here, but its cascade still needs finishing.
-                if record.status == Status::WaitingOnDependencies {
-                    break;
-                }
-                if !record.status.is_terminal() {
-                    return Err(EngineError::WrongStatus {
-                        object: record.id(),
-                        status: record.status,
-                        action: "rerun",
-                    });
-                }
-                let next = InstanceRecord {
-                    status: apply(record.status, Event::Rerun)?,
-                    run_first_attempt: record.attempts + 1,
-                    reruns: record.reruns + 1,
-                    waiting_on: vec!["a rerun was requested; its dependencies are checked again".into()],
-                    next_check_at: Some(now),
-                    preconditions: Vec::new(),
-                    late_raised: false,
-                    ended_at: None,
-                    error: ErrorDetails::default(),
-                    cascade_failed_on: None,
-                    ..record.clone()
-                };
-                if self.store.write(instance.replace(&next)?).await? {
-                    report.changed += 1;
-                    break;
-                }
-            }
-            if depth >= MAX_CASCADE_DEPTH {
-                return Ok(());
-            }
-            let stored = self.pipeline(pipeline).await?;
-            let compiled = self.compiled(&stored.record).await?;
-            let Some(spec) = compiled.component(component) else {
+            let Some(target) = super::timers::instance(self.store, pipeline, component, start).await? else {
                 return Ok(());
             };
-            let interval = spec.interval_at(start);
-            for downstream_id in &spec.downstream {
-                let Some(downstream) = compiled.component(downstream_id) else {
-                    continue;
-                };
-                if !downstream.cascade {
-                    continue;
-                }
-                for downstream_start in compiled.downstream_starts(downstream, spec, interval) {
-                    let found = super::timers::instance(self.store, pipeline, downstream_id, downstream_start).await?;
-                    if found.is_some_and(|found| found.record.status == Status::CascadeFailed) {
-                        self.rerun(pipeline, downstream_id, downstream_start, depth + 1, report)
-                            .await?;
+            let status = target.record.status;
+            // Already waiting again (asked twice): only its cascade may still need doing.
+            if !status.is_terminal() && status != Status::WaitingOnDependencies {
+                return Err(EngineError::WrongStatus {
+                    object: target.record.id(),
+                    status,
+                    action: "rerun",
+                });
+            }
+            let mut reruns: Vec<Stored<InstanceRecord>> = Vec::new();
+            let mut frontier = vec![(component.to_owned(), start)];
+            if status.is_terminal() {
+                reruns.push(target);
+            }
+            // Breadth first through consumers that cascade-failed, as far as they go.
+            for _ in 0..MAX_CASCADE_DEPTH {
+                let mut next_frontier = Vec::new();
+                for (upstream_id, upstream_start) in frontier {
+                    let Some(upstream) = compiled.component(&upstream_id) else {
+                        continue;
+                    };
+                    let interval = upstream.interval_at(upstream_start);
+                    for downstream_id in &upstream.downstream {
+                        let Some(downstream) = compiled.component(downstream_id).filter(|spec| spec.cascade) else {
+                            continue;
+                        };
+                        for consumer_start in compiled.downstream_starts(downstream, upstream, interval) {
+                            let found =
+                                super::timers::instance(self.store, pipeline, downstream_id, consumer_start).await?;
+                            let Some(found) = found.filter(|found| found.record.status == Status::CascadeFailed) else {
+                                continue;
+                            };
+                            if reruns.iter().any(|queued| queued.record.id() == found.record.id()) {
+                                continue;
+                            }
+                            next_frontier.push((downstream_id.clone(), consumer_start));
+                            reruns.push(found);
+                        }
                     }
                 }
+                if next_frontier.is_empty() {
+                    break;
+                }
+                frontier = next_frontier;
             }
-            Ok(())
-        })
+            if reruns.is_empty() {
+                return Ok(());
+            }
+            let writes = reruns
+                .iter()
+                .map(|instance| Ok(instance.replace(&rerun_record(&instance.record, now)?)?))
+                .collect::<Result<Vec<Write>, EngineError>>()?;
+            if writes.len() > MAX_TRANSACTION_WRITES {
+                return Err(EngineError::InvalidRequest(format!(
+                    "rerunning {} with its cascade would change {} instances at once; rerun fewer at a time",
+                    component,
+                    writes.len()
+                )));
+            }
+            let count = writes.len();
+            if self.store.transact(writes).await? {
+                report.changed += count;
+                return Ok(());
+            }
+            report.lost_races += 1;
+        }
+        Err(EngineError::Store(crate::store::StoreError::Unavailable(format!(
+            "{component}: its records kept changing while being rerun; try again"
+        ))))
     }
 
     /// Cancels or marks finished an instance, with its outstanding attempts.

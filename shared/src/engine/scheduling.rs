@@ -70,7 +70,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 // Look again while paused, so that work resumes with RESUME.
                 cursor.next_start.map(|_| now + self.limits.recheck)
             } else {
-                self.create_due_instances(&compiled, record, spec, &mut cursor, report).await?
+                self.create_due_instances(&compiled, record, spec, &mut cursor, report)
+                    .await?
             };
             if let Some(at) = due_again {
                 next_check = Some(next_check.map_or(at, |current| current.min(at)));
