@@ -989,3 +989,48 @@ async fn a_rerun_cut_short_before_its_consumers_completes_when_asked_again() {
         Status::WaitingOnDependencies
     );
 }
+
+#[tokio::test]
+async fn an_hourly_consumer_rolls_up_every_quarter_hour_of_its_producer() {
+    // Given a 15-minute producer and an hourly consumer of its output (reference §3.6)
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
+    let definition = json!({"objects": [
+        {"id": "Default", "scheduleType": "cron", "workerGroup": "wg", "failureAndRerunMode": "cascade"},
+        {"id": "Quarterly", "type": "Schedule", "period": "15 minutes", "startDateTime": "2026-01-01T00:00:00", "occurrences": "4"},
+        {"id": "Hourly", "type": "Schedule", "period": "1 hour", "startDateTime": "2026-01-01T00:00:00", "occurrences": "1"},
+        {"id": "Produce", "type": "ShellCommandActivity", "command": "p", "schedule": {"ref": "Quarterly"}},
+        {"id": "Summarise", "type": "ShellCommandActivity", "command": "s", "schedule": {"ref": "Hourly"},
+         "dependsOn": {"ref": "Produce"}},
+    ]});
+    world
+        .pipeline("df-rollup", definition, ActivateOptions::default())
+        .await;
+    for quarter in 0..4 {
+        world.tick().await;
+        world.run_task("wg", TaskStatus::Finished).await;
+        if quarter < 3 {
+            world.advance(1).await;
+            let summary = world.instance("df-rollup", "Summarise", "2026-01-01T00:00:00").await;
+            assert_eq!(
+                summary.status,
+                Status::WaitingOnDependencies,
+                "after {} quarters",
+                quarter + 1
+            );
+            assert!(
+                summary.waiting_on.iter().all(|why| why.starts_with("@Produce_")),
+                "{:?}",
+                summary.waiting_on
+            );
+            world
+                .clock
+                .set(at("2026-01-01T00:00:00") + TimeDelta::minutes(15 * (quarter + 1)));
+        }
+    }
+    // Then it starts once all four have finished
+    world.advance(1).await;
+    assert_eq!(
+        world.status("df-rollup", "Summarise", "2026-01-01T00:00:00").await,
+        Status::WaitingForRunner
+    );
+}
