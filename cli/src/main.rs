@@ -6,6 +6,7 @@
 
 mod eval;
 mod inputs;
+mod pipelines;
 mod plan;
 mod report;
 mod validate;
@@ -21,6 +22,9 @@ use clap::{Parser, Subcommand, ValueEnum};
     about = "Run AWS Data Pipeline definitions, serverless, in your own account"
 )]
 struct Cli {
+    /// The Sluice API endpoint for pipeline verbs (default: SLUICE_ENDPOINT, else AWS)
+    #[arg(long, global = true, value_name = "URL")]
+    endpoint: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +77,78 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    #[command(flatten)]
+    Verb(Verb),
+}
+
+/// The pipeline verbs, over the Data Pipeline API.
+#[derive(Subcommand)]
+enum Verb {
+    /// Create an empty pipeline and print its id
+    Create {
+        name: String,
+        /// Idempotency token: creating again with the same one returns the same pipeline
+        #[arg(long)]
+        unique_id: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Save a definition file (file format or API shape) as the pipeline's definition
+    Put { pipeline: String, file: PathBuf },
+    /// Activate the saved definition
+    Activate {
+        pipeline: String,
+        /// Resume from this time; earlier intervals are SKIPPED
+        #[arg(long, value_name = "DATETIME", value_parser = inputs::datetime)]
+        start: Option<chrono::NaiveDateTime>,
+    },
+    /// Deactivate: cancel running work, or with --drain let it finish
+    Deactivate {
+        pipeline: String,
+        #[arg(long)]
+        drain: bool,
+    },
+    /// Delete a pipeline and its history
+    Delete { pipeline: String },
+    /// List pipelines
+    List,
+    /// Describe pipelines
+    Describe {
+        #[arg(required = true)]
+        pipelines: Vec<String>,
+    },
+    /// Print a pipeline's definition in the file format
+    Definition {
+        pipeline: String,
+        /// latest (the last saved) or active (the last activated)
+        #[arg(long, default_value = "latest")]
+        version: String,
+    },
+    /// The pipeline's runs: status, times and errors
+    Runs {
+        pipeline: String,
+        /// Only runs with this status (finished, failed, running, waiting_for_runner ...)
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Run ended instances again (SetStatus RERUN)
+    Rerun {
+        pipeline: String,
+        #[arg(required = true)]
+        instances: Vec<String>,
+    },
+    /// Cancel instances (SetStatus TRY_CANCEL)
+    Cancel {
+        pipeline: String,
+        #[arg(required = true)]
+        instances: Vec<String>,
+    },
+    /// Mark instances finished (SetStatus MARK_FINISHED)
+    MarkFinished {
+        pipeline: String,
+        #[arg(required = true)]
+        instances: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,6 +167,7 @@ enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let endpoint = cli.endpoint.clone();
     let outcome = match cli.command {
         Command::Validate { files, values, format } => validate::run(&files, &values, format),
         Command::Eval {
@@ -118,6 +195,7 @@ fn main() -> ExitCode {
             };
             plan::run(&file, &values, &options)
         }
+        Command::Verb(verb) => run_verb(endpoint.as_deref(), verb),
     };
     ExitCode::from(outcome as u8)
 }
@@ -131,5 +209,47 @@ fn finish(written: std::io::Result<()>, outcome: Outcome) -> Outcome {
             Outcome::Usage
         }
         _ => outcome,
+    }
+}
+
+fn run_verb(endpoint: Option<&str>, verb: Verb) -> Outcome {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start: {error}");
+            return Outcome::Usage;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        let client = pipelines::client(endpoint).await?;
+        match verb {
+            Verb::Create {
+                name,
+                unique_id,
+                description,
+            } => pipelines::create(&client, &name, unique_id.as_deref(), description.as_deref()).await,
+            Verb::Put { pipeline, file } => pipelines::put(&client, &pipeline, &file).await,
+            Verb::Activate { pipeline, start } => pipelines::activate(&client, &pipeline, start).await,
+            Verb::Deactivate { pipeline, drain } => pipelines::deactivate(&client, &pipeline, !drain).await,
+            Verb::Delete { pipeline } => pipelines::delete(&client, &pipeline).await,
+            Verb::List => pipelines::list(&client).await,
+            Verb::Describe { pipelines: ids } => pipelines::describe(&client, &ids).await,
+            Verb::Definition { pipeline, version } => pipelines::definition(&client, &pipeline, &version).await,
+            Verb::Runs { pipeline, status } => pipelines::runs(&client, &pipeline, status.as_deref()).await,
+            Verb::Rerun { pipeline, instances } => pipelines::set_status(&client, &pipeline, &instances, "RERUN").await,
+            Verb::Cancel { pipeline, instances } => {
+                pipelines::set_status(&client, &pipeline, &instances, "TRY_CANCEL").await
+            }
+            Verb::MarkFinished { pipeline, instances } => {
+                pipelines::set_status(&client, &pipeline, &instances, "MARK_FINISHED").await
+            }
+        }
+    });
+    match outcome {
+        Ok(outcome) => outcome,
+        Err(error) => {
+            eprintln!("error: {:#}", pipelines::explain(error));
+            Outcome::InputErrors
+        }
     }
 }

@@ -1,0 +1,486 @@
+//! Pipeline verbs over the Data Pipeline API, with the AWS SDK's own client pointed at a
+//! Sluice endpoint: create, put, activate, deactivate, delete, list, describe, definition,
+//! runs, rerun, cancel, mark-finished.
+
+use std::{io::IsTerminal, path::Path};
+
+use anyhow::{Context, anyhow};
+use aws_sdk_datapipeline::{
+    Client,
+    config::Credentials,
+    types::{
+        Field, Operator, OperatorType, ParameterAttribute, ParameterObject, ParameterValue, PipelineObject, Query,
+        Selector,
+    },
+};
+use sluice::definition::{Definition, ParameterValue as ModelValue, read_definition, to_file_json};
+
+use crate::Outcome;
+
+/// The API client for `endpoint` (or `SLUICE_ENDPOINT`, or AWS itself). Against a local
+/// endpoint with no credentials configured, dummy ones are used: `sluice dev` does not
+/// check signatures.
+pub async fn client(endpoint: Option<&str>) -> anyhow::Result<Client> {
+    let endpoint = endpoint
+        .map(str::to_owned)
+        .or_else(|| std::env::var("SLUICE_ENDPOINT").ok());
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    if let Some(endpoint) = &endpoint {
+        loader = loader.endpoint_url(endpoint);
+        let local = endpoint.contains("://127.") || endpoint.contains("://localhost") || endpoint.contains("://[::1]");
+        if local && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() && std::env::var_os("AWS_PROFILE").is_none() {
+            loader = loader.credentials_provider(Credentials::new("sluice", "sluice", None, None, "sluice-local"));
+        }
+    }
+    Ok(Client::new(&loader.load().await))
+}
+
+/// A definition in the SDK's types.
+pub fn to_sdk(
+    definition: &Definition,
+) -> anyhow::Result<(Vec<PipelineObject>, Vec<ParameterObject>, Vec<ParameterValue>)> {
+    let objects = definition
+        .objects
+        .iter()
+        .map(|object| {
+            let fields = object
+                .fields
+                .iter()
+                .map(|field| {
+                    let builder = Field::builder().key(&field.key);
+                    let builder = match &field.value {
+                        sluice::definition::FieldValue::String(text) => builder.string_value(text),
+                        sluice::definition::FieldValue::Ref(id) => builder.ref_value(id),
+                    };
+                    builder.build()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(PipelineObject::builder()
+                .id(&object.id)
+                .name(&object.name)
+                .set_fields(Some(fields))
+                .build()?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let parameters = definition
+        .parameters
+        .iter()
+        .map(|parameter| {
+            let attributes = parameter
+                .attributes
+                .iter()
+                .map(|attribute| {
+                    ParameterAttribute::builder()
+                        .key(&attribute.key)
+                        .string_value(&attribute.value)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ParameterObject::builder()
+                .id(&parameter.id)
+                .set_attributes(Some(attributes))
+                .build()?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let values = definition
+        .values
+        .iter()
+        .map(|value| {
+            ParameterValue::builder()
+                .id(&value.id)
+                .string_value(&value.value)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((objects, parameters, values))
+}
+
+/// A definition from the SDK's types.
+pub fn from_sdk(objects: &[PipelineObject], parameters: &[ParameterObject], values: &[ParameterValue]) -> Definition {
+    use sluice::definition::{FieldValue, ParameterAttribute as Attribute, ParameterObject as Parameter};
+    Definition {
+        objects: objects
+            .iter()
+            .map(|object| sluice::definition::PipelineObject {
+                id: object.id().to_owned(),
+                name: object.name().to_owned(),
+                fields: object
+                    .fields()
+                    .iter()
+                    .map(|field| sluice::definition::Field {
+                        key: field.key().to_owned(),
+                        value: match (field.string_value(), field.ref_value()) {
+                            (_, Some(id)) => FieldValue::Ref(id.to_owned()),
+                            (text, None) => FieldValue::String(text.unwrap_or_default().to_owned()),
+                        },
+                    })
+                    .collect(),
+            })
+            .collect(),
+        parameters: parameters
+            .iter()
+            .map(|parameter| Parameter {
+                id: parameter.id().to_owned(),
+                attributes: parameter
+                    .attributes()
+                    .iter()
+                    .map(|attribute| Attribute {
+                        key: attribute.key().to_owned(),
+                        value: attribute.string_value().to_owned(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        values: values
+            .iter()
+            .map(|value| ModelValue {
+                id: value.id().to_owned(),
+                value: value.string_value().to_owned(),
+            })
+            .collect(),
+    }
+}
+
+pub async fn create(
+    client: &Client,
+    name: &str,
+    unique_id: Option<&str>,
+    description: Option<&str>,
+) -> anyhow::Result<Outcome> {
+    let unique_id = unique_id.map_or_else(|| format!("{name}-{}", std::process::id()), str::to_owned);
+    let created = client
+        .create_pipeline()
+        .name(name)
+        .unique_id(unique_id)
+        .set_description(description.map(str::to_owned))
+        .send()
+        .await
+        .context("CreatePipeline")?;
+    println!("{}", created.pipeline_id());
+    Ok(Outcome::Success)
+}
+
+pub async fn put(client: &Client, pipeline: &str, file: &Path) -> anyhow::Result<Outcome> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let loaded = read_definition(&text).map_err(|error| anyhow!("{}: {error}", file.display()))?;
+    let (objects, parameters, values) = to_sdk(&loaded.definition)?;
+    let answer = client
+        .put_pipeline_definition()
+        .pipeline_id(pipeline)
+        .set_pipeline_objects(Some(objects))
+        .set_parameter_objects((!parameters.is_empty()).then_some(parameters))
+        .set_parameter_values((!values.is_empty()).then_some(values))
+        .send()
+        .await
+        .context("PutPipelineDefinition")?;
+    for error in answer.validation_errors() {
+        for message in error.errors() {
+            println!(
+                "{}: error: object \"{}\": {message}",
+                file.display(),
+                error.id().unwrap_or("?")
+            );
+        }
+    }
+    for warning in answer.validation_warnings() {
+        for message in warning.warnings() {
+            println!(
+                "{}: warning: object \"{}\": {message}",
+                file.display(),
+                warning.id().unwrap_or("?")
+            );
+        }
+    }
+    if answer.errored() {
+        println!("{pipeline}: the definition was saved with errors; it cannot be activated until they are fixed");
+        return Ok(Outcome::InputErrors);
+    }
+    println!("{pipeline}: definition saved");
+    Ok(Outcome::Success)
+}
+
+pub async fn activate(
+    client: &Client,
+    pipeline: &str,
+    start: Option<chrono::NaiveDateTime>,
+) -> anyhow::Result<Outcome> {
+    let start = start.map(|start| aws_sdk_datapipeline::primitives::DateTime::from_secs(start.and_utc().timestamp()));
+    client
+        .activate_pipeline()
+        .pipeline_id(pipeline)
+        .set_start_timestamp(start)
+        .send()
+        .await
+        .context("ActivatePipeline")?;
+    println!("{pipeline}: activated");
+    Ok(Outcome::Success)
+}
+
+pub async fn deactivate(client: &Client, pipeline: &str, cancel_active: bool) -> anyhow::Result<Outcome> {
+    client
+        .deactivate_pipeline()
+        .pipeline_id(pipeline)
+        .cancel_active(cancel_active)
+        .send()
+        .await
+        .context("DeactivatePipeline")?;
+    println!(
+        "{pipeline}: deactivated{}",
+        if cancel_active {
+            ", running work canceled"
+        } else {
+            "; running work drains"
+        }
+    );
+    Ok(Outcome::Success)
+}
+
+pub async fn delete(client: &Client, pipeline: &str) -> anyhow::Result<Outcome> {
+    client
+        .delete_pipeline()
+        .pipeline_id(pipeline)
+        .send()
+        .await
+        .context("DeletePipeline")?;
+    println!("{pipeline}: deleted");
+    Ok(Outcome::Success)
+}
+
+pub async fn list(client: &Client) -> anyhow::Result<Outcome> {
+    let mut marker = None;
+    loop {
+        let page = client
+            .list_pipelines()
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .context("ListPipelines")?;
+        for pipeline in page.pipeline_id_list() {
+            println!("{}  {}", pipeline.id().unwrap_or("?"), pipeline.name().unwrap_or(""));
+        }
+        match (page.has_more_results(), page.marker()) {
+            (true, Some(next)) => marker = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+pub async fn describe(client: &Client, pipelines: &[String]) -> anyhow::Result<Outcome> {
+    let answer = client
+        .describe_pipelines()
+        .set_pipeline_ids(Some(pipelines.to_vec()))
+        .send()
+        .await
+        .context("DescribePipelines")?;
+    for pipeline in answer.pipeline_description_list() {
+        println!("{}  {}", pipeline.pipeline_id(), pipeline.name());
+        for field in pipeline.fields() {
+            println!(
+                "  {}: {}",
+                field.key(),
+                field.string_value().or(field.ref_value()).unwrap_or("")
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+pub async fn definition(client: &Client, pipeline: &str, version: &str) -> anyhow::Result<Outcome> {
+    let answer = client
+        .get_pipeline_definition()
+        .pipeline_id(pipeline)
+        .version(version)
+        .send()
+        .await
+        .context("GetPipelineDefinition")?;
+    let definition = from_sdk(
+        answer.pipeline_objects(),
+        answer.parameter_objects(),
+        answer.parameter_values(),
+    );
+    println!("{}", serde_json::to_string_pretty(&to_file_json(&definition))?);
+    Ok(Outcome::Success)
+}
+
+/// SetStatus on instances: `RERUN`, `TRY_CANCEL` or `MARK_FINISHED`.
+pub async fn set_status(
+    client: &Client,
+    pipeline: &str,
+    instances: &[String],
+    status: &str,
+) -> anyhow::Result<Outcome> {
+    client
+        .set_status()
+        .pipeline_id(pipeline)
+        .set_object_ids(Some(instances.to_vec()))
+        .status(status)
+        .send()
+        .await
+        .context("SetStatus")?;
+    println!("{pipeline}: {status} for {}", instances.join(", "));
+    Ok(Outcome::Success)
+}
+
+/// `sluice runs`: every instance with its status, times and error, like `aws datapipeline
+/// list-runs`, newest runs last.
+pub async fn runs(client: &Client, pipeline: &str, status: Option<&str>) -> anyhow::Result<Outcome> {
+    let mut ids = Vec::new();
+    let mut marker = None;
+    loop {
+        let mut query = Query::builder();
+        if let Some(status) = status {
+            let operator = Operator::builder()
+                .r#type(OperatorType::Equal)
+                .values(status.to_uppercase())
+                .build();
+            query = query.selectors(Selector::builder().field_name("@status").operator(operator).build());
+        }
+        let page = client
+            .query_objects()
+            .pipeline_id(pipeline)
+            .sphere("INSTANCE")
+            .query(query.build())
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .context("QueryObjects")?;
+        ids.extend(page.ids().iter().cloned());
+        match (page.has_more_results(), page.marker()) {
+            (true, Some(next)) => marker = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(25) {
+        let answer = client
+            .describe_objects()
+            .pipeline_id(pipeline)
+            .set_object_ids(Some(chunk.to_vec()))
+            .send()
+            .await
+            .context("DescribeObjects")?;
+        for object in answer.pipeline_objects() {
+            let field = |key: &str| {
+                object
+                    .fields()
+                    .iter()
+                    .find(|field| field.key() == key)
+                    .and_then(|field| field.string_value())
+                    .unwrap_or("")
+            };
+            rows.push(Run {
+                name: field("@componentParent").to_owned().if_empty(object.name()),
+                scheduled: field("@scheduledStartTime").to_owned(),
+                status: field("@status").to_owned(),
+                started: field("@actualStartTime").to_owned(),
+                ended: field("@actualEndTime").to_owned(),
+                error: field("errorMessage").to_owned(),
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.scheduled, &a.name).cmp(&(&b.scheduled, &b.name)));
+    print_runs(&rows);
+    Ok(Outcome::Success)
+}
+
+struct Run {
+    name: String,
+    scheduled: String,
+    status: String,
+    started: String,
+    ended: String,
+    error: String,
+}
+
+trait IfEmpty {
+    fn if_empty(self, other: &str) -> String;
+}
+
+impl IfEmpty for String {
+    fn if_empty(self, other: &str) -> String {
+        if self.is_empty() { other.to_owned() } else { self }
+    }
+}
+
+fn print_runs(rows: &[Run]) {
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let width = rows.iter().map(|row| row.name.len()).max().unwrap_or(4).max(4);
+    println!(
+        "{:<width$}  {:<19}  {:<23}  {:<19}  {:>9}  ERROR",
+        "NAME", "SCHEDULED START", "STATUS", "STARTED", "DURATION"
+    );
+    for row in rows {
+        let status = if colour {
+            paint(&row.status)
+        } else {
+            format!("{:<23}", row.status)
+        };
+        println!(
+            "{:<width$}  {:<19}  {status}  {:<19}  {:>9}  {}",
+            row.name,
+            row.scheduled,
+            row.started,
+            duration(&row.started, &row.ended),
+            row.error
+        );
+    }
+    println!("{} runs", rows.len());
+}
+
+fn paint(status: &str) -> String {
+    let code = match status {
+        "FINISHED" | "MARK_FINISHED" => "32",
+        "FAILED" | "CASCADE_FAILED" | "TIMEDOUT" => "31",
+        "RUNNING" => "36",
+        "CANCELED" | "SKIPPED" => "90",
+        _ => "33",
+    };
+    format!("\u{1b}[{code}m{status:<23}\u{1b}[0m")
+}
+
+fn duration(started: &str, ended: &str) -> String {
+    let parse = |text: &str| sluice::time::parse_datetime(text).ok();
+    match (parse(started), parse(ended)) {
+        (Some(started), Some(ended)) => {
+            let seconds = (ended - started).num_seconds().max(0);
+            format!("{}m{:02}s", seconds / 60, seconds % 60)
+        }
+        _ => String::new(),
+    }
+}
+
+/// Fails with the API's own words when a call is refused.
+pub fn explain(error: anyhow::Error) -> anyhow::Error {
+    let text = format!("{error:#}");
+    if text.contains("dispatch failure") || text.contains("connection refused") {
+        return anyhow!("{text}\nIs Sluice running? Start it with `sluice dev`, or set --endpoint / SLUICE_ENDPOINT");
+    }
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn definitions_cross_into_the_sdk_types_and_back_unchanged() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/parameterised-export.json"
+        ))
+        .expect("the example");
+        let definition = read_definition(&text).expect("reads").definition;
+        let (objects, parameters, values) = to_sdk(&definition).expect("converts");
+        assert_eq!(from_sdk(&objects, &parameters, &values), definition);
+    }
+
+    #[test]
+    fn durations_read_as_minutes_and_seconds() {
+        assert_eq!(duration("2026-01-01T00:00:00", "2026-01-01T00:02:05"), "2m05s");
+        assert_eq!(duration("2026-01-01T00:00:00", ""), "");
+    }
+}
