@@ -8,6 +8,7 @@ pub mod cloud;
 pub mod definition;
 pub mod engine;
 pub mod expr;
+pub mod local;
 pub mod plan;
 pub mod schedule;
 pub mod store;
