@@ -4,6 +4,7 @@
 //! Everything here is plain logic over injected ports; Lambda handlers and the `sluice`
 //! command are thin adapters over it.
 
+pub mod api;
 pub mod cloud;
 pub mod definition;
 pub mod engine;

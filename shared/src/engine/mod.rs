@@ -9,6 +9,7 @@ pub mod clock;
 pub mod compiled;
 pub mod dependencies;
 pub mod error;
+pub mod objects;
 pub mod operator;
 pub mod pipelines;
 pub mod retry;

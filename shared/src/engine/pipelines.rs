@@ -10,10 +10,40 @@ use crate::{
     },
     schedule::{Activation, PlanComponent},
     store::{
-        Range, RunStore, keys,
-        records::{self, ComponentRecord, DefinitionRecord, InstanceRecord, PipelineRecord, Stored, create},
+        Expected, Range, RunStore, StoreError, Write, keys,
+        records::{
+            self, ComponentRecord, DefinitionRecord, DeletedRecord, InstanceRecord, ListingRecord, PipelineRecord,
+            Stored, Tag, UniqueIdRecord, create,
+        },
     },
 };
+
+/// How many times a pipeline operation reads again after another writer changed it.
+const TRIES: usize = 8;
+
+/// At most this many tags per pipeline (the API's tagList).
+pub const MAX_TAGS: usize = 10;
+
+/// Pipeline ids are `df-` and this many uppercase letters and digits.
+const PIPELINE_ID_LENGTH: usize = 20;
+
+/// What CreatePipeline is given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewPipeline {
+    pub name: String,
+    pub unique_id: String,
+    pub description: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// Which saved definition to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefinitionVersion {
+    /// The last one saved.
+    Latest,
+    /// The one activated last.
+    Active,
+}
 
 /// What activation needs besides the pipeline id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -45,7 +75,247 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             parameter_values: Vec::new(),
             next_check_at: None,
         };
-        Ok(self.store.write(create(&record)?).await?)
+        let listing = ListingRecord {
+            id: id.to_owned(),
+            name: name.to_owned(),
+        };
+        Ok(self.store.transact(vec![create(&record)?, create(&listing)?]).await?)
+    }
+
+    /// CreatePipeline: a new empty pipeline with a fresh `df-` id, or, when this name
+    /// and uniqueId created one before, that pipeline's id (nothing changes).
+    pub async fn create_unique_pipeline(&self, new: &NewPipeline) -> Result<String, EngineError> {
+        if new.tags.len() > MAX_TAGS {
+            return Err(EngineError::InvalidRequest(format!(
+                "a pipeline has at most {MAX_TAGS} tags; {} were given",
+                new.tags.len()
+            )));
+        }
+        let key = keys::unique(&new.name, &new.unique_id);
+        for _ in 0..TRIES {
+            if let Some(found) = records::get::<UniqueIdRecord, _>(self.store, &key).await? {
+                return Ok(found.record.pipeline_id);
+            }
+            let id = self.new_pipeline_id();
+            let record = PipelineRecord {
+                id: id.clone(),
+                name: new.name.clone(),
+                unique_id: new.unique_id.clone(),
+                description: new.description.clone(),
+                tags: new.tags.clone(),
+                state: PipelineState::Pending,
+                created_at: self.now(),
+                latest_version: None,
+                active_version: None,
+                first_activated_at: None,
+                activated_at: None,
+                start_timestamp: None,
+                allow_backfill: false,
+                parameter_values: Vec::new(),
+                next_check_at: None,
+            };
+            let listing = ListingRecord {
+                id: id.clone(),
+                name: new.name.clone(),
+            };
+            let unique = UniqueIdRecord {
+                name: new.name.clone(),
+                unique_id: new.unique_id.clone(),
+                pipeline_id: id.clone(),
+            };
+            if self
+                .store
+                .transact(vec![create(&record)?, create(&listing)?, create(&unique)?])
+                .await?
+            {
+                return Ok(id);
+            }
+        }
+        Err(EngineError::Store(StoreError::Unavailable(format!(
+            "pipeline \"{}\" (uniqueId \"{}\") was being created by another call at the same time",
+            new.name, new.unique_id
+        ))))
+    }
+
+    /// `df-` and 20 uppercase letters and digits from the engine's random source.
+    fn new_pipeline_id(&self) -> String {
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let mut id = String::from("df-");
+        for _ in 0..PIPELINE_ID_LENGTH {
+            let index = usize::try_from(self.random.next_u64() % ALPHABET.len() as u64).unwrap_or(0);
+            id.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'0')));
+        }
+        id
+    }
+
+    /// The pipeline's record, or PipelineNotFound.
+    pub async fn pipeline_record(&self, id: &str) -> Result<PipelineRecord, EngineError> {
+        Ok(self.pipeline(id).await?.record)
+    }
+
+    /// Whether a pipeline of this id was deleted (within the retention period).
+    pub async fn is_deleted(&self, id: &str) -> Result<bool, EngineError> {
+        Ok(records::get::<DeletedRecord, _>(self.store, &keys::deleted(id))
+            .await?
+            .is_some())
+    }
+
+    /// A saved definition of the pipeline, if it has one of that kind.
+    pub async fn saved_definition(
+        &self,
+        id: &str,
+        version: DefinitionVersion,
+    ) -> Result<Option<DefinitionRecord>, EngineError> {
+        let pipeline = self.pipeline(id).await?;
+        let number = match version {
+            DefinitionVersion::Latest => pipeline.record.latest_version,
+            DefinitionVersion::Active => pipeline.record.active_version,
+        };
+        let Some(number) = number else { return Ok(None) };
+        Ok(
+            records::get::<DefinitionRecord, _>(self.store, &keys::definition(id, number))
+                .await?
+                .map(|stored| stored.record),
+        )
+    }
+
+    /// DeletePipeline: cancels its unfinished work, deletes its records, and leaves a
+    /// tombstone so that later calls say it was deleted. A delete cut short by a crash
+    /// finishes when asked again.
+    pub async fn delete_pipeline(&self, id: &str) -> Result<(), EngineError> {
+        let pipeline = self.pipeline(id).await?;
+        if matches!(
+            pipeline.record.state,
+            PipelineState::Scheduled | PipelineState::Deactivating
+        ) {
+            self.deactivate(id, true).await?;
+        }
+        let everything = Range {
+            from: String::new(),
+            to: "\u{10FFFF}".to_owned(),
+            limit: usize::MAX,
+        };
+        // Everything but the pipeline record first: until that goes, a crash leaves a
+        // pipeline that can be deleted again, never orphans nobody can reach.
+        for item in self.store.query(&keys::pipeline_pk(id), &everything).await? {
+            if item.key.sk == "META" || item.key.sk == keys::deleted(id).sk {
+                continue;
+            }
+            self.store
+                .write(Write::Delete {
+                    key: item.key.clone(),
+                    expected: Expected::of(&item),
+                })
+                .await?;
+        }
+        for _ in 0..TRIES {
+            let pipeline = self.pipeline(id).await?;
+            let mut writes = vec![Write::Delete {
+                key: keys::pipeline(id),
+                expected: pipeline.expected.clone(),
+            }];
+            if let Some(item) = self.store.get(&keys::listing(id)).await? {
+                writes.push(Write::Delete {
+                    key: item.key.clone(),
+                    expected: Expected::of(&item),
+                });
+            }
+            let unique_key = keys::unique(&pipeline.record.name, &pipeline.record.unique_id);
+            if let Some(unique) = records::get::<UniqueIdRecord, _>(self.store, &unique_key).await?
+                && unique.record.pipeline_id == id
+            {
+                writes.push(Write::Delete {
+                    key: unique_key,
+                    expected: unique.expected.clone(),
+                });
+            }
+            let tombstone = DeletedRecord {
+                id: id.to_owned(),
+                deleted_at: self.now(),
+            };
+            match records::get::<DeletedRecord, _>(self.store, &tombstone.key_of()).await? {
+                Some(old) => writes.push(old.replace(&tombstone)?),
+                None => writes.push(create(&tombstone)?),
+            }
+            if self.store.transact(writes).await? {
+                return Ok(());
+            }
+        }
+        Err(EngineError::Store(StoreError::Unavailable(format!(
+            "pipeline \"{id}\" kept changing while being deleted; delete it again"
+        ))))
+    }
+
+    /// ListPipelines: up to `limit` pipelines in id order from `from` (inclusive), and
+    /// the id the next page starts at, if there is one.
+    pub async fn list_pipelines(
+        &self,
+        from: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<ListingRecord>, Option<String>), EngineError> {
+        let range = Range {
+            from: from.map(keys::escape).unwrap_or_default(),
+            to: "\u{10FFFF}".to_owned(),
+            limit: limit.saturating_add(1),
+        };
+        let items = self.store.query(keys::PIPELINES_PK, &range).await?;
+        let mut listed = items
+            .iter()
+            .map(|item| Stored::<ListingRecord>::from_item(item).map(|stored| stored.record))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = if listed.len() > limit {
+            listed.truncate(limit.saturating_add(1));
+            listed.pop().map(|next| next.id)
+        } else {
+            None
+        };
+        Ok((listed, next))
+    }
+
+    /// AddTags: adds tags, replacing the value of a key already there.
+    pub async fn add_tags(&self, id: &str, tags: &[Tag]) -> Result<(), EngineError> {
+        self.change_tags(id, |current| {
+            for tag in tags {
+                match current.iter_mut().find(|existing| existing.key == tag.key) {
+                    Some(existing) => existing.value.clone_from(&tag.value),
+                    None => current.push(tag.clone()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// RemoveTags: removes the tags with these keys; keys it does not have are ignored.
+    pub async fn remove_tags(&self, id: &str, tag_keys: &[String]) -> Result<(), EngineError> {
+        self.change_tags(id, |current| current.retain(|tag| !tag_keys.contains(&tag.key)))
+            .await
+    }
+
+    async fn change_tags(&self, id: &str, change: impl Fn(&mut Vec<Tag>)) -> Result<(), EngineError> {
+        for _ in 0..TRIES {
+            let pipeline = self.pipeline(id).await?;
+            let mut tags = pipeline.record.tags.clone();
+            change(&mut tags);
+            if tags.len() > MAX_TAGS {
+                return Err(EngineError::InvalidRequest(format!(
+                    "pipeline \"{id}\" would have {} tags; a pipeline has at most {MAX_TAGS}: remove some first",
+                    tags.len()
+                )));
+            }
+            if tags == pipeline.record.tags {
+                return Ok(());
+            }
+            let next = PipelineRecord {
+                tags,
+                ..pipeline.record.clone()
+            };
+            if self.store.write(pipeline.replace(&next)?).await? {
+                return Ok(());
+            }
+        }
+        Err(EngineError::Store(StoreError::Unavailable(format!(
+            "pipeline \"{id}\" kept changing while its tags were being changed; try again"
+        ))))
     }
 
     /// Validates and saves a definition as the pipeline's latest, even when it has
@@ -202,6 +472,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             )
             .await?;
         Ok(super::parse_all(&items, &mut super::StepReport::default()))
+    }
+}
+
+impl DeletedRecord {
+    fn key_of(&self) -> crate::store::Key {
+        records::Record::key(self)
     }
 }
 

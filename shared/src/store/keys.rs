@@ -9,6 +9,10 @@
 //! | attempt | `PIPELINE#<id>` | `ATT#<componentId>#<scheduledStart>#<n>` |
 //! | event | `PIPELINE#<id>` | `EVENT#<componentId>#<scheduledStart>#<event>` |
 //! | task | `TASK#<taskId>` | `TASK` |
+//! | pipeline listing | `PIPELINES` | `<id>` |
+//! | name + uniqueId | `UNIQUE#<name>#<uniqueId>` | `UNIQUE` |
+//! | deleted pipeline | `PIPELINE#<id>` | `DELETED` |
+//! | task runner | `TASKRUNNER#<taskrunnerId>` | `HEARTBEAT` |
 //!
 //! Ids are escaped (`%` and `#`) so that a `#` inside an id cannot cross a boundary.
 
@@ -96,6 +100,29 @@ pub fn event(pipeline: &str, component: &str, start: NaiveDateTime, event: &str)
 
 pub fn task(task_id: &str) -> Key {
     Key::new(format!("TASK#{}", escape(task_id)), "TASK")
+}
+
+/// The partition listing every pipeline (ListPipelines), one item per pipeline.
+pub const PIPELINES_PK: &str = "PIPELINES";
+
+/// A pipeline's item in the listing.
+pub fn listing(pipeline: &str) -> Key {
+    Key::new(PIPELINES_PK, escape(pipeline))
+}
+
+/// The pipeline created with this name and uniqueId (CreatePipeline's idempotency).
+pub fn unique(name: &str, unique_id: &str) -> Key {
+    Key::new(format!("UNIQUE#{}#{}", escape(name), escape(unique_id)), "UNIQUE")
+}
+
+/// What remains of a deleted pipeline: enough to answer PipelineDeletedException.
+pub fn deleted(pipeline: &str) -> Key {
+    Key::new(pipeline_pk(pipeline), "DELETED")
+}
+
+/// A task runner's last heartbeat.
+pub fn task_runner(taskrunner_id: &str) -> Key {
+    Key::new(format!("TASKRUNNER#{}", escape(taskrunner_id)), "HEARTBEAT")
 }
 
 /// The queue a pipeline's work goes to for `stage`: one of [`SHARDS`] shards, chosen by the

@@ -482,6 +482,71 @@ impl Record for WorkerGroupRecord {
     }
 }
 
+/// A pipeline's entry in the listing (ListPipelines), written with the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingRecord {
+    pub id: String,
+    pub name: String,
+}
+
+impl Record for ListingRecord {
+    fn key(&self) -> Key {
+        keys::listing(&self.id)
+    }
+}
+
+/// Which pipeline a name and uniqueId created: CreatePipeline called again with both
+/// answers the same pipeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UniqueIdRecord {
+    pub name: String,
+    pub unique_id: String,
+    pub pipeline_id: String,
+}
+
+impl Record for UniqueIdRecord {
+    fn key(&self) -> Key {
+        keys::unique(&self.name, &self.unique_id)
+    }
+}
+
+/// A deleted pipeline's tombstone, kept for [`RETENTION`] so that calls on it say it was
+/// deleted rather than that it never existed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedRecord {
+    pub id: String,
+    pub deleted_at: NaiveDateTime,
+}
+
+impl Record for DeletedRecord {
+    fn key(&self) -> Key {
+        keys::deleted(&self.id)
+    }
+
+    fn expires_at(&self) -> Option<i64> {
+        expiry(Some(self.deleted_at))
+    }
+}
+
+/// A task runner's last heartbeat (ReportTaskRunnerHeartbeat).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRunnerRecord {
+    pub taskrunner_id: String,
+    pub worker_group: Option<String>,
+    pub hostname: Option<String>,
+    pub last_heartbeat_at: NaiveDateTime,
+}
+
+impl Record for TaskRunnerRecord {
+    fn key(&self) -> Key {
+        keys::task_runner(&self.taskrunner_id)
+    }
+
+    fn expires_at(&self) -> Option<i64> {
+        expiry(Some(self.last_heartbeat_at))
+    }
+}
+
 /// Reads a typed record.
 pub async fn get<T: Record, S: super::RunStore>(store: &S, key: &Key) -> Result<Option<Stored<T>>, StoreError> {
     match store.get(key).await? {
