@@ -4,7 +4,9 @@
 //! and maps outcomes to exit codes: 0 success, 1 the input has errors, 2 bad usage or a
 //! file that cannot be read.
 
+mod dev;
 mod eval;
+mod http;
 mod inputs;
 mod pipelines;
 mod plan;
@@ -76,6 +78,21 @@ enum Command {
         values: inputs::ValueArgs,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Run the whole control plane locally: the API on a loopback port and every stage
+    Dev {
+        /// Where the API listens
+        #[arg(long, default_value = "127.0.0.1:8765")]
+        listen: std::net::SocketAddr,
+        /// Use your AWS account when AWS_ENDPOINT_URL is not set (default: start moto's server)
+        #[arg(long)]
+        aws: bool,
+        /// The DynamoDB table for run records (created if missing)
+        #[arg(long, default_value = "sluice-dev")]
+        table: String,
+        /// Seconds between stage passes
+        #[arg(long, default_value_t = 2)]
+        tick: u64,
     },
     #[command(flatten)]
     Verb(Verb),
@@ -195,6 +212,17 @@ fn main() -> ExitCode {
             };
             plan::run(&file, &values, &options)
         }
+        Command::Dev {
+            listen,
+            aws,
+            table,
+            tick,
+        } => dev::run(&dev::Options {
+            listen,
+            aws,
+            table,
+            tick: std::time::Duration::from_secs(tick.max(1)),
+        }),
         Command::Verb(verb) => run_verb(endpoint.as_deref(), verb),
     };
     ExitCode::from(outcome as u8)

@@ -1,0 +1,155 @@
+//! `sluice dev`: the whole control plane in one process for local work. The Data Pipeline
+//! API on a loopback port, every engine stage on a loop, over run records in DynamoDB — the
+//! emulator's when `AWS_ENDPOINT_URL` is set, a moto server it starts itself when not, and
+//! real AWS only with `--aws`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use anyhow::{Context, anyhow};
+use sluice::{
+    api::{Api, handle},
+    cloud::AwsProbe,
+    engine::{
+        Engine,
+        clock::{SeededRandom, SystemClock},
+    },
+    local::MotoServer,
+    store::dynamodb::{DynamoStore, create_table},
+};
+
+use crate::{
+    Outcome,
+    http::{Answer, bind, serve},
+};
+
+pub struct Options {
+    pub listen: SocketAddr,
+    pub aws: bool,
+    pub table: String,
+    pub tick: Duration,
+}
+
+pub fn run(options: &Options) -> Outcome {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start: {error}");
+            return Outcome::Usage;
+        }
+    };
+    match runtime.block_on(serve_until_stopped(options)) {
+        Ok(()) => Outcome::Success,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Outcome::Usage
+        }
+    }
+}
+
+async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
+    // Where AWS is: the emulator named in the environment, one we start, or AWS itself.
+    let named = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|endpoint| !endpoint.is_empty());
+    let (endpoint, moto) = match (named, options.aws) {
+        (Some(endpoint), _) => (Some(endpoint), None),
+        (None, true) => (None, None),
+        (None, false) => {
+            let moto = MotoServer::start().map_err(|error| anyhow!("{error}"))?;
+            (Some(moto.endpoint()), Some(moto))
+        }
+    };
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    if let Some(endpoint) = &endpoint {
+        loader = loader.endpoint_url(endpoint);
+        if moto.is_some() || std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(aws_sdk_datapipeline::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "sluice-dev",
+            ));
+        }
+    }
+    let sdk = loader.load().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    create_table(&dynamodb, &options.table)
+        .await
+        .with_context(|| format!("creating the run table {}", options.table))?;
+
+    // The engine's ports live as long as the process.
+    let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::new(dynamodb, options.table.clone())));
+    let clock: &'static SystemClock = Box::leak(Box::new(SystemClock));
+    let random: &'static SeededRandom = Box::leak(Box::new(SeededRandom::from_entropy()));
+    let probe: &'static AwsProbe = Box::leak(Box::new(AwsProbe::new(&sdk)));
+    let api: &'static Api<'static, DynamoStore, AwsProbe> =
+        Box::leak(Box::new(Api::new(Engine::new(store, clock, random, probe))));
+
+    let listener = bind(options.listen).await.map_err(|error| anyhow!(error))?;
+    let address = listener.local_addr().context("reading the listening address")?;
+    println!("Sluice dev is running.");
+    println!("  API (Data Pipeline protocol): http://{address}");
+    match &endpoint {
+        Some(endpoint) => println!(
+            "  AWS emulator: {endpoint}{}",
+            if moto.is_some() {
+                " (moto, started by sluice dev)"
+            } else {
+                ""
+            }
+        ),
+        None => println!("  AWS: your account (--aws)"),
+    }
+    println!("  run table: {}", options.table);
+    println!();
+    println!("Drive it with the AWS CLI or the sluice verbs:");
+    println!("  export SLUICE_ENDPOINT=http://{address}");
+    println!("  aws datapipeline --endpoint-url http://{address} --region us-east-1 list-pipelines");
+    println!("Stop with Ctrl-C.");
+
+    let stages = tokio::spawn(run_stages(api, options.tick));
+    let handler = move |call: crate::http::Call| async move {
+        let response = handle(api, call.target.as_deref(), &call.body).await;
+        Answer {
+            status: response.status,
+            content_type: response.content_type(),
+            body: response.body,
+        }
+    };
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    serve(listener, handler, stopped).await.context("serving the API")?;
+    stages.abort();
+    drop(moto);
+    println!("Sluice dev stopped.");
+    Ok(())
+}
+
+/// Every stage, every tick: the minute schedule of a deployment, faster.
+async fn run_stages(api: &'static Api<'static, DynamoStore, AwsProbe>, tick: Duration) {
+    let engine = &api.engine;
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        interval.tick().await;
+        for (stage, result) in [
+            ("schedule", engine.schedule_step().await),
+            ("dependencies", engine.dependencies_step().await),
+            ("watch", engine.watch_step().await),
+            ("reap", engine.reap_step().await),
+        ] {
+            match result {
+                Ok(report) => {
+                    for corrupt in report.corrupt {
+                        eprintln!("sluice dev: {stage}: skipped a record it cannot read: {corrupt}");
+                    }
+                }
+                Err(error) => eprintln!("sluice dev: {stage} step failed: {error}"),
+            }
+        }
+    }
+}
