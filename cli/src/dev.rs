@@ -121,7 +121,19 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         }
     };
     let stopped = async {
-        let _ = tokio::signal::ctrl_c().await;
+        // Ctrl-C, or a SIGTERM from whoever started it: either way, stop cleanly so the
+        // emulator stops with it.
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
     };
     serve(listener, handler, stopped).await.context("serving the API")?;
     stages.abort();

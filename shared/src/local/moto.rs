@@ -14,11 +14,23 @@ use thiserror::Error;
 /// The one command that installs the emulator.
 pub const INSTALL: &str = "python3 -m pip install 'moto[server]'";
 
+/// moto's server, exiting as soon as the process that started it is gone.
+const WATCHED_MOTO: &str = "import os, sys, threading, time
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+from moto.server import main
+main(sys.argv[1:])
+";
+
 #[derive(Debug, Error)]
 pub enum EmulatorError {
     #[error("cannot start {program} ({reason}): install it with `{INSTALL}`")]
     NotInstalled { program: String, reason: String },
-    #[error("moto_server did not start: {0}")]
+    #[error("moto_server did not start: {0} (is it installed? `{INSTALL}`)")]
     DidNotStart(String),
     #[error("moto_server did not answer: {0}")]
     NoAnswer(String),
@@ -33,17 +45,22 @@ impl MotoServer {
     /// Starts a server on a free loopback port and waits until it answers. The program is
     /// `moto_server`, or `MOTO_SERVER` when set.
     pub fn start() -> Result<Self, EmulatorError> {
-        let program = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".to_owned());
-        Self::start_program(&program)
+        match std::env::var("MOTO_SERVER") {
+            Ok(program) => Self::start_program(&program, &[]),
+            // moto's own entry point, run by a Python that also exits when this process
+            // does: a server kept in a static (as tests do) is never dropped.
+            Err(_) => Self::start_program("python3", &["-c", WATCHED_MOTO]),
+        }
     }
 
-    /// Starts `program` as moto's server.
-    pub fn start_program(program: &str) -> Result<Self, EmulatorError> {
+    /// Starts `program` (with `arguments` before moto's own) as moto's server.
+    pub fn start_program(program: &str, arguments: &[&str]) -> Result<Self, EmulatorError> {
         let mut last_error = String::new();
         // A port found free can be taken before moto binds it: try a few.
         for _ in 0..5 {
             let port = free_port().map_err(|error| EmulatorError::DidNotStart(format!("no free port: {error}")))?;
             let child = Command::new(program)
+                .args(arguments)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
@@ -152,7 +169,7 @@ mod tests {
 
     #[test]
     fn a_missing_program_says_how_to_install_it() {
-        let Err(error) = MotoServer::start_program("/nonexistent/moto_server") else {
+        let Err(error) = MotoServer::start_program("/nonexistent/moto_server", &[]) else {
             panic!("started a program that does not exist");
         };
         assert!(matches!(error, EmulatorError::NotInstalled { .. }), "{error}");
@@ -164,5 +181,41 @@ mod tests {
         let server = MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
         assert!(server.endpoint().starts_with("http://127.0.0.1:"));
         server.reset().unwrap_or_else(|error| panic!("{error}"));
+    }
+}
+
+#[cfg(test)]
+mod watched {
+    use super::*;
+
+    fn answers(port: u16) -> bool {
+        TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }
+
+    #[test]
+    fn the_server_exits_when_its_starter_does() {
+        // Given moto started the watched way by a shell that exits three seconds later
+        let port = free_port().unwrap();
+        let mut starter = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "python3 -c \"$0\" -H 127.0.0.1 -p {port} >/dev/null 2>&1 & sleep 3"
+            ))
+            .arg(WATCHED_MOTO)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !answers(port) {
+            assert!(Instant::now() < deadline, "moto did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // When the starter exits
+        starter.wait().unwrap();
+        // Then moto stops answering within a few seconds
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while answers(port) {
+            assert!(Instant::now() < deadline, "moto on port {port} outlived its starter");
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
