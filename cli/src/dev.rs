@@ -10,7 +10,7 @@ use sluice::{
     api::{Api, handle},
     cloud::AwsProbe,
     engine::{
-        Engine,
+        Engine, Limits,
         clock::{SeededRandom, SystemClock},
     },
     local::MotoServer,
@@ -86,8 +86,14 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let clock: &'static SystemClock = Box::leak(Box::new(SystemClock));
     let random: &'static SeededRandom = Box::leak(Box::new(SeededRandom::from_entropy()));
     let probe: &'static AwsProbe = Box::leak(Box::new(AwsProbe::new(&sdk)));
-    let api: &'static Api<'static, DynamoStore, AwsProbe> =
-        Box::leak(Box::new(Api::new(Engine::new(store, clock, random, probe))));
+    // Locally, waiting work looks again every tick: a chain advances in seconds.
+    let limits = Limits {
+        recheck: chrono::TimeDelta::from_std(options.tick).unwrap_or(chrono::TimeDelta::seconds(2)),
+        ..Limits::default()
+    };
+    let api: &'static Api<'static, DynamoStore, AwsProbe> = Box::leak(Box::new(Api::new(
+        Engine::new(store, clock, random, probe).with_limits(limits),
+    )));
 
     let listener = bind(options.listen).await.map_err(|error| anyhow!(error))?;
     let address = listener.local_addr().context("reading the listening address")?;

@@ -1,0 +1,266 @@
+//! `sluice dev` driven the way users drive AWS Data Pipeline: the real `aws datapipeline`
+//! CLI for the pipeline operations, and boto3 for a Task Runner's (poll, progress, status).
+//! `sluice dev` starts its own emulator; the test starts `sluice dev` on a free port.
+
+use std::{
+    io::{BufRead, BufReader},
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+struct Dev {
+    child: Child,
+    endpoint: String,
+    directory: std::path::PathBuf,
+}
+
+impl Dev {
+    fn start() -> Self {
+        let port = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let directory = std::env::temp_dir().join(format!("sluice-dev-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["dev", "--listen", &format!("127.0.0.1:{port}"), "--tick", "1"])
+            .env_remove("AWS_ENDPOINT_URL")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        // Wait for the line that says it is up, reading on a thread so a hang cannot block.
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let line = receiver
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("sluice dev did not say it was running within a minute"));
+            if line.starts_with("Sluice dev is running") {
+                break;
+            }
+        }
+        Self {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            directory,
+        }
+    }
+
+    /// `aws datapipeline <args> --endpoint-url ...`, its JSON answer (or `Null`).
+    fn aws(&self, args: &[&str]) -> Value {
+        let output = self.aws_raw(args);
+        assert!(
+            output.status.success(),
+            "aws datapipeline {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8(output.stdout).unwrap();
+        if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        }
+    }
+
+    fn aws_raw(&self, args: &[&str]) -> std::process::Output {
+        Command::new("aws")
+            .arg("datapipeline")
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint, "--region", "us-east-1"])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .expect("the aws CLI (pip install awscli)")
+    }
+
+    /// Runs a Python snippet with a boto3 `client` for the endpoint; returns its stdout.
+    fn boto3(&self, script: &str) -> String {
+        let program = format!(
+            "import boto3, json, time\nclient = boto3.client('datapipeline', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n{script}",
+            self.endpoint
+        );
+        let output = Command::new("python3")
+            .args(["-c", &program])
+            .output()
+            .expect("python3 with boto3");
+        assert!(
+            output.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        // SIGTERM lets it stop its emulator; then make sure.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.directory);
+    }
+}
+
+const CHAIN: &str = r#"{
+  "objects": [
+    { "id": "Default", "scheduleType": "cron", "schedule": { "ref": "Hourly" }, "workerGroup": "wg",
+      "failureAndRerunMode": "cascade" },
+    { "id": "Hourly", "type": "Schedule", "period": "1 hour", "startAt": "FIRST_ACTIVATION_DATE_TIME" },
+    { "id": "Extract", "type": "ShellCommandActivity", "command": "extract #{format(@scheduledStartTime, 'YYYY-MM-dd')}" },
+    { "id": "Load", "type": "ShellCommandActivity", "command": "load", "dependsOn": { "ref": "Extract" } }
+  ]
+}"#;
+
+#[test]
+fn the_aws_cli_and_boto3_drive_a_pipeline_through_sluice_dev() {
+    let dev = Dev::start();
+    let definition = dev.directory.join("chain.json");
+    std::fs::write(&definition, CHAIN).unwrap();
+
+    // The pipeline operations, with the real AWS CLI
+    let created = dev.aws(&["create-pipeline", "--name", "chain", "--unique-id", "chain-1"]);
+    let id = created["pipelineId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("df-"), "{created}");
+    let again = dev.aws(&["create-pipeline", "--name", "chain", "--unique-id", "chain-1"]);
+    assert_eq!(again["pipelineId"], created["pipelineId"], "idempotent on uniqueId");
+    let put = dev.aws(&[
+        "put-pipeline-definition",
+        "--pipeline-id",
+        &id,
+        "--pipeline-definition",
+        &format!("file://{}", definition.display()),
+    ]);
+    assert_eq!(put["errored"], false, "{put}");
+    let got = dev.aws(&["get-pipeline-definition", "--pipeline-id", &id]);
+    let ids: Vec<&str> = got["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|object| object["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"Extract") && ids.contains(&"Load"), "{got}");
+    dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
+
+    // A Task Runner's operations, with boto3: run both tasks of the chain
+    let ran = dev.boto3(
+        "done = []\n\
+         deadline = time.time() + 60\n\
+         while len(done) < 2 and time.time() < deadline:\n\
+         \x20   task = client.poll_for_task(workerGroup='wg', hostname='boto3-runner').get('taskObject')\n\
+         \x20   if not task:\n\
+         \x20       time.sleep(0.5)\n\
+         \x20       continue\n\
+         \x20   assert client.report_task_progress(taskId=task['taskId'])['canceled'] is False\n\
+         \x20   client.set_task_status(taskId=task['taskId'], taskStatus='FINISHED')\n\
+         \x20   done.append(task['attemptId'])\n\
+         print(json.dumps(done))",
+    );
+    let attempts: Vec<String> = serde_json::from_str(ran.trim()).unwrap();
+    assert_eq!(attempts.len(), 2, "{ran}");
+    assert!(
+        attempts[0].starts_with("@Extract_") && attempts[1].starts_with("@Load_"),
+        "{attempts:?}"
+    );
+
+    // The runs, as list-runs, describe-objects and query-objects see them
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let finished = loop {
+        let query = dev.aws(&[
+            "query-objects",
+            "--pipeline-id",
+            &id,
+            "--sphere",
+            "INSTANCE",
+            "--objects-query",
+            r#"{"selectors":[{"fieldName":"@status","operator":{"type":"EQ","values":["FINISHED"]}}]}"#,
+        ]);
+        let ids: Vec<String> = query["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect();
+        if ids.len() == 2 || Instant::now() > deadline {
+            break ids;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(finished.len(), 2, "{finished:?}");
+    let runs = dev.aws_raw(&["list-runs", "--pipeline-id", &id]);
+    let runs = String::from_utf8(runs.stdout).unwrap();
+    assert_eq!(runs.matches("FINISHED").count(), 2, "{runs}");
+    let extract = finished.iter().find(|id| id.starts_with("@Extract_")).unwrap().clone();
+    let described = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &extract]);
+    let fields = described["pipelineObjects"][0]["fields"].as_array().unwrap();
+    assert!(
+        fields
+            .iter()
+            .any(|field| field["key"] == "@status" && field["stringValue"] == "FINISHED"),
+        "{described}"
+    );
+
+    // Operators: rerun, evaluate an expression, deactivate and delete
+    dev.aws(&[
+        "set-status",
+        "--pipeline-id",
+        &id,
+        "--object-ids",
+        &extract,
+        "--status",
+        "RERUN",
+    ]);
+    let described = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &extract]);
+    let status = described["pipelineObjects"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|field| field["key"] == "@status")
+        .and_then(|field| field["stringValue"].as_str())
+        .unwrap()
+        .to_owned();
+    assert_ne!(status, "FINISHED", "rerun");
+    let evaluated = dev.aws(&[
+        "evaluate-expression",
+        "--pipeline-id",
+        &id,
+        "--object-id",
+        "Extract",
+        "--expression",
+        "#{1 + 2} #{format(makeDate(2026,1,31),'YYYY-MM-dd')}",
+    ]);
+    assert_eq!(evaluated["evaluatedExpression"], "3 2026-01-31", "{evaluated}");
+    dev.aws(&["deactivate-pipeline", "--pipeline-id", &id]);
+    dev.aws(&["delete-pipeline", "--pipeline-id", &id]);
+    let gone = dev.aws_raw(&["describe-pipelines", "--pipeline-ids", &id]);
+    assert!(!gone.status.success());
+    let message = String::from_utf8_lossy(&gone.stderr);
+    assert!(
+        message.contains("PipelineNotFoundException") || message.contains("PipelineDeletedException"),
+        "{message}"
+    );
+}
