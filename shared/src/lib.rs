@@ -9,6 +9,7 @@ pub mod definition;
 pub mod engine;
 pub mod expr;
 pub mod plan;
+pub mod runner;
 pub mod schedule;
 pub mod store;
 pub mod suggest;
