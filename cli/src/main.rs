@@ -8,6 +8,7 @@ mod eval;
 mod inputs;
 mod plan;
 mod report;
+mod runner;
 mod validate;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -73,6 +74,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Poll a worker group and run its ShellCommandActivity and ShellCommandPrecondition tasks
+    Runner(runner::Args),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
             };
             plan::run(&file, &values, &options)
         }
+        Command::Runner(args) => runner::run_command(&args),
     };
     ExitCode::from(outcome as u8)
 }
