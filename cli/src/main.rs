@@ -11,6 +11,7 @@ mod inputs;
 mod pipelines;
 mod plan;
 mod report;
+mod runner;
 mod validate;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -94,6 +95,8 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         tick: u64,
     },
+    /// Poll a worker group and run its ShellCommandActivity and ShellCommandPrecondition tasks
+    Runner(runner::Args),
     #[command(flatten)]
     Verb(Verb),
 }
@@ -224,6 +227,7 @@ fn main() -> ExitCode {
             tick: std::time::Duration::from_secs(tick.max(1)),
         }),
         Command::Verb(verb) => run_verb(endpoint.as_deref(), verb),
+        Command::Runner(args) => runner::run_command(&args),
     };
     ExitCode::from(outcome as u8)
 }

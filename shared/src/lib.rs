@@ -11,6 +11,7 @@ pub mod engine;
 pub mod expr;
 pub mod local;
 pub mod plan;
+pub mod runner;
 pub mod schedule;
 pub mod store;
 pub mod suggest;

@@ -1,0 +1,170 @@
+//! The engine itself as a task source, for `sluice dev` and tests: PollForTask,
+//! ReportTaskProgress and SetTaskStatus as direct calls.
+//!
+//! The engine's `TaskAssignment` carries the object's own fields only; the data nodes of
+//! `input` and `output` (needed for staging) are evaluated here from the pipeline's active
+//! definition, as PollForTask's `objects` map would give them.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use super::{ObjectFields, SourceError, Task, TaskKind, TaskOutcome, TaskSource};
+use crate::{
+    cloud::probe::Probe,
+    definition::{Definition, context::Runtime},
+    engine::{Engine, compiled::CompiledPipeline, operator::parse_instance_id, tasks::TaskAssignment},
+    store::{
+        RunStore, keys,
+        records::{self, AttemptKind, DefinitionRecord, ErrorDetails, InstanceRecord, PipelineRecord},
+    },
+};
+
+/// Tasks straight from an engine.
+pub struct EngineTaskSource<'e, 'a, S, P> {
+    engine: &'e Engine<'a, S, P>,
+    compiled: Mutex<HashMap<(String, u32), Arc<CompiledPipeline>>>,
+}
+
+impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
+    pub fn new(engine: &'e Engine<'a, S, P>) -> Self {
+        Self {
+            engine,
+            compiled: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The evaluated fields of the activity's `input` and `output` objects; those that
+    /// cannot be read are left out (staging then says which is missing).
+    async fn referenced(&self, assignment: &TaskAssignment) -> Vec<ObjectFields> {
+        if assignment.kind != AttemptKind::Activity {
+            return Vec::new();
+        }
+        let ids: Vec<&str> = assignment
+            .fields
+            .iter()
+            .filter(|(key, _)| key == "input" || key == "output")
+            .map(|(_, id)| id.as_str())
+            .collect();
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        let Some((compiled, runtime)) = self.context(assignment).await else {
+            return Vec::new();
+        };
+        ids.into_iter()
+            .map(|id| ObjectFields {
+                id: id.to_owned(),
+                fields: compiled.evaluated_fields(id, &runtime, None),
+            })
+            .filter(|object| !object.fields.is_empty())
+            .collect()
+    }
+
+    async fn context(&self, assignment: &TaskAssignment) -> Option<(Arc<CompiledPipeline>, Runtime)> {
+        let store = self.engine.store;
+        let pipeline = records::get::<PipelineRecord, _>(store, &keys::pipeline(&assignment.pipeline_id))
+            .await
+            .ok()??
+            .record;
+        let version = pipeline.active_version?;
+        let (component, start) = parse_instance_id(&assignment.instance_id).ok()?;
+        let instance = records::get::<InstanceRecord, _>(store, &keys::instance(&pipeline.id, &component, start))
+            .await
+            .ok()??
+            .record;
+        let runtime = Runtime::scheduled(instance.scheduled_start, Some(instance.scheduled_end));
+        let cache_key = (pipeline.id.clone(), version);
+        let cached = self.lock().get(&cache_key).cloned();
+        if let Some(compiled) = cached {
+            return Some((compiled, runtime));
+        }
+        let record = records::get::<DefinitionRecord, _>(store, &keys::definition(&pipeline.id, version))
+            .await
+            .ok()??
+            .record;
+        let definition = Definition::try_from(record.definition).ok()?;
+        let first = pipeline
+            .first_activated_at
+            .or(pipeline.activated_at)
+            .unwrap_or(pipeline.created_at);
+        let compiled = Arc::new(
+            CompiledPipeline::compile(&pipeline.id, version, definition, &pipeline.parameter_values, first).ok()?,
+        );
+        self.lock().insert(cache_key, compiled.clone());
+        Some((compiled, runtime))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Arc<CompiledPipeline>>> {
+        self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A task from the engine's assignment and the referenced objects.
+pub fn task_from_assignment(assignment: TaskAssignment, referenced: Vec<ObjectFields>) -> Task {
+    let kind = match assignment.kind {
+        AttemptKind::Activity => TaskKind::Activity,
+        AttemptKind::Precondition { .. } => TaskKind::Precondition,
+    };
+    let type_name = assignment
+        .fields
+        .iter()
+        .find(|(key, _)| key == "type")
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default();
+    Task {
+        task_id: assignment.task_id,
+        pipeline_id: assignment.pipeline_id,
+        attempt_id: assignment.attempt_id,
+        object_id: assignment.object_id.clone(),
+        kind,
+        type_name,
+        object: ObjectFields {
+            id: assignment.object_id,
+            fields: assignment.fields,
+        },
+        referenced,
+    }
+}
+
+fn source_error(operation: &'static str, error: impl std::fmt::Display) -> SourceError {
+    SourceError {
+        operation,
+        message: error.to_string(),
+    }
+}
+
+impl<S: RunStore, P: Probe> TaskSource for EngineTaskSource<'_, '_, S, P> {
+    async fn poll(&self, worker_group: &str, hostname: &str) -> Result<Option<Task>, SourceError> {
+        let Some(assignment) = self
+            .engine
+            .poll_for_task(worker_group, Some(hostname))
+            .await
+            .map_err(|error| source_error("PollForTask", error))?
+        else {
+            return Ok(None);
+        };
+        let referenced = self.referenced(&assignment).await;
+        Ok(Some(task_from_assignment(assignment, referenced)))
+    }
+
+    async fn progress(&self, task_id: &str) -> Result<bool, SourceError> {
+        self.engine
+            .report_task_progress(task_id, None)
+            .await
+            .map_err(|error| source_error("ReportTaskProgress", error))
+    }
+
+    async fn finish(&self, task_id: &str, outcome: TaskOutcome) -> Result<(), SourceError> {
+        let error = ErrorDetails {
+            error_id: outcome.error_id,
+            error_message: outcome.error_message,
+            error_stack_trace: outcome.error_stack_trace,
+        };
+        self.engine
+            .set_task_status(task_id, None, outcome.status, error)
+            .await
+            .map_err(|error| source_error("SetTaskStatus", error))
+    }
+}

@@ -1,0 +1,237 @@
+//! The runner's loop: poll (backing off while idle), run tasks one at a time per worker
+//! (`tasks` workers at once), report progress while a task runs and stop it when it is
+//! canceled, and on shutdown stop the running command and hand its task back.
+//!
+//! Handing back means reporting FAILED with error id [`RUNNER_STOPPED`]: the attempt is
+//! retried (as AWS retries a failed attempt) at once, instead of after its lease lapses,
+//! which would wait up to `reportProgressTimeout` (15 minutes by default) and say nothing
+//! about why.
+
+use std::{
+    future::{Future, poll_fn},
+    pin::Pin,
+    task::Poll,
+    time::Duration,
+};
+
+use tokio::sync::watch;
+
+use super::{
+    Ended, Executor, RUNNER_STOPPED, Stop, Storage, Task, TaskOutcome, TaskSource, TaskStatus, executor::Execution,
+};
+
+/// What the loop needs to know; intervals are settings so that tests run in milliseconds.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    pub worker_group: String,
+    pub hostname: String,
+    /// Tasks run at once (AWS's `--tasks`); at least one.
+    pub tasks: usize,
+    /// The first wait after an empty poll, doubled on each further empty poll…
+    pub idle_min: Duration,
+    /// …up to this.
+    pub idle_max: Duration,
+    /// Between two progress reports of a running task (AWS suggests 60 s).
+    pub progress_every: Duration,
+}
+
+impl RunSettings {
+    pub fn new(worker_group: &str, hostname: &str) -> Self {
+        Self {
+            worker_group: worker_group.to_owned(),
+            hostname: hostname.to_owned(),
+            tasks: 1,
+            idle_min: Duration::from_secs(1),
+            idle_max: Duration::from_secs(30),
+            progress_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the loop did until it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub finished: usize,
+    /// FAILED activities and FALSE preconditions.
+    pub failed: usize,
+    pub canceled: usize,
+    /// Tasks reported back with [`RUNNER_STOPPED`] at shutdown.
+    pub handed_back: usize,
+    /// Calls to the task source that failed, and logs that could not be written, each
+    /// also printed to stderr when it happened.
+    pub problems: Vec<String>,
+}
+
+impl RunSummary {
+    fn add(&mut self, other: RunSummary) {
+        self.finished = self.finished.saturating_add(other.finished);
+        self.failed = self.failed.saturating_add(other.failed);
+        self.canceled = self.canceled.saturating_add(other.canceled);
+        self.handed_back = self.handed_back.saturating_add(other.handed_back);
+        self.problems.extend(other.problems);
+    }
+
+    fn problem(&mut self, message: String) {
+        eprintln!("sluice runner: {message}");
+        // A long-running runner keeps the latest problems, not all of them.
+        if self.problems.len() >= 100 {
+            self.problems.remove(0);
+        }
+        self.problems.push(message);
+    }
+}
+
+/// Runs until `shutdown` resolves, then stops what runs, hands it back and returns.
+pub async fn run<Src, St>(
+    source: &Src,
+    executor: &Executor<'_, St>,
+    settings: &RunSettings,
+    shutdown: impl Future<Output = ()>,
+) -> RunSummary
+where
+    Src: TaskSource,
+    St: Storage,
+{
+    let (stop_all, stopping) = watch::channel(false);
+    let workers: Vec<_> = (0..settings.tasks.max(1))
+        .map(|_| Box::pin(worker(source, executor, settings, stopping.clone())))
+        .collect();
+    let all = join_all(workers);
+    tokio::pin!(all, shutdown);
+    tokio::select! {
+        summary = &mut all => summary,
+        () = &mut shutdown => {
+            let _ = stop_all.send(true);
+            all.await
+        }
+    }
+}
+
+async fn join_all<F: Future<Output = RunSummary>>(mut futures: Vec<Pin<Box<F>>>) -> RunSummary {
+    let mut summary = RunSummary::default();
+    poll_fn(move |cx| {
+        let mut index = 0;
+        while index < futures.len() {
+            match futures.get_mut(index).map(|future| future.as_mut().poll(cx)) {
+                Some(Poll::Ready(done)) => {
+                    summary.add(done);
+                    futures.swap_remove(index);
+                }
+                _ => index += 1,
+            }
+        }
+        if futures.is_empty() {
+            Poll::Ready(std::mem::take(&mut summary))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+async fn worker<Src: TaskSource, St: Storage>(
+    source: &Src,
+    executor: &Executor<'_, St>,
+    settings: &RunSettings,
+    mut stopping: watch::Receiver<bool>,
+) -> RunSummary {
+    let mut summary = RunSummary::default();
+    let mut idle = settings.idle_min;
+    loop {
+        if *stopping.borrow() {
+            return summary;
+        }
+        let polled = tokio::select! {
+            polled = source.poll(&settings.worker_group, &settings.hostname) => polled,
+            _ = stopping.wait_for(|stop| *stop) => return summary,
+        };
+        match polled {
+            Ok(Some(task)) => {
+                idle = settings.idle_min;
+                run_task(source, executor, settings, &task, &mut stopping, &mut summary).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => summary.problem(error.to_string()),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(idle) => {}
+            _ = stopping.wait_for(|stop| *stop) => return summary,
+        }
+        idle = idle.saturating_mul(2).min(settings.idle_max).max(settings.idle_min);
+    }
+}
+
+async fn run_task<Src: TaskSource, St: Storage>(
+    source: &Src,
+    executor: &Executor<'_, St>,
+    settings: &RunSettings,
+    task: &Task,
+    stopping: &mut watch::Receiver<bool>,
+    summary: &mut RunSummary,
+) {
+    // The first report claims the task (AWS: within 2 minutes of the poll).
+    match source.progress(&task.task_id).await {
+        Ok(true) => {
+            summary.canceled = summary.canceled.saturating_add(1);
+            return;
+        }
+        Ok(false) => {}
+        Err(error) => summary.problem(error.to_string()),
+    }
+    let (stop_task, stop) = watch::channel(None);
+    let execution = executor.execute(task, stop);
+    tokio::pin!(execution);
+    let every = settings.progress_every.max(Duration::from_millis(1));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut asked: Option<Stop> = None;
+    let Execution { ended, warnings } = loop {
+        tokio::select! {
+            execution = &mut execution => break execution,
+            _ = ticks.tick(), if asked.is_none() => match source.progress(&task.task_id).await {
+                Ok(true) => {
+                    asked = Some(Stop::Canceled);
+                    let _ = stop_task.send(asked);
+                }
+                Ok(false) => {}
+                Err(error) => summary.problem(error.to_string()),
+            },
+            _ = stopping.wait_for(|stop| *stop), if asked.is_none() => {
+                asked = Some(Stop::Shutdown);
+                let _ = stop_task.send(asked);
+            }
+        }
+    };
+    for warning in warnings {
+        summary.problem(format!("task {} ({}): {warning}", task.task_id, task.attempt_id));
+    }
+    let outcome = match ended {
+        Ended::Outcome(outcome) => {
+            if outcome.status == TaskStatus::Finished {
+                summary.finished = summary.finished.saturating_add(1);
+            } else {
+                summary.failed = summary.failed.saturating_add(1);
+            }
+            outcome
+        }
+        Ended::Stopped(Stop::Canceled) => {
+            summary.canceled = summary.canceled.saturating_add(1);
+            return;
+        }
+        Ended::Stopped(Stop::Shutdown) => {
+            summary.handed_back = summary.handed_back.saturating_add(1);
+            TaskOutcome::failed(
+                TaskStatus::Failed,
+                RUNNER_STOPPED,
+                format!(
+                    "the runner on {} stopped while the task ran; the attempt is retried like a failed one",
+                    settings.hostname
+                ),
+            )
+        }
+    };
+    if let Err(error) = source.finish(&task.task_id, outcome).await {
+        summary.problem(error.to_string());
+    }
+}

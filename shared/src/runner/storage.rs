@@ -1,0 +1,217 @@
+//! The runner's file transfers: scripts and staged inputs come from S3, staged outputs and
+//! logs go to it. A local path (allowed for `stdout`/`stderr` with `workerGroup`) is written
+//! directly by the executor; this port only sees `s3://` URIs.
+
+use std::{future::Future, path::Path};
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::{Client, primitives::ByteStream};
+
+/// A transfer that did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error("\"{uri}\" is not an S3 URI: write it as s3://bucket/key")]
+    NotS3 { uri: String },
+    #[error("{action} {uri}: {message}")]
+    Transfer {
+        action: &'static str,
+        uri: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Local { path: String, message: String },
+}
+
+/// Moves files between S3 URIs and local paths.
+pub trait Storage: Send + Sync {
+    /// Downloads one object to `to`.
+    fn download(&self, uri: &str, to: &Path) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// Downloads every object under the prefix `uri` into `dir`, keeping the key's path below
+    /// the prefix; returns how many.
+    fn download_prefix(&self, uri: &str, dir: &Path) -> impl Future<Output = Result<usize, StorageError>> + Send;
+
+    /// Uploads the file `from` as the object `uri`.
+    fn upload(&self, from: &Path, uri: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+}
+
+/// `s3://bucket/key` as (bucket, key); the key may be empty.
+pub fn split_s3_uri(uri: &str) -> Result<(&str, &str), StorageError> {
+    let not_s3 = || StorageError::NotS3 { uri: uri.to_owned() };
+    let rest = uri
+        .strip_prefix("s3://")
+        .or_else(|| uri.strip_prefix("s3n://"))
+        .or_else(|| uri.strip_prefix("s3a://"))
+        .ok_or_else(not_s3)?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(not_s3());
+    }
+    Ok((bucket, key))
+}
+
+/// The path of `key` below `prefix`, made of plain names only (no `..`, no absolute path), or
+/// `None` for a folder marker or a key that would leave the staging folder.
+pub fn relative_key<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
+    let relative = key.strip_prefix(prefix)?.trim_start_matches('/');
+    if relative.is_empty() || relative.ends_with('/') {
+        return None;
+    }
+    let safe = relative
+        .split('/')
+        .all(|part| !part.is_empty() && part != "." && part != "..");
+    safe.then_some(relative)
+}
+
+/// S3 through the SDK; path-style addressing when the endpoint is overridden (moto,
+/// LocalStack).
+#[derive(Debug, Clone)]
+pub struct S3Storage {
+    client: Client,
+}
+
+impl S3Storage {
+    pub fn new(config: &SdkConfig) -> Self {
+        let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
+        Self {
+            client: Client::from_conf(builder.build()),
+        }
+    }
+
+    pub fn from_client(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn transfer(action: &'static str, uri: &str, error: impl std::error::Error) -> StorageError {
+    // The SDK's Display is terse ("service error"); its source chain carries the code.
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    StorageError::Transfer {
+        action,
+        uri: uri.to_owned(),
+        message,
+    }
+}
+
+fn local(path: &Path, error: impl std::fmt::Display) -> StorageError {
+    StorageError::Local {
+        path: path.display().to_string(),
+        message: error.to_string(),
+    }
+}
+
+impl Storage for S3Storage {
+    async fn download(&self, uri: &str, to: &Path) -> Result<(), StorageError> {
+        let (bucket, key) = split_s3_uri(uri)?;
+        let object = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|error| transfer("download", uri, error))?;
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|error| transfer("download", uri, error))?
+            .into_bytes();
+        if let Some(parent) = to.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|error| local(parent, error))?;
+        }
+        tokio::fs::write(to, &bytes).await.map_err(|error| local(to, error))
+    }
+
+    async fn download_prefix(&self, uri: &str, dir: &Path) -> Result<usize, StorageError> {
+        let (bucket, prefix) = split_s3_uri(uri)?;
+        // `dir` lists `dir/...`, not `dir2/...`.
+        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}/")
+        };
+        let mut token: Option<String> = None;
+        let mut count = 0usize;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|error| transfer("list", uri, error))?;
+            for object in page.contents() {
+                let Some(key) = object.key() else { continue };
+                let Some(relative) = relative_key(&prefix, key) else {
+                    continue;
+                };
+                let object_uri = format!("s3://{bucket}/{key}");
+                self.download(&object_uri, &dir.join(relative)).await?;
+                count = count.saturating_add(1);
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => return Ok(count),
+            }
+        }
+    }
+
+    async fn upload(&self, from: &Path, uri: &str) -> Result<(), StorageError> {
+        let (bucket, key) = split_s3_uri(uri)?;
+        let bytes = tokio::fs::read(from).await.map_err(|error| local(from, error))?;
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|error| transfer("upload", uri, error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn s3_uris_split_into_bucket_and_key() {
+        assert_eq!(split_s3_uri("s3://b/a/c.txt"), Ok(("b", "a/c.txt")));
+        assert_eq!(split_s3_uri("s3://b"), Ok(("b", "")));
+        assert!(matches!(split_s3_uri("/tmp/x"), Err(StorageError::NotS3 { .. })));
+        assert!(matches!(split_s3_uri("s3:///k"), Err(StorageError::NotS3 { .. })));
+    }
+
+    #[test]
+    fn keys_that_would_leave_the_staging_folder_are_skipped() {
+        assert_eq!(relative_key("in/", "in/a/b.csv"), Some("a/b.csv"));
+        assert_eq!(relative_key("in/", "in/sub/"), None);
+        assert_eq!(relative_key("in/", "in/../etc/passwd"), None);
+        assert_eq!(relative_key("in/", "in//x"), Some("x"));
+        assert_eq!(relative_key("in/", "other/x"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn reading_any_uri_or_key_never_panics(uri in ".{0,40}", key in ".{0,40}") {
+            let _ = split_s3_uri(&uri);
+            if let Some(relative) = relative_key("p/", &key) {
+                prop_assert!(!relative.split('/').any(|part| part == ".."));
+            }
+        }
+    }
+}
