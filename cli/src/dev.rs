@@ -14,6 +14,7 @@ use sluice::{
         clock::{SeededRandom, SystemClock},
     },
     local::MotoServer,
+    runner::{self, EngineTaskSource, Executor, ExecutorSettings, RunSettings, S3Storage},
     store::dynamodb::{DynamoStore, create_table},
 };
 
@@ -21,6 +22,9 @@ use crate::{
     Outcome,
     http::{Answer, bind, serve},
 };
+
+/// The worker group `sluice dev`'s own runner serves.
+pub const LOCAL_WORKER_GROUP: &str = "local";
 
 pub struct Options {
     pub listen: SocketAddr,
@@ -111,6 +115,9 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         None => println!("  AWS: your account (--aws)"),
     }
     println!("  run table: {}", options.table);
+    println!(
+        "  local runner: worker group \"{LOCAL_WORKER_GROUP}\" (ShellCommandActivity and ShellCommandPrecondition)"
+    );
     println!();
     println!("Drive it with the AWS CLI or the sluice verbs:");
     println!("  export SLUICE_ENDPOINT=http://{address}");
@@ -118,6 +125,16 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     println!("Stop with Ctrl-C.");
 
     let stages = tokio::spawn(run_stages(api, options.tick));
+    // A local runner for worker group `local`, working straight on the engine.
+    let storage: &'static S3Storage = Box::leak(Box::new(S3Storage::new(&sdk)));
+    let (stop_runner, runner_stopped) = tokio::sync::oneshot::channel::<()>();
+    // It runs on this task (its future is not Send), beside the server.
+    let source = EngineTaskSource::new(&api.engine);
+    let executor = Executor::new(storage, ExecutorSettings::default());
+    let settings = RunSettings::new(LOCAL_WORKER_GROUP, "sluice-dev");
+    let local_runner = runner::run(&source, &executor, &settings, async {
+        let _ = runner_stopped.await;
+    });
     let handler = move |call: crate::http::Call| async move {
         let response = handle(api, call.target.as_deref(), &call.body).await;
         Answer {
@@ -141,7 +158,13 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
             }
         }
     };
-    serve(listener, handler, stopped).await.context("serving the API")?;
+    let serving = async {
+        let served = serve(listener, handler, stopped).await;
+        let _ = stop_runner.send(());
+        served
+    };
+    let (served, _) = tokio::join!(serving, local_runner);
+    served.context("serving the API")?;
     stages.abort();
     drop(moto);
     println!("Sluice dev stopped.");

@@ -264,3 +264,66 @@ fn the_aws_cli_and_boto3_drive_a_pipeline_through_sluice_dev() {
         "{message}"
     );
 }
+
+#[test]
+fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
+    let dev = Dev::start();
+    let definition = dev.directory.join("local.json");
+    std::fs::write(
+        &definition,
+        r#"{"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "local"},
+            {"id": "Greet", "type": "ShellCommandActivity", "command": "echo hello $1", "scriptArgument": ["world"]},
+            {"id": "Break", "type": "ShellCommandActivity", "command": "echo no disk >&2; exit 3",
+             "maximumRetries": "0", "dependsOn": {"ref": "Greet"}}
+        ]}"#,
+    )
+    .unwrap();
+    let id = dev.aws(&["create-pipeline", "--name", "local", "--unique-id", "local-1"])["pipelineId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    dev.aws(&[
+        "put-pipeline-definition",
+        "--pipeline-id",
+        &id,
+        "--pipeline-definition",
+        &format!("file://{}", definition.display()),
+    ]);
+    dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
+    // The local runner takes both tasks; the second fails with its exit status and stderr
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (status, error) = loop {
+        let query = dev.aws(&["query-objects", "--pipeline-id", &id, "--sphere", "INSTANCE"]);
+        let ids: Vec<&str> = query["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|id| id.as_str())
+            .collect();
+        let broken = ids
+            .iter()
+            .find(|id| id.starts_with("@Break_"))
+            .map(|id| (*id).to_owned());
+        if let Some(broken) = broken {
+            let described = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &broken]);
+            let field = |key: &str| {
+                described["pipelineObjects"][0]["fields"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|field| field["key"] == key)
+                    .and_then(|field| field["stringValue"].as_str())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            if field("@status") == "FAILED" || Instant::now() > deadline {
+                break (field("@status"), field("errorMessage"));
+            }
+        }
+        assert!(Instant::now() < deadline, "no Break instance within a minute");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(status, "FAILED");
+    assert!(error.contains("status 3") && error.contains("no disk"), "{error}");
+}
