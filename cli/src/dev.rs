@@ -26,6 +26,15 @@ use crate::{
 /// The worker group `sluice dev`'s own runner serves.
 pub const LOCAL_WORKER_GROUP: &str = "local";
 
+/// Prints a line for the user; a closed stdout (a reader that went away) must not stop
+/// the control plane.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub struct Options {
     pub listen: SocketAddr,
     pub aws: bool,
@@ -101,10 +110,10 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
 
     let listener = bind(options.listen).await.map_err(|error| anyhow!(error))?;
     let address = listener.local_addr().context("reading the listening address")?;
-    println!("Sluice dev is running.");
-    println!("  API (Data Pipeline protocol): http://{address}");
+    say!("Sluice dev is running.");
+    say!("  API (Data Pipeline protocol): http://{address}");
     match &endpoint {
-        Some(endpoint) => println!(
+        Some(endpoint) => say!(
             "  AWS emulator: {endpoint}{}",
             if moto.is_some() {
                 " (moto, started by sluice dev)"
@@ -112,17 +121,15 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
                 ""
             }
         ),
-        None => println!("  AWS: your account (--aws)"),
+        None => say!("  AWS: your account (--aws)"),
     }
-    println!("  run table: {}", options.table);
-    println!(
-        "  local runner: worker group \"{LOCAL_WORKER_GROUP}\" (ShellCommandActivity and ShellCommandPrecondition)"
-    );
-    println!();
-    println!("Drive it with the AWS CLI or the sluice verbs:");
-    println!("  export SLUICE_ENDPOINT=http://{address}");
-    println!("  aws datapipeline --endpoint-url http://{address} --region us-east-1 list-pipelines");
-    println!("Stop with Ctrl-C.");
+    say!("  run table: {}", options.table);
+    say!("  local runner: worker group \"{LOCAL_WORKER_GROUP}\" (ShellCommandActivity and ShellCommandPrecondition)");
+    say!();
+    say!("Drive it with the AWS CLI or the sluice verbs:");
+    say!("  export SLUICE_ENDPOINT=http://{address}");
+    say!("  aws datapipeline --endpoint-url http://{address} --region us-east-1 list-pipelines");
+    say!("Stop with Ctrl-C.");
 
     let stages = tokio::spawn(run_stages(api, options.tick));
     // A local runner for worker group `local`, working straight on the engine.
@@ -167,7 +174,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     served.context("serving the API")?;
     stages.abort();
     drop(moto);
-    println!("Sluice dev stopped.");
+    say!("Sluice dev stopped.");
     Ok(())
 }
 

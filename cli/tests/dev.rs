@@ -38,10 +38,9 @@ impl Dev {
         let stdout = child.stdout.take().unwrap();
         let (sender, receiver) = mpsc::channel();
         std::thread::spawn(move || {
+            // Keep draining after the start line: a closed pipe would stop sluice dev.
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
+                let _ = sender.send(line);
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
