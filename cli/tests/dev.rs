@@ -326,3 +326,65 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     assert_eq!(status, "FAILED");
     assert!(error.contains("status 3") && error.contains("no disk"), "{error}");
 }
+
+/// `sluice <verb> --endpoint <dev>`: exit code and stdout.
+fn sluice(dev: &Dev, args: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(args)
+        .args(["--endpoint", &dev.endpoint])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "sluice {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), stdout)
+}
+
+#[test]
+fn the_sluice_verbs_drive_a_pipeline_through_sluice_dev() {
+    let dev = Dev::start();
+    let definition = dev.directory.join("verbs.json");
+    std::fs::write(
+        &definition,
+        r#"{"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "local"},
+            {"id": "Say", "type": "ShellCommandActivity", "command": "echo said"}
+        ]}"#,
+    )
+    .unwrap();
+    let (_, created) = sluice(&dev, &["create", "verbs", "--unique-id", "verbs-1"]);
+    let id = created.trim().to_owned();
+    assert!(id.starts_with("df-"), "{created}");
+    let (_, listed) = sluice(&dev, &["list"]);
+    assert!(listed.contains(&id) && listed.contains("verbs"), "{listed}");
+    sluice(&dev, &["put", &id, &definition.display().to_string()]);
+    let (_, saved) = sluice(&dev, &["definition", &id]);
+    assert!(saved.contains("\"Say\""), "{saved}");
+    sluice(&dev, &["activate", &id]);
+    // The local runner runs it; `runs` shows it FINISHED with its times
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let (_, runs) = sluice(&dev, &["runs", &id]);
+        if runs.contains("FINISHED") || Instant::now() > deadline {
+            break runs;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(runs.contains("FINISHED") && runs.contains("1 runs"), "{runs}");
+    let instance = runs
+        .lines()
+        .find_map(|line| line.split_whitespace().find(|word| word.starts_with("@Say_")))
+        .unwrap();
+    sluice(&dev, &["rerun", &id, instance]);
+    let (_, described) = sluice(&dev, &["describe", &id]);
+    assert!(described.contains("@pipelineState"), "{described}");
+    sluice(&dev, &["deactivate", &id]);
+    sluice(&dev, &["delete", &id]);
+    let (_, listed) = sluice(&dev, &["list"]);
+    assert!(!listed.contains(&id), "{listed}");
+}
