@@ -58,23 +58,7 @@ pub struct ActivateOptions {
 impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// Creates an empty pipeline (PENDING). Creating the same id again changes nothing.
     pub async fn create_pipeline(&self, id: &str, name: &str, unique_id: &str) -> Result<bool, EngineError> {
-        let record = PipelineRecord {
-            id: id.to_owned(),
-            name: name.to_owned(),
-            unique_id: unique_id.to_owned(),
-            description: None,
-            tags: Vec::new(),
-            state: PipelineState::Pending,
-            created_at: self.now(),
-            latest_version: None,
-            active_version: None,
-            first_activated_at: None,
-            activated_at: None,
-            start_timestamp: None,
-            allow_backfill: false,
-            parameter_values: Vec::new(),
-            next_check_at: None,
-        };
+        let record = PipelineRecord::pending(id, name, unique_id, None, Vec::new(), self.now());
         let listing = ListingRecord {
             id: id.to_owned(),
             name: name.to_owned(),
@@ -97,23 +81,14 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 return Ok(found.record.pipeline_id);
             }
             let id = self.new_pipeline_id();
-            let record = PipelineRecord {
-                id: id.clone(),
-                name: new.name.clone(),
-                unique_id: new.unique_id.clone(),
-                description: new.description.clone(),
-                tags: new.tags.clone(),
-                state: PipelineState::Pending,
-                created_at: self.now(),
-                latest_version: None,
-                active_version: None,
-                first_activated_at: None,
-                activated_at: None,
-                start_timestamp: None,
-                allow_backfill: false,
-                parameter_values: Vec::new(),
-                next_check_at: None,
-            };
+            let record = PipelineRecord::pending(
+                &id,
+                &new.name,
+                &new.unique_id,
+                new.description.clone(),
+                new.tags.clone(),
+                self.now(),
+            );
             let listing = ListingRecord {
                 id: id.clone(),
                 name: new.name.clone(),

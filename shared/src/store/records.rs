@@ -123,6 +123,36 @@ pub struct PipelineRecord {
     pub next_check_at: Option<NaiveDateTime>,
 }
 
+impl PipelineRecord {
+    /// A new pipeline, defined by nothing yet (PENDING).
+    pub fn pending(
+        id: &str,
+        name: &str,
+        unique_id: &str,
+        description: Option<String>,
+        tags: Vec<Tag>,
+        now: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            unique_id: unique_id.to_owned(),
+            description,
+            tags,
+            state: PipelineState::Pending,
+            created_at: now,
+            latest_version: None,
+            active_version: None,
+            first_activated_at: None,
+            activated_at: None,
+            start_timestamp: None,
+            allow_backfill: false,
+            parameter_values: Vec::new(),
+            next_check_at: None,
+        }
+    }
+}
+
 impl Record for PipelineRecord {
     fn key(&self) -> Key {
         keys::pipeline(&self.id)
