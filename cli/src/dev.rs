@@ -39,6 +39,7 @@ pub struct Options {
     pub listen: SocketAddr,
     pub aws: bool,
     pub table: String,
+    pub bucket: String,
     pub tick: Duration,
 }
 
@@ -93,6 +94,19 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     create_table(&dynamodb, &options.table)
         .await
         .with_context(|| format!("creating the run table {}", options.table))?;
+    // A bucket for logs and staging (pipelineLogUri s3://<bucket>/logs/), made if missing.
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(endpoint.is_some())
+            .build(),
+    );
+    if s3.head_bucket().bucket(&options.bucket).send().await.is_err() {
+        s3.create_bucket()
+            .bucket(&options.bucket)
+            .send()
+            .await
+            .with_context(|| format!("creating the bucket {}", options.bucket))?;
+    }
 
     // The engine's ports live as long as the process.
     let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::new(dynamodb, options.table.clone())));
@@ -124,6 +138,11 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         None => say!("  AWS: your account (--aws)"),
     }
     say!("  run table: {}", options.table);
+    say!(
+        "  bucket for logs and staging: s3://{}/ (set pipelineLogUri to s3://{}/logs/)",
+        options.bucket,
+        options.bucket
+    );
     say!("  local runner: worker group \"{LOCAL_WORKER_GROUP}\" (ShellCommandActivity and ShellCommandPrecondition)");
     say!();
     say!("Drive it with the AWS CLI or the sluice verbs:");

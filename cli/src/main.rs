@@ -91,6 +91,9 @@ enum Command {
         /// The DynamoDB table for run records (created if missing)
         #[arg(long, default_value = "sluice-dev")]
         table: String,
+        /// The S3 bucket for logs and staging (created if missing)
+        #[arg(long, default_value = "sluice-dev")]
+        bucket: String,
         /// Seconds between stage passes
         #[arg(long, default_value_t = 2)]
         tick: u64,
@@ -219,11 +222,13 @@ fn main() -> ExitCode {
             listen,
             aws,
             table,
+            bucket,
             tick,
         } => dev::run(&dev::Options {
             listen,
             aws,
             table,
+            bucket,
             tick: std::time::Duration::from_secs(tick.max(1)),
         }),
         Command::Verb(verb) => run_verb(endpoint.as_deref(), verb),

@@ -20,6 +20,11 @@ struct Dev {
 
 impl Dev {
     fn start() -> Self {
+        Self::start_with(None)
+    }
+
+    /// Starts `sluice dev` against the emulator at `endpoint`, or its own when `None`.
+    fn start_with(endpoint: Option<&str>) -> Self {
         let port = TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
             .local_addr()
@@ -27,13 +32,13 @@ impl Dev {
             .port();
         let directory = std::env::temp_dir().join(format!("sluice-dev-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
-            .args(["dev", "--listen", &format!("127.0.0.1:{port}"), "--tick", "1"])
-            .env_remove("AWS_ENDPOINT_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        command.args(["dev", "--listen", &format!("127.0.0.1:{port}"), "--tick", "1"]);
+        match endpoint {
+            Some(endpoint) => command.env("AWS_ENDPOINT_URL", endpoint),
+            None => command.env_remove("AWS_ENDPOINT_URL"),
+        };
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
         // Wait for the line that says it is up, reading on a thread so a hang cannot block.
         let stdout = child.stdout.take().unwrap();
         let (sender, receiver) = mpsc::channel();
@@ -266,12 +271,15 @@ fn the_aws_cli_and_boto3_drive_a_pipeline_through_sluice_dev() {
 
 #[test]
 fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
-    let dev = Dev::start();
+    // Given sluice dev on an emulator the test can look into
+    let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let dev = Dev::start_with(Some(&moto.endpoint()));
     let definition = dev.directory.join("local.json");
     std::fs::write(
         &definition,
         r#"{"objects": [
-            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "local"},
+            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "local",
+             "pipelineLogUri": "s3://sluice-dev/logs/"},
             {"id": "Greet", "type": "ShellCommandActivity", "command": "echo hello $1", "scriptArgument": ["world"]},
             {"id": "Break", "type": "ShellCommandActivity", "command": "echo no disk >&2; exit 3",
              "maximumRetries": "0", "dependsOn": {"ref": "Greet"}}
@@ -325,6 +333,26 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     };
     assert_eq!(status, "FAILED");
     assert!(error.contains("status 3") && error.contains("no disk"), "{error}");
+    // And the commands' output is in the dev bucket, in AWS's log layout
+    let listed = Command::new("aws")
+        .args([
+            "s3",
+            "ls",
+            "--recursive",
+            "s3://sluice-dev/logs/",
+            "--endpoint-url",
+            &moto.endpoint(),
+        ])
+        .args(["--region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains(&format!("logs/{id}/Greet/@Greet_")) && listed.contains("_Attempt=1/stdout"),
+        "{listed}"
+    );
 }
 
 /// `sluice <verb> --endpoint <dev>`: exit code and stdout.
