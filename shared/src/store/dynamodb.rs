@@ -174,33 +174,25 @@ impl DynamoStore {
 
     fn transact_item(&self, write: Write) -> Result<TransactWriteItem, StoreError> {
         let built = |error| self.unbuildable("TransactWriteItems", error);
+        // A creation and a replacement are the same conditional put: only the version
+        // written and the condition on the stored item differ.
+        let put = |item: Item, version: u64, condition: Condition| -> Result<TransactWriteItem, StoreError> {
+            let item = Item { version, ..item };
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(to_attributes(&item)))
+                .condition_expression(condition.expression)
+                .set_expression_attribute_names(Some(condition.names))
+                .set_expression_attribute_values(non_empty(condition.values))
+                .build()
+                .map_err(built)?;
+            Ok(TransactWriteItem::builder().put(put).build())
+        };
         Ok(match write {
-            Write::Create(item) => {
-                let condition = Condition::absent();
-                let item = Item { version: 1, ..item };
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(to_attributes(&item)))
-                    .condition_expression(condition.expression)
-                    .set_expression_attribute_names(Some(condition.names))
-                    .build()
-                    .map_err(built)?;
-                TransactWriteItem::builder().put(put).build()
-            }
+            Write::Create(item) => put(item, 1, Condition::absent())?,
+            // `transact` answered already when this cannot grow.
             Write::Replace { item, expected } => {
-                // `transact` answered already when this cannot grow.
-                let version = expected.version.saturating_add(1);
-                let condition = Condition::expected(&expected);
-                let item = Item { version, ..item };
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(to_attributes(&item)))
-                    .condition_expression(condition.expression)
-                    .set_expression_attribute_names(Some(condition.names))
-                    .set_expression_attribute_values(non_empty(condition.values))
-                    .build()
-                    .map_err(built)?;
-                TransactWriteItem::builder().put(put).build()
+                put(item, expected.version.saturating_add(1), Condition::expected(&expected))?
             }
             Write::Delete { key, expected } => {
                 let condition = Condition::expected(&expected);
