@@ -7,8 +7,8 @@ use std::{net::SocketAddr, time::Duration};
 
 use anyhow::{Context, anyhow};
 use sluice::{
-    api::{Api, handle},
-    cloud::AwsProbe,
+    api::{Api, handle_long_polling},
+    cloud::{AwsProbe, sns::SnsNotifier},
     engine::{
         Engine, Limits,
         clock::{SeededRandom, SystemClock},
@@ -40,7 +40,9 @@ pub struct Options {
     pub aws: bool,
     pub table: String,
     pub bucket: String,
+    pub topic: String,
     pub tick: Duration,
+    pub poll_wait: Duration,
 }
 
 pub fn run(options: &Options) -> Outcome {
@@ -108,14 +110,22 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
             .with_context(|| format!("creating the bucket {}", options.bucket))?;
     }
 
+    // A topic for SnsAlarm actions, made if missing.
+    let topic_arn = SnsNotifier::new(&sdk)
+        .ensure_topic(&options.topic)
+        .await
+        .with_context(|| format!("creating the alarm topic {}", options.topic))?;
+
     // The engine's ports live as long as the process.
     let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::new(dynamodb, options.table.clone())));
     let clock: &'static SystemClock = Box::leak(Box::new(SystemClock));
     let random: &'static SeededRandom = Box::leak(Box::new(SeededRandom::from_entropy()));
     let probe: &'static AwsProbe = Box::leak(Box::new(AwsProbe::new(&sdk)));
     // Locally, waiting work looks again every tick: a chain advances in seconds.
+    // Resources stay simulated here: their work goes to the local runner.
     let limits = Limits {
         recheck: chrono::TimeDelta::from_std(options.tick).unwrap_or(chrono::TimeDelta::seconds(2)),
+        simulated_resources: Some(LOCAL_WORKER_GROUP.to_owned()),
         ..Limits::default()
     };
     let api: &'static Api<'static, DynamoStore, AwsProbe> = Box::leak(Box::new(Api::new(
@@ -143,7 +153,11 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         options.bucket,
         options.bucket
     );
-    say!("  local runner: worker group \"{LOCAL_WORKER_GROUP}\" (ShellCommandActivity and ShellCommandPrecondition)");
+    say!("  alarm topic: {topic_arn}");
+    say!(
+        "  local runner: worker group \"{LOCAL_WORKER_GROUP}\" and whatever runs on a resource (ShellCommandActivity \
+         and ShellCommandPrecondition; resources are simulated, nothing is launched)"
+    );
     say!();
     say!("Drive it with the AWS CLI or the sluice verbs:");
     say!("  export SLUICE_ENDPOINT=http://{address}");
@@ -161,8 +175,10 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let local_runner = runner::run(&source, &executor, &settings, async {
         let _ = runner_stopped.await;
     });
+    let poll_wait = options.poll_wait;
     let handler = move |call: crate::http::Call| async move {
-        let response = handle(api, call.target.as_deref(), &call.body).await;
+        let response =
+            handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
         Answer {
             status: response.status,
             content_type: response.content_type(),

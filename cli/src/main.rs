@@ -94,9 +94,16 @@ enum Command {
         /// The S3 bucket for logs and staging (created if missing)
         #[arg(long, default_value = "sluice-dev")]
         bucket: String,
+        /// The SNS topic for alarms (created if missing)
+        #[arg(long, default_value = "sluice-dev-alarms")]
+        topic: String,
         /// Seconds between stage passes
         #[arg(long, default_value_t = 2)]
         tick: u64,
+        /// Seconds a PollForTask that finds no task is held open, answering as soon as work
+        /// arrives (AWS holds up to 90)
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=90))]
+        poll_wait: u64,
     },
     /// Poll a worker group and run its ShellCommandActivity and ShellCommandPrecondition tasks
     Runner(runner::Args),
@@ -223,13 +230,17 @@ fn main() -> ExitCode {
             aws,
             table,
             bucket,
+            topic,
             tick,
+            poll_wait,
         } => dev::run(&dev::Options {
             listen,
             aws,
             table,
             bucket,
+            topic,
             tick: std::time::Duration::from_secs(tick.max(1)),
+            poll_wait: std::time::Duration::from_secs(poll_wait),
         }),
         Command::Verb(verb) => run_verb(endpoint.as_deref(), verb),
         Command::Runner(args) => runner::run_command(&args),

@@ -29,6 +29,12 @@ pub struct Args {
     /// How many tasks run at once
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
     tasks: u16,
+    /// The runner's id in heartbeats, unique per account (default: hostname and process id)
+    #[arg(long)]
+    taskrunner_id: Option<String>,
+    /// Seconds between heartbeats (AWS's Task Runner: 900)
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..))]
+    heartbeat_every: u64,
 }
 
 pub fn run_command(args: &Args) -> Outcome {
@@ -74,14 +80,26 @@ async fn serve(args: &Args) -> Outcome {
     let executor = Executor::new(&storage, ExecutorSettings::default());
     let mut settings = RunSettings::new(&args.worker_group, &hostname);
     settings.tasks = usize::from(args.tasks);
+    settings.heartbeat_every = Duration::from_secs(args.heartbeat_every);
+    if let Some(id) = &args.taskrunner_id {
+        settings.taskrunner_id.clone_from(id);
+    }
     eprintln!(
         "sluice runner: polling worker group \"{}\" as {hostname} ({} task(s) at once); stop with Ctrl-C or SIGTERM",
         args.worker_group, settings.tasks
     );
     let summary = run(&source, &executor, &settings, shutdown_signal()).await;
     eprintln!(
-        "sluice runner: stopped; {} finished, {} failed, {} canceled, {} handed back",
-        summary.finished, summary.failed, summary.canceled, summary.handed_back
+        "sluice runner: stopped{}; {} finished, {} failed, {} canceled, {} handed back",
+        if summary.terminated {
+            " at the service's request"
+        } else {
+            ""
+        },
+        summary.finished,
+        summary.failed,
+        summary.canceled,
+        summary.handed_back
     );
     Outcome::Success
 }
@@ -159,6 +177,19 @@ impl TaskSource for HttpTaskSource {
             .await
             .map_err(|error| api_error("ReportTaskProgress", error))?;
         Ok(output.canceled())
+    }
+
+    async fn heartbeat(&self, taskrunner_id: &str, worker_group: &str, hostname: &str) -> Result<bool, SourceError> {
+        let output = self
+            .client
+            .report_task_runner_heartbeat()
+            .taskrunner_id(taskrunner_id)
+            .worker_group(worker_group)
+            .hostname(hostname)
+            .send()
+            .await
+            .map_err(|error| api_error("ReportTaskRunnerHeartbeat", error))?;
+        Ok(output.terminate())
     }
 
     async fn finish(&self, task_id: &str, outcome: TaskOutcome) -> Result<(), SourceError> {

@@ -16,6 +16,8 @@ struct Dev {
     child: Child,
     endpoint: String,
     directory: std::path::PathBuf,
+    /// What it printed on start, up to the line on how to stop it.
+    banner: Vec<String>,
 }
 
 impl Dev {
@@ -33,7 +35,15 @@ impl Dev {
         let directory = std::env::temp_dir().join(format!("sluice-dev-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
-        command.args(["dev", "--listen", &format!("127.0.0.1:{port}"), "--tick", "1"]);
+        command.args([
+            "dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tick",
+            "1",
+            "--poll-wait",
+            "2",
+        ]);
         match endpoint {
             Some(endpoint) => command.env("AWS_ENDPOINT_URL", endpoint),
             None => command.env_remove("AWS_ENDPOINT_URL"),
@@ -49,11 +59,14 @@ impl Dev {
             }
         });
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut banner = Vec::new();
         loop {
             let line = receiver
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("sluice dev did not say it was running within a minute"));
-            if line.starts_with("Sluice dev is running") {
+                .unwrap_or_else(|_| panic!("sluice dev did not say it was running within a minute: {banner:?}"));
+            let last = line.starts_with("Stop with Ctrl-C");
+            banner.push(line);
+            if last {
                 break;
             }
         }
@@ -61,6 +74,7 @@ impl Dev {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             directory,
+            banner,
         }
     }
 
@@ -179,13 +193,31 @@ fn the_aws_cli_and_boto3_drive_a_pipeline_through_sluice_dev() {
          \x20   if not task:\n\
          \x20       time.sleep(0.5)\n\
          \x20       continue\n\
-         \x20   assert client.report_task_progress(taskId=task['taskId'])['canceled'] is False\n\
+         \x20   progress = client.report_task_progress(taskId=task['taskId'], fields=[{'key': 'phase', 'stringValue': 'half'}])\n\
+         \x20   assert progress['canceled'] is False\n\
          \x20   client.set_task_status(taskId=task['taskId'], taskStatus='FINISHED')\n\
          \x20   done.append(task['attemptId'])\n\
+         beat = client.report_task_runner_heartbeat(taskrunnerId='boto3-runner-1', workerGroup='wg', hostname='boto3-runner')\n\
+         assert beat['terminate'] is False, beat\n\
+         started = time.time()\n\
+         empty = client.poll_for_task(workerGroup='wg')\n\
+         held = time.time() - started\n\
+         assert 'taskObject' not in empty, empty\n\
+         assert held >= 1.5, held\n\
          print(json.dumps(done))",
     );
     let attempts: Vec<String> = serde_json::from_str(ran.trim()).unwrap();
     assert_eq!(attempts.len(), 2, "{ran}");
+    // The fields the runner reported show on its attempt
+    let attempt = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &attempts[0]]);
+    assert!(
+        attempt["pipelineObjects"][0]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|field| field["key"] == "phase" && field["stringValue"] == "half"),
+        "{attempt}"
+    );
     assert!(
         attempts[0].starts_with("@Extract_") && attempts[1].starts_with("@Load_"),
         "{attempts:?}"
@@ -278,11 +310,14 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     std::fs::write(
         &definition,
         r#"{"objects": [
-            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "local",
-             "pipelineLogUri": "s3://sluice-dev/logs/"},
-            {"id": "Greet", "type": "ShellCommandActivity", "command": "echo hello $1", "scriptArgument": ["world"]},
+            {"id": "Default", "scheduleType": "ondemand", "pipelineLogUri": "s3://sluice-dev/logs/"},
+            {"id": "Greet", "type": "ShellCommandActivity", "command": "echo hello $1", "scriptArgument": ["world"],
+             "workerGroup": "local"},
             {"id": "Break", "type": "ShellCommandActivity", "command": "echo no disk >&2; exit 3",
-             "maximumRetries": "0", "dependsOn": {"ref": "Greet"}}
+             "maximumRetries": "0", "dependsOn": {"ref": "Greet"}, "workerGroup": "local"},
+            {"id": "Box", "type": "Ec2Resource", "role": "DataPipelineDefaultRole",
+             "resourceRole": "DataPipelineDefaultResourceRole"},
+            {"id": "OnBox", "type": "ShellCommandActivity", "command": "echo on the box", "runsOn": {"ref": "Box"}}
         ]}"#,
     )
     .unwrap();
@@ -333,6 +368,52 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     };
     assert_eq!(status, "FAILED");
     assert!(error.contains("status 3") && error.contains("no disk"), "{error}");
+    // The resource is simulated: it finished without launching anything, and the work on it
+    // ran on the local runner
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let query = dev.aws(&["query-objects", "--pipeline-id", &id, "--sphere", "INSTANCE"]);
+        let finished = |name: &str| {
+            query["ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|id| id.as_str())
+                .filter(|found| found.starts_with(&format!("@{name}_")))
+                .any(|found| {
+                    let described = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", found]);
+                    described_field(&described, "@status") == "FINISHED"
+                })
+        };
+        if finished("Box") && finished("OnBox") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Box and OnBox did not finish: {query}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // sluice dev made its alarm topic in the emulator and said so
+    let topic = "arn:aws:sns:us-east-1:123456789012:sluice-dev-alarms";
+    assert!(
+        dev.banner
+            .iter()
+            .any(|line| line.contains(&format!("alarm topic: {topic}"))),
+        "{:?}",
+        dev.banner
+    );
+    let topics = Command::new("aws")
+        .args([
+            "sns",
+            "list-topics",
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--region",
+            "us-east-1",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&topics.stdout).contains(topic));
     // And the commands' output is in the dev bucket, in AWS's log layout
     let listed = Command::new("aws")
         .args([
@@ -353,6 +434,142 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
         listed.contains(&format!("logs/{id}/Greet/@Greet_")) && listed.contains("_Attempt=1/stdout"),
         "{listed}"
     );
+}
+
+/// A field of the one object a describe-objects answer holds.
+fn described_field(described: &Value, key: &str) -> String {
+    described["pipelineObjects"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|field| field["key"] == key)
+        .and_then(|field| field["stringValue"].as_str())
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[test]
+fn sluice_runner_works_a_worker_group_over_http_and_hands_its_task_back_on_sigterm() {
+    // Given sluice dev on an emulator the test can look into, and a pipeline for worker
+    // group "remote": a command, one that fails after it, and one that runs long
+    let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let dev = Dev::start_with(Some(&moto.endpoint()));
+    let definition = dev.directory.join("remote.json");
+    std::fs::write(
+        &definition,
+        r#"{"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "remote",
+             "pipelineLogUri": "s3://sluice-dev/logs/"},
+            {"id": "Say", "type": "ShellCommandActivity", "command": "echo from the runner $1",
+             "scriptArgument": ["over http"]},
+            {"id": "Fail", "type": "ShellCommandActivity", "command": "echo broken pipe >&2; exit 4",
+             "maximumRetries": "0", "dependsOn": {"ref": "Say"}},
+            {"id": "Slow", "type": "ShellCommandActivity", "command": "sleep 120", "maximumRetries": "1"}
+        ]}"#,
+    )
+    .unwrap();
+    let id = dev.aws(&["create-pipeline", "--name", "remote", "--unique-id", "remote-1"])["pipelineId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    dev.aws(&[
+        "put-pipeline-definition",
+        "--pipeline-id",
+        &id,
+        "--pipeline-definition",
+        &format!("file://{}", definition.display()),
+    ]);
+    dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
+
+    // When `sluice runner` serves the worker group over the API
+    let runner = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["runner", "--worker-group", "remote", "--endpoint", &dev.endpoint])
+        .args(["--hostname", "http-runner", "--heartbeat-every", "1"])
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let instance = |component: &str| {
+        let query = dev.aws(&["query-objects", "--pipeline-id", &id, "--sphere", "INSTANCE"]);
+        query["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|id| id.as_str())
+            .find(|id| id.starts_with(&format!("@{component}_")))
+            .map(|found| dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", found]))
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (failed, slow) = loop {
+        let failed = instance("Fail").filter(|fail| described_field(fail, "@status") == "FAILED");
+        let slow = instance("Slow").filter(|slow| described_field(slow, "@status") == "RUNNING");
+        if let (Some(failed), Some(slow)) = (failed, slow) {
+            break (failed, slow);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the runner did not run Say and Fail and start Slow within a minute"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // Then Say finished, Fail failed with its exit status and stderr, and Slow is running
+    let say = instance("Say").unwrap();
+    assert_eq!(described_field(&say, "@status"), "FINISHED", "{say}");
+    let error = described_field(&failed, "errorMessage");
+    assert!(error.contains("status 4") && error.contains("broken pipe"), "{error}");
+    let head = slow["pipelineObjects"][0]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|field| field["key"] == "@headAttempt")
+        .and_then(|field| field["refValue"].as_str())
+        .unwrap()
+        .to_owned();
+    let attempt = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &head]);
+    assert_eq!(described_field(&attempt, "hostname"), "http-runner", "{attempt}");
+    // And the commands' output is under pipelineLogUri in AWS's layout
+    let listed = Command::new("aws")
+        .args(["s3", "ls", "--recursive", "s3://sluice-dev/logs/"])
+        .args(["--endpoint-url", &moto.endpoint(), "--region", "us-east-1"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains(&format!("logs/{id}/Say/@Say_")) && listed.contains(&format!("logs/{id}/Fail/@Fail_")),
+        "{listed}"
+    );
+
+    // When the runner gets SIGTERM while Slow runs
+    let mut runner = runner;
+    Command::new("kill")
+        .args(["-TERM", &runner.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = runner.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the runner did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Then it exits cleanly, having handed Slow back: its next attempt waits for a runner
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut runner.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("1 handed back"), "{stderr}");
+    let slow = instance("Slow").unwrap();
+    assert_eq!(described_field(&slow, "@status"), "WAITING_FOR_RUNNER", "{slow}");
+    assert_eq!(described_field(&slow, "errorId"), "Sluice.RunnerStopped", "{slow}");
 }
 
 /// `sluice <verb> --endpoint <dev>`: exit code and stdout.

@@ -83,6 +83,7 @@ const WIDE: Limits = Limits {
     batch: 10_000,
     instances_per_step: 100,
     recheck: TimeDelta::minutes(1),
+    simulated_resources: None,
 };
 
 fn schedule_and_dependency_steps(c: &mut Criterion) {
@@ -142,7 +143,7 @@ fn requests_per_instance() {
     let (world, definition) = backlog_pipeline(1, 1);
     runtime.block_on(async {
         let limits = Limits::default();
-        activate(&world, &definition, limits).await;
+        activate(&world, &definition, limits.clone()).await;
         let engine = world.engine(limits);
         // A runner has polled already: its once-a-minute note is not part of the run.
         engine.poll_for_task("wg", Some("bench")).await.expect("polls");

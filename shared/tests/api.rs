@@ -8,7 +8,7 @@ use chrono::TimeDelta;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use sluice::{
-    api::{Api, handle},
+    api::{Api, handle, handle_long_polling},
     cloud::probe::FakeProbe,
     engine::{
         Engine,
@@ -283,8 +283,34 @@ async fn a_full_run_through_the_api() {
             .unwrap()["stringValue"],
         "echo 2026-01-01T00:00:00"
     );
-    let progress = world.ok("ReportTaskProgress", json!({ "taskId": task_id })).await;
+    let progress = world
+        .ok(
+            "ReportTaskProgress",
+            json!({"taskId": task_id, "fields": [field("percentDone", "50")]}),
+        )
+        .await;
     assert_eq!(progress["canceled"], false);
+    let attempt = world
+        .ok(
+            "DescribeObjects",
+            json!({"pipelineId": id, "objectIds": ["@A_2026-01-01T00:00:00_Attempt=1"]}),
+        )
+        .await;
+    assert!(
+        attempt["pipelineObjects"][0]["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&field("percentDone", "50")),
+        "the runner's fields show on the attempt: {attempt}"
+    );
+    let (kind, message) = world
+        .error(
+            "ReportTaskProgress",
+            json!({"taskId": task_id, "fields": [field("@status", "FINISHED")]}),
+        )
+        .await;
+    assert_eq!(kind, "InvalidRequestException");
+    assert!(message.contains("\"@status\""), "{message}");
     let heartbeat = world
         .ok(
             "ReportTaskRunnerHeartbeat",
@@ -422,6 +448,58 @@ async fn a_full_run_through_the_api() {
     );
     world.ok("DeletePipeline", json!({ "pipelineId": id })).await;
     check_against_model(&world);
+}
+
+#[tokio::test]
+async fn an_empty_poll_is_held_until_work_arrives_or_the_wait_ends() {
+    let world = World::new();
+    let api = Api::new(world.engine());
+    let target = Some("DataPipeline.PollForTask");
+    let body = json!({"workerGroup": "wg"}).to_string();
+    let waited = std::sync::Mutex::new(Vec::new());
+    let pause = |step: std::time::Duration| {
+        waited.lock().unwrap().push(step);
+        async {}
+    };
+    // With nothing queued, the poll is held for the whole wait, then answers no task
+    let wait = std::time::Duration::from_secs(2);
+    let empty = handle_long_polling(&api, target, body.as_bytes(), wait, pause).await;
+    assert_eq!((empty.status, empty.body.as_slice()), (200, b"{}".as_slice()));
+    let held: std::time::Duration = waited.lock().unwrap().iter().sum();
+    assert_eq!(held, wait);
+    // Other operations, and a zero wait, answer at once
+    waited.lock().unwrap().clear();
+    handle_long_polling(&api, Some("DataPipeline.ListPipelines"), b"{}", wait, pause).await;
+    handle_long_polling(&api, target, body.as_bytes(), std::time::Duration::ZERO, pause).await;
+    assert!(waited.lock().unwrap().is_empty());
+    // When work is queued while the poll is held, it is answered with the task at the next look
+    let id = world.create("held").await;
+    world
+        .ok(
+            "PutPipelineDefinition",
+            json!({"pipelineId": id, "pipelineObjects": chain_objects()}),
+        )
+        .await;
+    world.ok("ActivatePipeline", json!({ "pipelineId": id })).await;
+    let ticked = std::sync::atomic::AtomicBool::new(false);
+    let tick_once = |_step: std::time::Duration| async {
+        if !ticked.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            world.tick().await;
+        }
+    };
+    let answered = handle_long_polling(
+        &api,
+        target,
+        body.as_bytes(),
+        std::time::Duration::from_secs(90),
+        tick_once,
+    )
+    .await;
+    let answered: Value = serde_json::from_slice(&answered.body).unwrap();
+    assert_eq!(
+        answered["taskObject"]["attemptId"], "@A_2026-01-01T00:00:00_Attempt=1",
+        "{answered}"
+    );
 }
 
 #[tokio::test]

@@ -55,10 +55,14 @@ impl<S: RunStore> World<S> {
     }
 
     fn engine(&self) -> Engine<'_, CountingStore<S>, FakeProbe> {
-        Engine::new(&self.store, &self.clock, &self.random, &self.probe).with_limits(Limits {
+        self.engine_with(Limits {
             recheck: TimeDelta::minutes(1),
             ..Limits::default()
         })
+    }
+
+    fn engine_with(&self, limits: Limits) -> Engine<'_, CountingStore<S>, FakeProbe> {
+        Engine::new(&self.store, &self.clock, &self.random, &self.probe).with_limits(limits)
     }
 
     async fn pipeline(&self, id: &str, definition: Value, options: ActivateOptions) {
@@ -180,6 +184,9 @@ on_both_stores![
     a_shell_command_precondition_is_a_runner_task_checked_again_after_false,
     an_on_demand_pipeline_runs_once_per_activation,
     deactivating_without_cancel_drains_running_work_then_is_inactive,
+    a_resource_runner_is_told_to_terminate_once_its_resource_has_ended,
+    simulated_resources_finish_at_once_and_their_work_goes_to_the_named_group,
+    progress_reports_carry_fields_that_show_on_the_attempt,
 ];
 
 /// One moto server for this test binary; a fresh table for every scenario.
@@ -1033,4 +1040,171 @@ async fn an_hourly_consumer_rolls_up_every_quarter_hour_of_its_producer() {
         world.status("df-rollup", "Summarise", "2026-01-01T00:00:00").await,
         Status::WaitingForRunner
     );
+}
+
+fn on_a_box() -> Value {
+    json!({"objects": [
+        {"id": "Default", "scheduleType": "ondemand"},
+        {"id": "Box", "type": "Ec2Resource", "instanceType": "t3.micro",
+         "role": "DataPipelineDefaultRole", "resourceRole": "DataPipelineDefaultResourceRole"},
+        {"id": "Work", "type": "ShellCommandActivity", "command": "work", "runsOn": {"ref": "Box"}},
+    ]})
+}
+
+async fn a_resource_runner_is_told_to_terminate_once_its_resource_has_ended<S: RunStore>(store: S) {
+    // Given an activity that runs on an Ec2Resource, in two pipelines that name it alike
+    let world = World::new(store, "2026-01-01T00:00:00");
+    world.pipeline("df-box", on_a_box(), ActivateOptions::default()).await;
+    world.pipeline("df-twin", on_a_box(), ActivateOptions::default()).await;
+    world.tick().await;
+    let engine = world.engine();
+    // Then its work waits for the runner of that pipeline's resource instance
+    let work = world.instance("df-box", "Work", "2026-01-01T00:00:00").await;
+    let group = "df-box/@Box_2026-01-01T00:00:00";
+    assert_eq!(work.worker_group.as_deref(), Some(group));
+    let twin = world.instance("df-twin", "Work", "2026-01-01T00:00:00").await;
+    assert_eq!(twin.worker_group.as_deref(), Some("df-twin/@Box_2026-01-01T00:00:00"));
+    // And that runner's heartbeats say to keep going while the resource lives
+    assert!(
+        !engine
+            .report_task_runner_heartbeat("tr-1", Some(group), Some("box"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !engine
+            .report_task_runner_heartbeat("tr-2", Some("wg"), None)
+            .await
+            .unwrap()
+    );
+    assert!(!engine.report_task_runner_heartbeat("tr-3", None, None).await.unwrap());
+    // When the resource instance is canceled, its runner is told to terminate
+    engine
+        .set_instance_status(
+            "df-box",
+            &["@Box_2026-01-01T00:00:00".into()],
+            InstanceCommand::TryCancel,
+        )
+        .await
+        .unwrap();
+    assert!(
+        engine
+            .report_task_runner_heartbeat("tr-1", Some(group), Some("box"))
+            .await
+            .unwrap()
+    );
+    // And the twin's runner, and the plain worker group's, are not
+    let twin_group = "df-twin/@Box_2026-01-01T00:00:00";
+    assert!(
+        !engine
+            .report_task_runner_heartbeat("tr-4", Some(twin_group), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !engine
+            .report_task_runner_heartbeat("tr-2", Some("wg"), None)
+            .await
+            .unwrap()
+    );
+    // Once the twin's pipeline is deleted, its runner is told too
+    engine.delete_pipeline("df-twin").await.unwrap();
+    assert!(
+        engine
+            .report_task_runner_heartbeat("tr-4", Some(twin_group), None)
+            .await
+            .unwrap()
+    );
+}
+
+async fn simulated_resources_finish_at_once_and_their_work_goes_to_the_named_group<S: RunStore>(store: S) {
+    // Given resources simulated onto worker group "local" (as sluice dev does)
+    let world = World::new(store, "2026-01-01T00:00:00");
+    world.pipeline("df-sim", on_a_box(), ActivateOptions::default()).await;
+    let engine = world.engine_with(Limits {
+        simulated_resources: Some("local".into()),
+        ..Limits::default()
+    });
+    engine.schedule_step().await.unwrap();
+    engine.dependencies_step().await.unwrap();
+    // Then the resource finished without launching anything, and the work waits on "local"
+    let start = "2026-01-01T00:00:00";
+    assert_eq!(world.status("df-sim", "Box", start).await, Status::Finished);
+    let work = world.instance("df-sim", "Work", start).await;
+    assert_eq!(work.worker_group.as_deref(), Some("local"));
+    let task = engine
+        .poll_for_task("local", Some("dev"))
+        .await
+        .unwrap()
+        .expect("a task");
+    assert_eq!(task.object_id, "Work");
+    engine.report_task_progress(&task.task_id, None).await.unwrap();
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
+    assert_eq!(world.status("df-sim", "Work", start).await, Status::Finished);
+}
+
+async fn progress_reports_carry_fields_that_show_on_the_attempt<S: RunStore>(store: S) {
+    use sluice::definition::shape::ApiField;
+    let field = |key: &str, value: &str| ApiField {
+        key: key.into(),
+        string_value: Some(value.into()),
+        ref_value: None,
+    };
+    let world = World::new(store, "2026-01-01T00:00:00");
+    let definition = json!({"objects": [
+        {"id": "Default", "scheduleType": "ondemand", "workerGroup": "wg"},
+        {"id": "A", "type": "ShellCommandActivity", "command": "a"},
+    ]});
+    world
+        .pipeline("df-progress", definition, ActivateOptions::default())
+        .await;
+    world.tick().await;
+    let engine = world.engine();
+    let task = engine.poll_for_task("wg", None).await.unwrap().unwrap();
+    // When the runner reports progress with fields, twice, the second replacing one
+    let first = [field("percentDone", "10"), field("phase", "extract")];
+    assert!(
+        !engine
+            .report_task_progress_with(&task.task_id, None, &first)
+            .await
+            .unwrap()
+    );
+    let second = [field("percentDone", "60")];
+    assert!(
+        !engine
+            .report_task_progress_with(&task.task_id, None, &second)
+            .await
+            .unwrap()
+    );
+    // Then the attempt shows the latest value of each
+    let described = engine
+        .describe_objects("df-progress", std::slice::from_ref(&task.attempt_id), false)
+        .await
+        .unwrap();
+    let value = |key: &str| {
+        described[0]
+            .fields
+            .iter()
+            .filter(|field| field.key == key)
+            .map(|field| field.string_value.clone().unwrap_or_default())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(value("percentDone"), ["60"]);
+    assert_eq!(value("phase"), ["extract"]);
+    // And a field in the service's own namespace is refused, changing nothing
+    let refused = engine
+        .report_task_progress_with(&task.task_id, None, &[field("@status", "FINISHED")])
+        .await;
+    let Err(EngineError::InvalidRequest(message)) = refused else {
+        panic!("expected a refusal, got {refused:?}")
+    };
+    assert!(message.contains("\"@status\""), "{message}");
+    let attempt = engine
+        .describe_objects("df-progress", std::slice::from_ref(&task.attempt_id), false)
+        .await
+        .unwrap();
+    assert_eq!(attempt, described);
 }

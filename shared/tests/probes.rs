@@ -8,13 +8,13 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_sdk_s3::primitives::ByteStream;
-use sluice::cloud::{AwsProbe, Check, Probe, ProbeError, Verdict};
+use sluice::cloud::{AwsProbe, Check, Probe, ProbeError, Verdict, sns::SnsNotifier};
 use support::moto::Moto;
 
 /// A moto server, the probe under test, and plain SDK clients to arrange data with.
 struct Cloud {
     // Kept alive for the test; stops the server when dropped.
-    _moto: Moto,
+    moto: Moto,
     config: SdkConfig,
     probe: AwsProbe,
     s3: aws_sdk_s3::Client,
@@ -35,7 +35,7 @@ impl Cloud {
             dynamodb: aws_sdk_dynamodb::Client::new(&config),
             s3,
             config,
-            _moto: moto,
+            moto,
         }
     }
 
@@ -355,4 +355,51 @@ async fn an_unreachable_endpoint_is_a_retryable_network_error() {
                 .starts_with(&format!("{check}: NetworkError (could not reach"))
         );
     }
+}
+
+#[tokio::test]
+async fn an_alarm_topic_is_made_once_and_receives_what_is_published() {
+    // Given moto's SNS and the notifier
+    let cloud = Cloud::start().await;
+    let notifier = SnsNotifier::new(&cloud.config);
+    // When the topic is ensured twice and a message with a multi-line subject is published
+    let arn = notifier
+        .ensure_topic("alarms")
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let again = notifier
+        .ensure_topic("alarms")
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let id = notifier
+        .publish(&arn, "Copy failed\nat 06:00", "Copy: exit status 3")
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    // Then there is one topic, and SNS holds the message with a subject it accepts
+    assert_eq!(arn, again);
+    assert!(arn.ends_with(":alarms"), "{arn}");
+    let messages = cloud.moto.sns_messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0].topic_arn, arn);
+    assert_eq!(messages[0].message_id, id);
+    assert_eq!(messages[0].message, "Copy: exit status 3");
+    assert_eq!(messages[0].subject.as_deref(), Some("Copy failed at 06:00"));
+}
+
+#[tokio::test]
+async fn publishing_to_a_missing_topic_is_refused_and_not_retryable() {
+    let cloud = Cloud::start().await;
+    let notifier = SnsNotifier::new(&cloud.config);
+    let missing = "arn:aws:sns:us-east-1:123456789012:nobody";
+    let error = notifier
+        .publish(missing, "subject", "message")
+        .await
+        .expect_err("a missing topic cannot take messages");
+    assert!(!error.is_retryable(), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("SNS Publish {missing}: NotFound")),
+        "{error}"
+    );
 }

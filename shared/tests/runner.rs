@@ -550,3 +550,48 @@ async fn an_idle_runner_stops_at_once_on_shutdown() {
     .expect("an idle runner stops without waiting out its back-off");
     assert_eq!(summary, Default::default());
 }
+
+#[tokio::test]
+async fn a_runner_on_a_resource_stops_when_a_heartbeat_says_its_resource_has_ended() {
+    // Given a runner serving the worker group of a resource instance, heartbeating often
+    let (storage, _, _) = s3().await;
+    let temp = TempDir::new("terminate");
+    let world = World::new(vec![
+        json!({"id": "Box", "type": "Ec2Resource", "role": "DataPipelineDefaultRole",
+               "resourceRole": "DataPipelineDefaultResourceRole"}),
+    ])
+    .await;
+    let engine = world.engine();
+    let source = EngineTaskSource::new(&engine);
+    let executor = Executor::new(&storage, executor_settings(&temp));
+    let box_instance = format!("@Box_{START}");
+    let settings = RunSettings {
+        heartbeat_every: Duration::from_millis(20),
+        ..fast(RunSettings::new(&format!("df-run/{box_instance}"), "box-host"))
+    };
+    // When the resource instance is canceled while the runner runs (and no shutdown comes)
+    let cancel = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        world
+            .engine()
+            .set_instance_status(
+                "df-run",
+                std::slice::from_ref(&box_instance),
+                InstanceCommand::TryCancel,
+            )
+            .await
+            .unwrap();
+        std::future::pending::<()>().await;
+    };
+    let summary = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::select! {
+            summary = run(&source, &executor, &settings, std::future::pending()) => summary,
+            () = cancel => unreachable!("cancel never ends"),
+        }
+    })
+    .await
+    .expect("the runner stops at the service's request");
+    // Then it stopped by itself, at the service's request
+    assert!(summary.terminated, "{summary:?}");
+    assert_eq!(world.instance("Box").await.status, Status::Canceled);
+}

@@ -2364,12 +2364,13 @@ async fn simulate(seed: u64, model: &Model, text: &str, trace: bool, known_bugs:
             100
         },
         recheck: TimeDelta::minutes(1),
+        simulated_resources: None,
     };
     let ctx = Ctx {
         world: &world,
         engines: [
-            engine(&world, &world.randoms[0], limits),
-            engine(&world, &world.randoms[1], limits),
+            engine(&world, &world.randoms[0], limits.clone()),
+            engine(&world, &world.randoms[1], limits.clone()),
         ],
         model,
         compiled: &compiled,

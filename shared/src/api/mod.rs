@@ -9,4 +9,4 @@ pub mod types;
 
 pub use error::{ApiError, ErrorKind};
 pub use operations::Api;
-pub use protocol::{CONTENT_TYPE, Response, handle};
+pub use protocol::{CONTENT_TYPE, Response, handle, handle_long_polling};

@@ -22,10 +22,7 @@ use crate::{
         pipelines::{ActivateOptions, DefinitionVersion, NewPipeline},
         tasks::TaskStatus,
     },
-    store::{
-        RunStore,
-        records::{self, ErrorDetails, TaskRunnerRecord, create},
-    },
+    store::{RunStore, records::ErrorDetails},
     time::{format_datetime, parse_datetime_lenient},
 };
 
@@ -456,34 +453,28 @@ impl<'a, S: RunStore, P: Probe> Api<'a, S, P> {
         &self,
         input: ReportTaskProgressInput,
     ) -> Result<ReportTaskProgressOutput, ApiError> {
-        let canceled = self.engine.report_task_progress(&input.task_id, None).await?;
+        let canceled = self
+            .engine
+            .report_task_progress_with(&input.task_id, None, &input.fields)
+            .await?;
         Ok(ReportTaskProgressOutput { canceled })
     }
 
-    /// Records the runner's heartbeat; Sluice never asks a runner to terminate.
+    /// Records the runner's heartbeat; `terminate` tells a resource's runner that its
+    /// resource has ended.
     pub async fn report_task_runner_heartbeat(
         &self,
         input: ReportTaskRunnerHeartbeatInput,
     ) -> Result<ReportTaskRunnerHeartbeatOutput, ApiError> {
-        let record = TaskRunnerRecord {
-            taskrunner_id: input.taskrunner_id,
-            worker_group: input.worker_group,
-            hostname: input.hostname,
-            last_heartbeat_at: self.engine.now(),
-        };
-        let store = self.engine.store;
-        let key = records::Record::key(&record);
-        let write = match records::get::<TaskRunnerRecord, _>(store, &key)
-            .await
-            .map_err(EngineError::from)?
-        {
-            Some(stored) => stored.replace(&record),
-            None => create(&record),
-        }
-        .map_err(EngineError::from)?;
-        // A heartbeat racing another of the same runner: either one is the news.
-        store.write(write).await.map_err(EngineError::from)?;
-        Ok(ReportTaskRunnerHeartbeatOutput { terminate: false })
+        let terminate = self
+            .engine
+            .report_task_runner_heartbeat(
+                &input.taskrunner_id,
+                input.worker_group.as_deref(),
+                input.hostname.as_deref(),
+            )
+            .await?;
+        Ok(ReportTaskRunnerHeartbeatOutput { terminate })
     }
 
     pub async fn set_task_status(&self, input: SetTaskStatusInput) -> Result<Empty, ApiError> {

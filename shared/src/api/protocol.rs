@@ -96,6 +96,41 @@ pub async fn handle<S: RunStore, P: Probe>(api: &Api<'_, S, P>, target: Option<&
     }
 }
 
+/// How often a held PollForTask looks for work again.
+pub const LONG_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Like [`handle`], with PollForTask's long poll: AWS holds a poll that finds no task for
+/// up to 90 seconds, answering as soon as work arrives, so runners need not poll in a
+/// tight loop. `wait` is how long to hold (zero answers at once, as the Lambda does: it
+/// must not pay to wait); `pause` is the injected sleep.
+pub async fn handle_long_polling<S, P, F, Fut>(
+    api: &Api<'_, S, P>,
+    target: Option<&str>,
+    body: &[u8],
+    wait: std::time::Duration,
+    pause: F,
+) -> Response
+where
+    S: RunStore,
+    P: Probe,
+    F: Fn(std::time::Duration) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let is_poll = operation(target).is_ok_and(|name| name == "PollForTask");
+    let mut held = std::time::Duration::ZERO;
+    loop {
+        let response = handle(api, target, body).await;
+        // An empty answer is `{}`: no taskObject.
+        let found_nothing = response.status == 200 && response.body == b"{}";
+        if !is_poll || !found_nothing || held >= wait {
+            return response;
+        }
+        let step = LONG_POLL_INTERVAL.min(wait - held);
+        pause(step).await;
+        held += step;
+    }
+}
+
 fn read<T: Request>(body: &Value) -> Result<T, ApiError> {
     T::read(&Members::root(body)?)
 }

@@ -11,6 +11,7 @@
 pub mod dynamodb;
 pub mod probe;
 pub mod s3;
+pub mod sns;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::{

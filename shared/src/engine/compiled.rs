@@ -323,8 +323,8 @@ impl CompiledPipeline {
         }
     }
 
-    /// The worker group an instance's attempts go to: its resource instance for `runsOn`,
-    /// its `workerGroup`, or Sluice's own.
+    /// The worker group an instance's attempts go to: the runner on its resource instance
+    /// for `runsOn`, its `workerGroup`, or Sluice's own.
     pub fn worker_group(&self, component: &ComponentSpec, start: NaiveDateTime) -> String {
         if let Some(resource) = component.runs_on.as_deref().and_then(|id| self.component(id)) {
             let starts = match resource.schedule {
@@ -337,7 +337,10 @@ impl CompiledPipeline {
                     .collect(),
             };
             if let Some(resource_start) = starts.first() {
-                return instance_id(&resource.id, *resource_start);
+                return crate::schedule::resource_worker_group(
+                    &self.pipeline_id,
+                    &instance_id(&resource.id, *resource_start),
+                );
             }
         }
         component

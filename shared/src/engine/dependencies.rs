@@ -139,6 +139,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 self.start(&compiled, spec, component, stored, next, writes, report)
                     .await
             }
+            Category::Resource if self.limits.simulated_resources.is_some() => {
+                next.status = apply(next.status, Event::Ready)?;
+                next.waiting_on = vec![];
+                self.end(&mut next, now, EventKind::Success, &spec.on_success, &mut writes)?;
+                self.commit(&stored, next, writes, report).await
+            }
             Category::Resource => {
                 next.waiting_on = vec![
                     "Ec2Resource and EmrCluster instances are launched by the resources stage, which this Sluice does not have yet"
@@ -183,7 +189,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             next.next_check_at = Some(now + self.limits.recheck);
             return self.commit(&stored, next, writes, report).await;
         }
-        let worker_group = compiled.worker_group(spec, next.scheduled_start);
+        let worker_group = self.worker_group(compiled, spec, next.scheduled_start);
         next.status = apply(next.status, Event::DependenciesMet)?;
         next.attempts += 1;
         next.worker_group = Some(worker_group.clone());
@@ -380,7 +386,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                         AttemptKind::Precondition {
                             precondition_id: precondition_id.clone(),
                         },
-                        compiled.worker_group(spec, instance.scheduled_start),
+                        self.worker_group(compiled, spec, instance.scheduled_start),
                         now,
                     );
                     writes.push(create(&attempt)?);

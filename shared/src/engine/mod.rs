@@ -42,7 +42,7 @@ use crate::{
 };
 
 /// How much one step may do, so that a Lambda finishes within its time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Due items read from each queue shard per step.
     pub batch: usize,
@@ -51,6 +51,10 @@ pub struct Limits {
     /// How soon an instance blocked on something upstream is checked again. The minute
     /// schedule is the safety net; status changes wake stages sooner (DynamoDB Streams).
     pub recheck: TimeDelta,
+    /// When set (by `sluice dev`), resources are simulated: a resource instance finishes as
+    /// soon as its dependencies hold, launching nothing, and the work that runs on it goes
+    /// to this worker group instead.
+    pub simulated_resources: Option<String>,
 }
 
 impl Default for Limits {
@@ -59,6 +63,7 @@ impl Default for Limits {
             batch: 100,
             instances_per_step: 100,
             recheck: TimeDelta::minutes(1),
+            simulated_resources: None,
         }
     }
 }
@@ -168,6 +173,20 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Arc<CompiledPipeline>>> {
         self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The worker group an instance's attempts go to (see `CompiledPipeline::worker_group`),
+    /// or the simulated resources' group for work that runs on a resource.
+    fn worker_group(
+        &self,
+        compiled: &CompiledPipeline,
+        spec: &compiled::ComponentSpec,
+        start: NaiveDateTime,
+    ) -> String {
+        match &self.limits.simulated_resources {
+            Some(group) if spec.runs_on.is_some() => group.clone(),
+            _ => compiled.worker_group(spec, start),
+        }
     }
 
     /// Due items of every shard of a stage's queue, earliest first within each shard.

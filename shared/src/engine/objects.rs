@@ -26,7 +26,9 @@ use crate::{
     expr::{Evaluated, Value},
     store::{
         Range, RunStore, keys,
-        records::{AttemptKind, AttemptRecord, DefinitionRecord, InstanceRecord, PipelineRecord},
+        records::{
+            self, AttemptKind, AttemptRecord, ComponentRecord, DefinitionRecord, InstanceRecord, PipelineRecord,
+        },
     },
     time::{format_datetime, parse_datetime_lenient},
 };
@@ -312,7 +314,59 @@ fn attempt_fields(attempt: &AttemptRecord, instance: Option<&InstanceRecord>) ->
         fields.push(string_field("hostname", hostname.clone()));
     }
     error_fields(&attempt.error, &mut fields);
+    fields.extend(attempt.reported_fields.iter().cloned());
     fields
+}
+
+fn component_object(
+    described: &Source,
+    object: &crate::definition::model::PipelineObject,
+    pipeline_id: &str,
+    paused: bool,
+    evaluate: bool,
+) -> Described {
+    let mut fields = described.fields(&object.id, &Runtime::default(), None, false, evaluate, true);
+    fields.push(string_field("@sphere", Sphere::Component.as_str()));
+    fields.push(string_field("@pipelineId", pipeline_id));
+    if paused {
+        fields.push(string_field("@status", "PAUSED"));
+    }
+    Described {
+        sphere: Sphere::Component,
+        object: ApiPipelineObject {
+            id: object.id.clone(),
+            name: object.name.clone(),
+            fields,
+        },
+    }
+}
+
+fn instance_object(described: &Source, instance: &InstanceRecord, pipeline_id: &str, evaluate: bool) -> Described {
+    let runtime = instance_runtime(instance, pipeline_id);
+    let mut fields = described.fields(&instance.component_id, &runtime, None, true, evaluate, true);
+    fields.retain(|field| !field.key.starts_with('@'));
+    fields.extend(instance_runtime_fields(instance));
+    let id = instance.id();
+    Described {
+        sphere: Sphere::Instance,
+        object: ApiPipelineObject {
+            name: id.clone(),
+            id,
+            fields,
+        },
+    }
+}
+
+fn attempt_object(attempt: &AttemptRecord, instance: Option<&InstanceRecord>) -> Described {
+    let id = attempt.id();
+    Described {
+        sphere: Sphere::Attempt,
+        object: ApiPipelineObject {
+            name: id.clone(),
+            id,
+            fields: attempt_fields(attempt, instance),
+        },
+    }
 }
 
 impl<S: RunStore, P: Probe> Engine<'_, S, P> {
@@ -384,77 +438,107 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             .map(|component| component.record.component_id.clone())
             .collect();
         let mut objects = Vec::new();
-        let empty = Runtime::default();
         for object in &described.definition.objects {
-            let mut fields = described.fields(&object.id, &empty, None, false, evaluate, true);
-            fields.push(string_field("@sphere", Sphere::Component.as_str()));
-            fields.push(string_field("@pipelineId", pipeline_id));
-            if paused.contains(&object.id) {
-                fields.push(string_field("@status", "PAUSED"));
-            }
-            objects.push(Described {
-                sphere: Sphere::Component,
-                object: ApiPipelineObject {
-                    id: object.id.clone(),
-                    name: object.name.clone(),
-                    fields,
-                },
-            });
+            objects.push(component_object(
+                &described,
+                object,
+                pipeline_id,
+                paused.contains(&object.id),
+                evaluate,
+            ));
         }
         let instances = self.instances_of(pipeline_id).await?;
         for instance in &instances {
-            let runtime = instance_runtime(instance, pipeline_id);
-            let mut fields = described.fields(&instance.component_id, &runtime, None, true, evaluate, true);
-            fields.retain(|field| !field.key.starts_with('@'));
-            fields.extend(instance_runtime_fields(instance));
-            let id = instance.id();
-            objects.push(Described {
-                sphere: Sphere::Instance,
-                object: ApiPipelineObject {
-                    name: id.clone(),
-                    id,
-                    fields,
-                },
-            });
+            objects.push(instance_object(&described, instance, pipeline_id, evaluate));
         }
         for attempt in self.attempts_of(pipeline_id).await? {
             let instance = instances.iter().find(|instance| {
                 instance.component_id == attempt.component_id && instance.scheduled_start == attempt.scheduled_start
             });
-            let id = attempt.id();
-            objects.push(Described {
-                sphere: Sphere::Attempt,
-                object: ApiPipelineObject {
-                    name: id.clone(),
-                    id,
-                    fields: attempt_fields(&attempt, instance),
-                },
-            });
+            objects.push(attempt_object(&attempt, instance));
         }
         Ok(objects)
     }
 
+    /// One object by id, read by its key (a component, an instance, or an activity's
+    /// attempt), without reading the pipeline's history; `None` when it is not found that way.
+    async fn one_object(
+        &self,
+        pipeline_id: &str,
+        described: &Source,
+        id: &str,
+        evaluate: bool,
+    ) -> Result<Option<ApiPipelineObject>, EngineError> {
+        if let Some((component, start, number)) = parse_attempt_id(id) {
+            let Some(attempt) =
+                records::get::<AttemptRecord, _>(self.store, &keys::attempt(pipeline_id, &component, start, number))
+                    .await?
+            else {
+                return Ok(None);
+            };
+            let instance = super::timers::instance(self.store, pipeline_id, &component, start)
+                .await?
+                .map(|stored| stored.record);
+            return Ok(Some(attempt_object(&attempt.record, instance.as_ref()).object));
+        }
+        if id.starts_with('@') {
+            let Ok((component, start)) = parse_instance_id(id) else {
+                return Ok(None);
+            };
+            return Ok(super::timers::instance(self.store, pipeline_id, &component, start)
+                .await?
+                .map(|instance| instance_object(described, &instance.record, pipeline_id, evaluate).object));
+        }
+        let Some(object) = described.definition.objects.iter().find(|object| object.id == id) else {
+            return Ok(None);
+        };
+        let paused = records::get::<ComponentRecord, _>(self.store, &keys::component(pipeline_id, id))
+            .await?
+            .is_some_and(|component| component.record.paused);
+        Ok(Some(
+            component_object(described, object, pipeline_id, paused, evaluate).object,
+        ))
+    }
+
     /// DescribeObjects: the objects with these ids, in the order asked; an id the
-    /// pipeline does not have is ObjectNotFound.
+    /// pipeline does not have is ObjectNotFound. Each is read by its key; only an id not
+    /// found so (a precondition check's attempt) is looked for among all objects.
     pub async fn describe_objects(
         &self,
         pipeline_id: &str,
         ids: &[String],
         evaluate: bool,
     ) -> Result<Vec<ApiPipelineObject>, EngineError> {
-        let objects = self.all_objects(pipeline_id, evaluate).await?;
-        ids.iter()
-            .map(|id| {
-                objects
-                    .iter()
-                    .find(|described| &described.object.id == id)
-                    .map(|described| described.object.clone())
-                    .ok_or_else(|| EngineError::ObjectNotFound {
-                        pipeline: pipeline_id.to_owned(),
-                        object: id.clone(),
-                    })
-            })
-            .collect()
+        let pipeline = self.pipeline(pipeline_id).await?.record;
+        let not_found = |id: &String| EngineError::ObjectNotFound {
+            pipeline: pipeline_id.to_owned(),
+            object: id.clone(),
+        };
+        let Some(described) = self.described_definition(&pipeline).await? else {
+            return match ids.first() {
+                Some(id) => Err(not_found(id)),
+                None => Ok(Vec::new()),
+            };
+        };
+        let mut found = Vec::with_capacity(ids.len());
+        let mut all: Option<Vec<Described>> = None;
+        for id in ids {
+            if let Some(object) = self.one_object(pipeline_id, &described, id, evaluate).await? {
+                found.push(object);
+                continue;
+            }
+            if all.is_none() {
+                all = Some(self.all_objects(pipeline_id, evaluate).await?);
+            }
+            let object = all
+                .iter()
+                .flatten()
+                .find(|candidate| &candidate.object.id == id)
+                .map(|candidate| candidate.object.clone())
+                .ok_or_else(|| not_found(id))?;
+            found.push(object);
+        }
+        Ok(found)
     }
 
     /// QueryObjects: the ids of the objects of `sphere` that match every selector.

@@ -11,13 +11,13 @@ use super::{
 };
 use crate::{
     cloud::probe::Probe,
-    definition::context::Runtime,
+    definition::{context::Runtime, shape::ApiField},
     engine::status::Status,
     store::{
         RunStore, Write, keys,
         records::{
             self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord, Stored,
-            TaskRecord, WorkerGroupRecord, create,
+            TaskRecord, TaskRunnerRecord, WorkerGroupRecord, create,
         },
     },
     time::format_datetime,
@@ -181,9 +181,63 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(())
     }
 
+    /// ReportTaskRunnerHeartbeat: records that the runner lives, and answers whether it
+    /// should exit (`terminate`). A runner serving a resource instance (its worker group
+    /// names one) exits once that instance has ended or its pipeline is gone; runners of
+    /// plain worker groups are the user's to stop.
+    pub async fn report_task_runner_heartbeat(
+        &self,
+        taskrunner_id: &str,
+        worker_group: Option<&str>,
+        hostname: Option<&str>,
+    ) -> Result<bool, EngineError> {
+        let record = TaskRunnerRecord {
+            taskrunner_id: taskrunner_id.to_owned(),
+            worker_group: worker_group.map(str::to_owned),
+            hostname: hostname.map(str::to_owned),
+            last_heartbeat_at: self.now(),
+        };
+        let write = match records::get::<TaskRunnerRecord, _>(self.store, &records::Record::key(&record)).await? {
+            Some(stored) => stored.replace(&record)?,
+            None => create(&record)?,
+        };
+        // A heartbeat racing another of the same runner: either one is the news.
+        self.store.write(write).await?;
+        let Some((pipeline_id, instance_id)) = worker_group.and_then(crate::schedule::parse_resource_worker_group)
+        else {
+            return Ok(false);
+        };
+        let Ok((component, start)) = super::operator::parse_instance_id(instance_id) else {
+            return Ok(false);
+        };
+        let instance =
+            records::get::<InstanceRecord, _>(self.store, &keys::instance(pipeline_id, &component, start)).await?;
+        Ok(match instance {
+            Some(instance) => instance.record.status.is_terminal(),
+            None => self.is_deleted(pipeline_id).await?,
+        })
+    }
+
     /// ReportTaskProgress: extends the task's lease. `Ok(true)` means the task was
     /// canceled (or has ended): the runner should stop.
     pub async fn report_task_progress(&self, task_id: &str, worker_group: Option<&str>) -> Result<bool, EngineError> {
+        self.report_task_progress_with(task_id, worker_group, &[]).await
+    }
+
+    /// ReportTaskProgress with the runner's `fields`: each replaces the attempt's reported
+    /// field of the same key. Keys starting with `@` are the service's and are refused.
+    pub async fn report_task_progress_with(
+        &self,
+        task_id: &str,
+        worker_group: Option<&str>,
+        fields: &[ApiField],
+    ) -> Result<bool, EngineError> {
+        if let Some(field) = fields.iter().find(|field| field.key.starts_with('@')) {
+            return Err(EngineError::InvalidRequest(format!(
+                "field \"{}\" of ReportTaskProgress: keys starting with @ are set by the service, not by runners",
+                field.key
+            )));
+        }
         for _ in 0..CONTENTION_TRIES {
             let (_, attempt) = self.task(task_id, worker_group).await?;
             if attempt.record.status.is_terminal() || attempt.record.cancel_requested {
@@ -203,9 +257,15 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 .component(&attempt.record.component_id)
                 .and_then(|spec| spec.report_progress_timeout);
             let lease_until = timeout.map_or(now + DEFAULT_REPORT_PROGRESS_TIMEOUT, |timeout| after(now, timeout));
+            let mut reported_fields = attempt.record.reported_fields.clone();
+            for field in fields {
+                reported_fields.retain(|kept| kept.key != field.key);
+                reported_fields.push(field.clone());
+            }
             let extended = AttemptRecord {
                 lease_until: Some(lease_until),
                 last_progress_at: Some(now),
+                reported_fields,
                 ..attempt.record.clone()
             };
             if self.store.write(attempt.replace(&extended)?).await? {

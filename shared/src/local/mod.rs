@@ -2,4 +2,4 @@
 
 pub mod moto;
 
-pub use moto::{EmulatorError, MotoServer};
+pub use moto::{EmulatorError, MotoServer, PublishedMessage};

@@ -114,6 +114,35 @@ impl MotoServer {
         }
     }
 
+    /// Every message published to SNS so far, read from moto's state dump: how tests see
+    /// what an alarm said without subscribing anything.
+    pub fn sns_messages(&self) -> Result<Vec<PublishedMessage>, EmulatorError> {
+        let response = self
+            .request("GET", "/moto-api/data.json")
+            .map_err(EmulatorError::NoAnswer)?;
+        let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let state: serde_json::Value = serde_json::from_str(body)
+            .map_err(|error| EmulatorError::NoAnswer(format!("moto's state dump is not JSON: {error}")))?;
+        let topics = state["sns"]["Topic"].as_array().cloned().unwrap_or_default();
+        Ok(topics
+            .iter()
+            .flat_map(|topic| {
+                let topic_arn = topic["arn"].as_str().unwrap_or_default().to_owned();
+                topic["sent_notifications"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |sent| PublishedMessage {
+                        topic_arn: topic_arn.clone(),
+                        message_id: sent[0].as_str().unwrap_or_default().to_owned(),
+                        message: sent[1].as_str().unwrap_or_default().to_owned(),
+                        subject: sent[2].as_str().map(str::to_owned),
+                    })
+            })
+            .collect())
+    }
+
     fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let started = Instant::now();
         while started.elapsed() < timeout {
@@ -148,6 +177,15 @@ impl MotoServer {
             .map_err(|error| error.to_string())?;
         Ok(response)
     }
+}
+
+/// A message moto's SNS received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedMessage {
+    pub topic_arn: String,
+    pub message_id: String,
+    pub message: String,
+    pub subject: Option<String>,
 }
 
 impl Drop for MotoServer {

@@ -156,6 +156,13 @@ impl<S: RunStore, P: Probe> TaskSource for EngineTaskSource<'_, '_, S, P> {
             .map_err(|error| source_error("ReportTaskProgress", error))
     }
 
+    async fn heartbeat(&self, taskrunner_id: &str, worker_group: &str, hostname: &str) -> Result<bool, SourceError> {
+        self.engine
+            .report_task_runner_heartbeat(taskrunner_id, Some(worker_group), Some(hostname))
+            .await
+            .map_err(|error| source_error("ReportTaskRunnerHeartbeat", error))
+    }
+
     async fn finish(&self, task_id: &str, outcome: TaskOutcome) -> Result<(), SourceError> {
         let error = ErrorDetails {
             error_id: outcome.error_id,

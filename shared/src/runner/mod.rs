@@ -147,4 +147,12 @@ pub trait TaskSource: Send + Sync {
 
     /// SetTaskStatus.
     fn finish(&self, task_id: &str, outcome: TaskOutcome) -> impl Future<Output = Result<(), SourceError>> + Send;
+
+    /// ReportTaskRunnerHeartbeat: `Ok(true)` when the runner must terminate.
+    fn heartbeat(
+        &self,
+        taskrunner_id: &str,
+        worker_group: &str,
+        hostname: &str,
+    ) -> impl Future<Output = Result<bool, SourceError>> + Send;
 }

@@ -33,6 +33,10 @@ pub struct RunSettings {
     pub idle_max: Duration,
     /// Between two progress reports of a running task (AWS suggests 60 s).
     pub progress_every: Duration,
+    /// The runner's id in ReportTaskRunnerHeartbeat, unique per account.
+    pub taskrunner_id: String,
+    /// Between two heartbeats (AWS's Task Runner: 15 minutes); the first is at start.
+    pub heartbeat_every: Duration,
 }
 
 impl RunSettings {
@@ -44,6 +48,8 @@ impl RunSettings {
             idle_min: Duration::from_secs(1),
             idle_max: Duration::from_secs(30),
             progress_every: Duration::from_secs(60),
+            taskrunner_id: format!("{hostname}-{}", std::process::id()),
+            heartbeat_every: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -57,6 +63,8 @@ pub struct RunSummary {
     pub canceled: usize,
     /// Tasks reported back with [`RUNNER_STOPPED`] at shutdown.
     pub handed_back: usize,
+    /// The service answered a heartbeat with `terminate` (the resource it served ended).
+    pub terminated: bool,
     /// Calls to the task source that failed, and logs that could not be written, each
     /// also printed to stderr when it happened.
     pub problems: Vec<String>,
@@ -68,6 +76,7 @@ impl RunSummary {
         self.failed = self.failed.saturating_add(other.failed);
         self.canceled = self.canceled.saturating_add(other.canceled);
         self.handed_back = self.handed_back.saturating_add(other.handed_back);
+        self.terminated |= other.terminated;
         self.problems.extend(other.problems);
     }
 
@@ -81,7 +90,8 @@ impl RunSummary {
     }
 }
 
-/// Runs until `shutdown` resolves, then stops what runs, hands it back and returns.
+/// Runs until `shutdown` resolves or a heartbeat is answered with `terminate`, then stops
+/// what runs, hands it back and returns.
 pub async fn run<Src, St>(
     source: &Src,
     executor: &Executor<'_, St>,
@@ -97,13 +107,37 @@ where
         .map(|_| Box::pin(worker(source, executor, settings, stopping.clone())))
         .collect();
     let all = join_all(workers);
-    tokio::pin!(all, shutdown);
+    let terminated = heartbeats(source, settings);
+    tokio::pin!(all, shutdown, terminated);
     tokio::select! {
         summary = &mut all => summary,
         () = &mut shutdown => {
             let _ = stop_all.send(true);
             all.await
         }
+        () = &mut terminated => {
+            eprintln!("sluice runner: the service asked this runner to terminate (its resource has ended)");
+            let _ = stop_all.send(true);
+            let mut summary = all.await;
+            summary.terminated = true;
+            summary
+        }
+    }
+}
+
+/// Sends a heartbeat now and every `heartbeat_every`; resolves when one is answered
+/// with `terminate`. A failed heartbeat is reported and tried again at the next beat.
+async fn heartbeats<Src: TaskSource>(source: &Src, settings: &RunSettings) {
+    loop {
+        match source
+            .heartbeat(&settings.taskrunner_id, &settings.worker_group, &settings.hostname)
+            .await
+        {
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(error) => eprintln!("sluice runner: {error}"),
+        }
+        tokio::time::sleep(settings.heartbeat_every.max(Duration::from_millis(1))).await;
     }
 }
 

@@ -18,7 +18,7 @@ mod plan;
 mod spec;
 
 pub use activation::{Activation, BACKFILL_GUARD, BackfillError};
-pub use ids::{attempt_id, instance_id};
+pub use ids::{attempt_id, instance_id, parse_resource_worker_group, resource_worker_group};
 pub use intervals::{Interval, Intervals};
 pub use period::{Period, PeriodError, PeriodUnit, resolve_local};
 pub use placement::runs_at;

@@ -326,6 +326,9 @@ pub struct AttemptRecord {
     pub cancel_requested: bool,
     pub ended_at: Option<NaiveDateTime>,
     pub error: ErrorDetails,
+    /// Fields the runner reported through ReportTaskProgress, shown on the attempt.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reported_fields: Vec<crate::definition::shape::ApiField>,
 }
 
 impl AttemptRecord {
@@ -355,6 +358,7 @@ impl AttemptRecord {
             cancel_requested: false,
             ended_at: None,
             error: ErrorDetails::default(),
+            reported_fields: Vec::new(),
         }
     }
 

@@ -19,6 +19,11 @@ impl Moto {
         self.0.sdk_config().await
     }
 
+    /// Every message SNS received so far.
+    pub fn sns_messages(&self) -> Vec<sluice::local::PublishedMessage> {
+        self.0.sns_messages().unwrap_or_else(|error| panic!("{error}"))
+    }
+
     /// Wipes every service's state.
     pub fn reset(&self) {
         self.0.reset().unwrap_or_else(|error| panic!("{error}"));
