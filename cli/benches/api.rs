@@ -56,7 +56,15 @@ fn main() {
         .unwrap()
         .port();
     let mut dev = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["dev", "--listen", &format!("127.0.0.1:{port}"), "--tick", "1", "--poll-wait", "0"])
+        .args([
+            "dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tick",
+            "1",
+            "--poll-wait",
+            "0",
+        ])
         .env_remove("AWS_ENDPOINT_URL")
         .stdout(Stdio::piped())
         .spawn()

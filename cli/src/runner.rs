@@ -244,9 +244,19 @@ fn task_from_object(object: &TaskObject) -> Option<Task> {
     };
     let mut all: Vec<ObjectFields> = objects.values().map(fields_of).collect();
     all.sort_by(|a, b| a.id.cmp(&b.id));
+    // The attempt names the object whose work it is.
+    let parent = all
+        .iter()
+        .find(|fields| fields.id == attempt_id)
+        .and_then(|attempt| attempt.field("@componentParent"))
+        .map(str::to_owned);
     let main = all
         .iter()
-        .position(|fields| fields.id == attempt_id && fields.field("type").is_some())
+        .position(|fields| Some(&fields.id) == parent.as_ref() && fields.field("type").is_some())
+        .or_else(|| {
+            all.iter()
+                .position(|fields| fields.id == attempt_id && fields.field("type").is_some())
+        })
         .or_else(|| all.iter().position(is_shell))
         .or_else(|| all.iter().position(|fields| fields.id == attempt_id));
     let main = match main {
@@ -356,6 +366,34 @@ mod tests {
         let task = task_from_object(&task).unwrap();
         assert_eq!(task.kind, TaskKind::Precondition);
         assert_eq!(task.object_id, "Ready");
+    }
+
+    #[test]
+    fn a_precondition_check_is_the_object_its_attempt_names_even_beside_a_shell_activity() {
+        // Given a check of precondition Ready on behalf of activity A, both shell commands
+        let attempt = "@A.Ready_2026-01-01T00:00:00_Attempt=1";
+        let task = TaskObject::builder()
+            .task_id("t-3")
+            .attempt_id(attempt)
+            .objects(attempt, object(attempt, &[], &[("@componentParent", "Ready")]))
+            .objects(
+                "A",
+                object("A", &[("type", "ShellCommandActivity"), ("command", "work")], &[]),
+            )
+            .objects(
+                "Ready",
+                object(
+                    "Ready",
+                    &[("type", "ShellCommandPrecondition"), ("command", "test -f x")],
+                    &[],
+                ),
+            )
+            .build();
+        // Then the task is the precondition's check
+        let task = task_from_object(&task).unwrap();
+        assert_eq!(task.object_id, "Ready");
+        assert_eq!(task.kind, TaskKind::Precondition);
+        assert_eq!(task.field("command"), Some("test -f x"));
     }
 
     #[test]

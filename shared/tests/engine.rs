@@ -854,6 +854,38 @@ async fn a_shell_command_precondition_is_a_runner_task_checked_again_after_false
         world.status("df-shell", "A", "2026-01-01T00:00:00").await,
         Status::WaitingForRunner
     );
+    // The checks are attempts of their own, apart from A's first attempt, now waiting
+    assert_eq!(check.attempt_id, "@A.Ready_2026-01-01T00:00:00_Attempt=1");
+    assert_eq!(again.attempt_id, "@A.Ready_2026-01-01T00:00:00_Attempt=2");
+    let attempts = engine
+        .query_objects("df-shell", sluice::engine::objects::Sphere::Attempt, &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        attempts,
+        [
+            "@A_2026-01-01T00:00:00_Attempt=1",
+            "@A.Ready_2026-01-01T00:00:00_Attempt=1",
+            "@A.Ready_2026-01-01T00:00:00_Attempt=2"
+        ]
+    );
+    let described = engine
+        .describe_objects(
+            "df-shell",
+            &[check.attempt_id.clone(), "@A_2026-01-01T00:00:00_Attempt=1".into()],
+            false,
+        )
+        .await
+        .unwrap();
+    let parent = |object: &sluice::definition::shape::ApiPipelineObject| {
+        object
+            .fields
+            .iter()
+            .find(|field| field.key == "@componentParent")
+            .and_then(|field| field.ref_value.clone())
+    };
+    assert_eq!(parent(&described[0]).as_deref(), Some("Ready"));
+    assert_eq!(parent(&described[1]).as_deref(), Some("A"));
 }
 
 async fn an_on_demand_pipeline_runs_once_per_activation<S: RunStore>(store: S) {

@@ -294,9 +294,14 @@ fn error_fields(error: &crate::store::records::ErrorDetails, fields: &mut Vec<Ap
 }
 
 fn attempt_fields(attempt: &AttemptRecord, instance: Option<&InstanceRecord>) -> Vec<ApiField> {
+    // A precondition check belongs to the precondition, on behalf of the gated instance.
+    let component = match &attempt.kind {
+        AttemptKind::Activity => attempt.component_id.clone(),
+        AttemptKind::Precondition { precondition_id } => precondition_id.clone(),
+    };
     let mut fields = vec![
         string_field("@sphere", Sphere::Attempt.as_str()),
-        ref_field("@componentParent", attempt.component_id.clone()),
+        ref_field("@componentParent", component),
         ref_field(
             "@instanceParent",
             crate::schedule::instance_id(&attempt.component_id, attempt.scheduled_start),
@@ -413,15 +418,21 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             .collect())
     }
 
+    /// Every attempt of the pipeline: activities' attempts, then runners' precondition checks.
     async fn attempts_of(&self, pipeline: &str) -> Result<Vec<AttemptRecord>, EngineError> {
-        let items = self
-            .store
-            .query(&keys::pipeline_pk(pipeline), &Range::prefix("ATT#", usize::MAX))
-            .await?;
-        Ok(parse_all::<AttemptRecord>(&items, &mut StepReport::default())
-            .into_iter()
-            .map(|stored| stored.record)
-            .collect())
+        let mut attempts = Vec::new();
+        for prefix in ["ATT#", "PRECHECK#"] {
+            let items = self
+                .store
+                .query(&keys::pipeline_pk(pipeline), &Range::prefix(prefix, usize::MAX))
+                .await?;
+            attempts.extend(
+                parse_all::<AttemptRecord>(&items, &mut StepReport::default())
+                    .into_iter()
+                    .map(|stored| stored.record),
+            );
+        }
+        Ok(attempts)
     }
 
     /// Every object of the pipeline, components first (in definition order), then

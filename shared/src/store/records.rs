@@ -363,8 +363,19 @@ impl AttemptRecord {
     }
 
     /// `@<component>_<scheduledStartTime>_Attempt=<n>`.
+    ///
+    /// A precondition check is `@<component>.<precondition>_<start>_Attempt=<n>`: its own
+    /// id, so that its logs and its object never mix with the activity's attempts, even
+    /// when several activities share the precondition.
     pub fn id(&self) -> String {
-        attempt_id(&self.component_id, self.scheduled_start, self.number)
+        match &self.kind {
+            AttemptKind::Activity => attempt_id(&self.component_id, self.scheduled_start, self.number),
+            AttemptKind::Precondition { precondition_id } => attempt_id(
+                &format!("{}.{precondition_id}", self.component_id),
+                self.scheduled_start,
+                self.number,
+            ),
+        }
     }
 
     /// When the reap stage must look at a running attempt.
