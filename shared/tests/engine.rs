@@ -187,6 +187,9 @@ on_both_stores![
     a_resource_runner_is_told_to_terminate_once_its_resource_has_ended,
     simulated_resources_finish_at_once_and_their_work_goes_to_the_named_group,
     progress_reports_carry_fields_that_show_on_the_attempt,
+    an_alarm_is_published_once_with_the_instances_real_error_text,
+    an_alarm_sns_fails_for_now_is_sent_later_and_one_it_refuses_is_recorded,
+    a_terminate_action_on_lateness_cancels_the_instance_and_its_attempt,
 ];
 
 /// One moto server for this test binary; a fresh table for every scenario.
@@ -1239,4 +1242,164 @@ async fn progress_reports_carry_fields_that_show_on_the_attempt<S: RunStore>(sto
         .await
         .unwrap();
     assert_eq!(attempt, described);
+}
+
+fn alarmed(objects: Vec<Value>, alarms: Vec<Value>) -> Value {
+    let mut all = vec![
+        json!({"id": "Default", "scheduleType": "ondemand", "workerGroup": "wg", "maximumRetries": "0",
+               "failureAndRerunMode": "cascade", "role": "DataPipelineDefaultRole"}),
+    ];
+    all.extend(objects);
+    all.extend(alarms);
+    json!({ "objects": all })
+}
+
+async fn an_alarm_is_published_once_with_the_instances_real_error_text<S: RunStore>(store: S) {
+    use sluice::cloud::notify::FakeNotifier;
+    // Given an activity whose failure raises an SnsAlarm that quotes the node
+    let world = World::new(store, "2026-01-01T00:00:00");
+    let definition = alarmed(
+        vec![
+            json!({"id": "Load", "name": "Nightly load", "type": "ShellCommandActivity", "command": "load",
+                    "onFail": {"ref": "Page"}, "onSuccess": {"ref": "Quiet"}}),
+        ],
+        vec![
+            json!({"id": "Page", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:oncall",
+                   "subject": "#{node.name} #{node.@status}",
+                   "message": "#{node.name} at #{node.@scheduledStartTime}: #{node.errorId} #{node.errorMessage} after #{node.@attemptCount} attempt(s)"}),
+            json!({"id": "Quiet", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:quiet",
+                   "subject": "#{node.name} is #{node.@status}", "message": "error: '#{node.errorMessage}'"}),
+        ],
+    );
+    world.pipeline("df-alarm", definition, ActivateOptions::default()).await;
+    world.tick().await;
+    world.run_task("wg", TaskStatus::Failed).await;
+    // When the actions stage runs, twice, and a second engine runs it at the same time
+    let notifier = FakeNotifier::new();
+    let engine = world.engine();
+    let report = engine.actions_step(&notifier).await.unwrap();
+    assert_eq!(report.examined, 1, "{report:?}");
+    engine.actions_step(&notifier).await.unwrap();
+    world.clock.advance(TimeDelta::hours(1));
+    engine.actions_step(&notifier).await.unwrap();
+    // Then one message went out, every expression evaluated from the real instance
+    let published = notifier.published();
+    assert_eq!(published.len(), 1, "{published:#?}");
+    assert_eq!(published[0].topic_arn, "arn:aws:sns:us-east-1:1:oncall");
+    assert_eq!(published[0].subject, "Nightly load FAILED");
+    assert_eq!(
+        published[0].message,
+        "Nightly load at 2026-01-01T00:00:00: Exit1 disk full after 1 attempt(s)"
+    );
+    let events = world.events("df-alarm").await;
+    assert!(
+        events.iter().all(|event| event.fired && event.errors.is_empty()),
+        "{events:#?}"
+    );
+    // And a success alarm reads an empty error, never null
+    world
+        .engine()
+        .set_instance_status(
+            "df-alarm",
+            &["@Load_2026-01-01T00:00:00".into()],
+            InstanceCommand::Rerun,
+        )
+        .await
+        .unwrap();
+    world.tick().await;
+    world.run_task("wg", TaskStatus::Finished).await;
+    engine.actions_step(&notifier).await.unwrap();
+    let published = notifier.published();
+    assert_eq!(published.len(), 2, "{published:#?}");
+    assert_eq!(published[1].topic_arn, "arn:aws:sns:us-east-1:1:quiet");
+    assert_eq!(published[1].subject, "Nightly load is FINISHED");
+    assert_eq!(published[1].message, "error: ''", "no error is empty, not null");
+}
+
+async fn an_alarm_sns_fails_for_now_is_sent_later_and_one_it_refuses_is_recorded<S: RunStore>(store: S) {
+    use sluice::cloud::notify::FakeNotifier;
+    let world = World::new(store, "2026-01-01T00:00:00");
+    let definition = alarmed(
+        vec![json!({"id": "A", "type": "ShellCommandActivity", "command": "a",
+                    "onFail": [{"ref": "Gone"}, {"ref": "Busy"}]})],
+        vec![
+            json!({"id": "Gone", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:gone",
+                   "subject": "s", "message": "m"}),
+            json!({"id": "Busy", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:busy",
+                   "subject": "#{node.name}", "message": "#{node.errorMessage}"}),
+        ],
+    );
+    world.pipeline("df-busy", definition, ActivateOptions::default()).await;
+    world.tick().await;
+    world.run_task("wg", TaskStatus::Failed).await;
+    let notifier = FakeNotifier::new();
+    notifier.refuse("arn:aws:sns:us-east-1:1:gone");
+    notifier.make_unavailable("arn:aws:sns:us-east-1:1:busy");
+    let engine = world.engine();
+    // When SNS refuses one topic and throttles the other
+    let report = engine.actions_step(&notifier).await.unwrap();
+    assert_eq!(report.problems.len(), 2, "{report:?}");
+    let event = &world.events("df-busy").await[0];
+    assert!(!event.fired);
+    assert!(event.errors[0].contains("NotFound"), "{:?}", event.errors);
+    assert!(event.errors[1].contains("Throttling") && event.errors[1].contains("trying again at 2026-01-01T00:00:30"));
+    // Then nothing is sent again before the back-off, and once SNS recovers the other goes
+    engine.actions_step(&notifier).await.unwrap();
+    assert!(notifier.published().is_empty());
+    notifier.heal();
+    world.clock.advance(TimeDelta::seconds(30));
+    engine.actions_step(&notifier).await.unwrap();
+    let published = notifier.published();
+    assert_eq!(
+        published.len(),
+        1,
+        "the refused topic is not tried again: {published:#?}"
+    );
+    assert_eq!(published[0].message, "disk full");
+    let event = &world.events("df-busy").await[0];
+    assert!(event.fired);
+    assert_eq!(event.done, ["Gone", "Busy"]);
+}
+
+async fn a_terminate_action_on_lateness_cancels_the_instance_and_its_attempt<S: RunStore>(store: S) {
+    use sluice::cloud::notify::FakeNotifier;
+    let world = World::new(store, "2026-01-01T00:00:00");
+    // (Lateness applies to scheduled pipelines: AWS ignores lateAfterTimeout on demand.)
+    let mut definition = alarmed(
+        vec![
+            json!({"id": "Slow", "type": "ShellCommandActivity", "command": "sleep 1000",
+                   "lateAfterTimeout": "10 minutes", "onLateAction": [{"ref": "Kill"}, {"ref": "Tell"}]}),
+            json!({"id": "Hourly", "type": "Schedule", "period": "1 hour", "startDateTime": "2026-01-01T00:00:00",
+                   "occurrences": "1"}),
+        ],
+        vec![
+            json!({"id": "Kill", "type": "Terminate"}),
+            json!({"id": "Tell", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:t",
+                   "subject": "late", "message": "#{node.name} was #{node.@status}"}),
+        ],
+    );
+    definition["objects"][0]["scheduleType"] = json!("cron");
+    definition["objects"][0]["schedule"] = json!({"ref": "Hourly"});
+    world.pipeline("df-kill", definition, ActivateOptions::default()).await;
+    world.tick().await;
+    let engine = world.engine();
+    let task = engine.poll_for_task("wg", None).await.unwrap().unwrap();
+    engine.report_task_progress(&task.task_id, None).await.unwrap();
+    // When it runs past lateAfterTimeout and the actions fire
+    world.advance(11).await;
+    let notifier = FakeNotifier::new();
+    engine.actions_step(&notifier).await.unwrap();
+    // Then the instance is canceled, its runner is told at its next report, and the alarm
+    // that follows sees the canceled status
+    assert_eq!(
+        world.status("df-kill", "Slow", "2026-01-01T00:00:00").await,
+        Status::Canceled
+    );
+    assert!(
+        engine.report_task_progress(&task.task_id, None).await.unwrap(),
+        "canceled"
+    );
+    let published = notifier.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].message, "Slow was CANCELED");
 }

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_sdk_s3::primitives::ByteStream;
-use sluice::cloud::{AwsProbe, Check, Probe, ProbeError, Verdict, sns::SnsNotifier};
+use sluice::cloud::{AwsProbe, Check, Probe, ProbeError, Verdict, notify::Notifier, sns::SnsNotifier};
 use support::moto::Moto;
 
 /// A moto server, the probe under test, and plain SDK clients to arrange data with.

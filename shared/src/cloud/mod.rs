@@ -9,6 +9,7 @@
 //! [`ProbeError`]s, keeping AWS's error codes because they decide what is retried.
 
 pub mod dynamodb;
+pub mod notify;
 pub mod probe;
 pub mod s3;
 pub mod sns;

@@ -6,36 +6,11 @@ use aws_sdk_sns::{
     Client,
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
 };
-use thiserror::Error;
+
+use super::notify::{Notifier, NotifyError};
 
 /// SNS's own limit on a subject (and it must be one line of printable ASCII).
 pub const MAX_SUBJECT: usize = 100;
-
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum NotifyError {
-    /// Throttling, server trouble or the network: the same request may succeed later.
-    #[error("SNS {operation} {target}: {code} ({detail}); retrying later can help")]
-    Unavailable {
-        operation: &'static str,
-        target: String,
-        code: String,
-        detail: String,
-    },
-    /// The topic, the request or the permissions are wrong: retrying cannot help.
-    #[error("SNS {operation} {target}: {code} ({detail})")]
-    Refused {
-        operation: &'static str,
-        target: String,
-        code: String,
-        detail: String,
-    },
-}
-
-impl NotifyError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
-    }
-}
 
 /// Codes of SNS refusals that are worth asking again.
 const RETRYABLE: &[&str] = &[
@@ -132,9 +107,11 @@ impl SnsNotifier {
             detail: "SNS answered without the topic's ARN".to_owned(),
         })
     }
+}
 
+impl Notifier for SnsNotifier {
     /// Publishes one message; answers SNS's message id.
-    pub async fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> Result<String, NotifyError> {
+    async fn publish(&self, topic_arn: &str, subject: &str, message: &str) -> Result<String, NotifyError> {
         let subject = sns_subject(subject);
         let published = self
             .client

@@ -142,6 +142,10 @@ impl<'a> ObjectContext<'a> {
                 return self.field(index, name);
             }
         }
+        // Runtime fields the service sets without `@` (errorMessage, errorId ...).
+        if let Some(value) = self.runtime.get(name) {
+            return Ok(value.clone());
+        }
         if let Some(value) = self.scope.parameters.value(name) {
             return Ok(if self.scope.mask_secrets && self.scope.parameters.is_secret(name) {
                 mask(value)

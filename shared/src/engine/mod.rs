@@ -5,6 +5,7 @@
 //! [`transition`], and writes it conditionally: a stage run twice at once, or again after a
 //! crash between two writes, changes nothing twice.
 
+pub mod actions;
 pub mod clock;
 pub mod compiled;
 pub mod dependencies;
@@ -80,6 +81,9 @@ pub struct StepReport {
     /// Due items that could not be read as records, with why: left in place for a person
     /// to look at, and reported so that the functions log them.
     pub corrupt: Vec<String>,
+    /// Work that went wrong in a way a person should read (an alarm SNS refused), with
+    /// why; the functions log them.
+    pub problems: Vec<String>,
 }
 
 impl StepReport {
@@ -96,6 +100,7 @@ impl StepReport {
         self.changed += other.changed;
         self.lost_races += other.lost_races;
         self.corrupt.extend(other.corrupt);
+        self.problems.extend(other.problems);
     }
 }
 
@@ -216,6 +221,10 @@ fn event_record(
         actions: actions.to_vec(),
         recorded_at: now,
         fired: false,
+        claimed_until: None,
+        done: Vec::new(),
+        errors: Vec::new(),
+        retries: 0,
     })
 }
 

@@ -248,6 +248,22 @@ fn instance_runtime(instance: &InstanceRecord, pipeline_id: &str) -> Runtime {
     runtime
 }
 
+/// The runtime fields of an instance as an alarm sees it through `node`: its times and
+/// status, and its error fields always set (empty when there is no error), so that an
+/// alarm's `#{node.errorMessage}` never fails to evaluate.
+pub(crate) fn alarm_runtime(instance: &InstanceRecord, pipeline_id: &str) -> Runtime {
+    let mut runtime = instance_runtime(instance, pipeline_id);
+    let text = |value: &Option<String>| Value::Str(value.clone().unwrap_or_default());
+    runtime.set("errorId", text(&instance.error.error_id));
+    runtime.set("errorMessage", text(&instance.error.error_message));
+    runtime.set("errorStackTrace", text(&instance.error.error_stack_trace));
+    runtime.set("@attemptCount", Value::Str(instance.attempts.to_string()));
+    if let Some(upstream) = &instance.cascade_failed_on {
+        runtime.set("@cascadeFailedOn", Value::Str(upstream.clone()));
+    }
+    runtime
+}
+
 fn instance_runtime_fields(instance: &InstanceRecord) -> Vec<ApiField> {
     let mut fields = vec![
         string_field("@sphere", Sphere::Instance.as_str()),

@@ -208,7 +208,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     }
 
     /// Cancels or marks finished an instance, with its outstanding attempts.
-    async fn stop(
+    pub(crate) async fn stop(
         &self,
         pipeline: &str,
         component: &str,

@@ -484,6 +484,19 @@ pub struct EventRecord {
     pub actions: Vec<String>,
     pub recorded_at: NaiveDateTime,
     pub fired: bool,
+    /// An actions worker holds the event until then (a crash lets another fire it after),
+    /// or a publish that failed for now is tried again then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_until: Option<NaiveDateTime>,
+    /// Actions already fired, so a retry never fires one twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<String>,
+    /// What went wrong with an action, in words, kept on the record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Publishes that failed for now, for the back-off.
+    #[serde(default)]
+    pub retries: u32,
 }
 
 impl Record for EventRecord {
@@ -503,7 +516,7 @@ impl Record for EventRecord {
     fn due(&self) -> Option<Due> {
         (!self.fired && !self.actions.is_empty()).then(|| Due {
             queue: keys::queue(keys::stages::ACTIONS, &self.pipeline_id),
-            at_millis: millis(self.recorded_at),
+            at_millis: millis(self.claimed_until.unwrap_or(self.recorded_at)),
         })
     }
 
