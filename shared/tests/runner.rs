@@ -127,6 +127,16 @@ impl World {
     /// A pipeline with `objects` (hourly, worker group "wg", no retries), created and ready
     /// for a runner.
     async fn new(objects: Vec<Value>) -> Self {
+        Self::with_default(
+            json!({"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Hourly"}, "workerGroup": "wg",
+                   "failureAndRerunMode": "cascade", "maximumRetries": "0", "retryDelay": "5 minutes"}),
+            objects,
+        )
+        .await
+    }
+
+    /// The same with another `Default` object.
+    async fn with_default(default: Value, objects: Vec<Value>) -> Self {
         let world = Self {
             store: MemoryStore::new(),
             clock: ManualClock::new(at(START)),
@@ -134,8 +144,7 @@ impl World {
             probe: FakeProbe::new(),
         };
         let mut all = vec![
-            json!({"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Hourly"}, "workerGroup": "wg",
-                   "failureAndRerunMode": "cascade", "maximumRetries": "0", "retryDelay": "5 minutes"}),
+            default,
             json!({"id": "Hourly", "type": "Schedule", "period": "1 hour", "startDateTime": START,
                    "occurrences": "1"}),
         ];
@@ -594,4 +603,123 @@ async fn a_runner_on_a_resource_stops_when_a_heartbeat_says_its_resource_has_end
     // Then it stopped by itself, at the service's request
     assert!(summary.terminated, "{summary:?}");
     assert_eq!(world.instance("Box").await.status, Status::Canceled);
+}
+
+/// A world whose activities name no runner: Sluice's activities stage runs them.
+async fn serverless_world(objects: Vec<Value>) -> World {
+    let world = World::with_default(
+        json!({"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Hourly"}, "maximumRetries": "0"}),
+        objects,
+    )
+    .await;
+    // Data nodes finish in the first pass; the copies that read them start in the next.
+    world.clock.advance(TimeDelta::minutes(1));
+    world.tick().await;
+    world
+}
+
+fn all_the_time() -> bool {
+    true
+}
+
+#[tokio::test]
+async fn the_activities_stage_copies_a_directory_between_s3_data_nodes() {
+    // Given objects under a dated input folder, and a copy with no runner
+    let (storage, client, bucket) = s3().await;
+    for key in [
+        "in/2026-01-01/a.csv",
+        "in/2026-01-01/sub/b.csv",
+        "in/2026-01-02/later.csv",
+    ] {
+        put(&client, &bucket, key, key).await;
+    }
+    let world = serverless_world(vec![
+        json!({"id": "Day", "type": "S3DataNode",
+               "directoryPath": format!("s3://{bucket}/in/#{{format(@scheduledStartTime, 'YYYY-MM-dd')}}")}),
+        json!({"id": "Out", "type": "S3DataNode",
+               "directoryPath": format!("s3://{bucket}/out/#{{format(@scheduledStartTime, 'YYYY-MM-dd')}}/")}),
+        json!({"id": "Copy", "type": "CopyActivity", "input": {"ref": "Day"}, "output": {"ref": "Out"}}),
+    ])
+    .await;
+    let engine = world.engine();
+    // When the activities stage runs
+    let report = sluice::runner::serverless::serverless_step(&engine, &storage, all_the_time).await;
+    // Then the day's objects were copied, keeping their paths, and the copy FINISHED
+    assert_eq!((report.finished, report.failed), (1, 0), "{report:?}");
+    assert_eq!(
+        get(&client, &bucket, "out/2026-01-01/a.csv").await,
+        "in/2026-01-01/a.csv"
+    );
+    assert_eq!(
+        get(&client, &bucket, "out/2026-01-01/sub/b.csv").await,
+        "in/2026-01-01/sub/b.csv"
+    );
+    assert!(
+        client
+            .head_object()
+            .bucket(&bucket)
+            .key("out/2026-01-01/later.csv")
+            .send()
+            .await
+            .is_err()
+    );
+    assert_eq!(world.instance("Copy").await.status, Status::Finished);
+}
+
+#[tokio::test]
+async fn the_activities_stage_copies_a_file_into_a_folder_and_explains_what_it_cannot_run() {
+    let (storage, client, bucket) = s3().await;
+    put(&client, &bucket, "drop/orders.csv", "1,2,3").await;
+    let world = serverless_world(vec![
+        json!({"id": "File", "type": "S3DataNode", "filePath": format!("s3://{bucket}/drop/orders.csv")}),
+        json!({"id": "Archive", "type": "S3DataNode", "directoryPath": format!("s3://{bucket}/archive")}),
+        json!({"id": "Empty", "type": "S3DataNode", "directoryPath": format!("s3://{bucket}/nothing/")}),
+        json!({"id": "Copy", "type": "CopyActivity", "input": {"ref": "File"}, "output": {"ref": "Archive"}}),
+        json!({"id": "CopyNothing", "type": "CopyActivity", "input": {"ref": "Empty"}, "output": {"ref": "Archive"}}),
+        json!({"id": "Shell", "type": "ShellCommandActivity", "command": "echo needs a machine"}),
+    ])
+    .await;
+    let engine = world.engine();
+    let report = sluice::runner::serverless::serverless_step(&engine, &storage, all_the_time).await;
+    assert_eq!((report.finished, report.failed), (1, 2), "{report:?}");
+    assert_eq!(get(&client, &bucket, "archive/orders.csv").await, "1,2,3");
+    let nothing = world.instance("CopyNothing").await;
+    assert_eq!(nothing.status, Status::Failed);
+    let message = nothing.error.error_message.unwrap_or_default();
+    assert!(message.contains("nothing to copy under s3://"), "{message}");
+    let shell = world.instance("Shell").await;
+    assert_eq!(shell.status, Status::Failed);
+    assert_eq!(shell.error.error_id.as_deref(), Some("Sluice.NeedsRunner"));
+    assert!(
+        shell
+            .error
+            .error_message
+            .unwrap_or_default()
+            .contains("give it a workerGroup"),
+        "the error says what to do"
+    );
+}
+
+#[tokio::test]
+async fn the_activities_stage_stops_when_its_time_is_up() {
+    let (storage, client, bucket) = s3().await;
+    put(&client, &bucket, "one/x", "x").await;
+    let world = serverless_world(vec![
+        json!({"id": "In", "type": "S3DataNode", "filePath": format!("s3://{bucket}/one/x")}),
+        json!({"id": "Out1", "type": "S3DataNode", "filePath": format!("s3://{bucket}/two/x")}),
+        json!({"id": "Out2", "type": "S3DataNode", "filePath": format!("s3://{bucket}/three/x")}),
+        json!({"id": "A", "type": "CopyActivity", "input": {"ref": "In"}, "output": {"ref": "Out1"}}),
+        json!({"id": "B", "type": "CopyActivity", "input": {"ref": "In"}, "output": {"ref": "Out2"}}),
+    ])
+    .await;
+    let engine = world.engine();
+    // With time for one task only, one runs and the other waits for the next call
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let once = || calls.fetch_add(1, Ordering::Relaxed) == 0;
+    let report = sluice::runner::serverless::serverless_step(&engine, &storage, once).await;
+    assert_eq!(report.finished, 1, "{report:?}");
+    let report = sluice::runner::serverless::serverless_step(&engine, &storage, all_the_time).await;
+    assert_eq!(report.finished, 1, "{report:?}");
+    assert_eq!(world.instance("A").await.status, Status::Finished);
+    assert_eq!(world.instance("B").await.status, Status::Finished);
 }

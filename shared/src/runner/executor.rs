@@ -1,4 +1,5 @@
-//! Runs one `ShellCommandActivity` or `ShellCommandPrecondition` task as a local process:
+//! Runs one `ShellCommandActivity` or `ShellCommandPrecondition` task as a local process
+//! (and hands `CopyActivity` to [`super::copy`]):
 //! `command` with `bash -c` (`sh -c` without bash), `scriptArgument` values as `$1`, `$2`…,
 //! or a `scriptUri` downloaded from S3; staging of S3 data nodes with `stage: true`;
 //! stdout and stderr captured to files and uploaded where AWS puts them.
@@ -114,6 +115,12 @@ impl<'s, St: Storage> Executor<'s, St> {
 
     /// Runs `task` to its end, or until `stop` says otherwise.
     pub async fn execute(&self, task: &Task, mut stop: watch::Receiver<Option<Stop>>) -> Execution {
+        if task.type_name == "CopyActivity" {
+            return Execution {
+                ended: Ended::Outcome(super::copy::copy_activity(self.storage, task).await),
+                warnings: Vec::new(),
+            };
+        }
         let mut warnings = Vec::new();
         let ended = match WorkDir::create(&self.settings.work_root, &task.task_id) {
             Ok(work) => self.execute_in(task, &work, &mut stop, &mut warnings).await,
@@ -191,7 +198,8 @@ impl<'s, St: Storage> Executor<'s, St> {
         );
         if !supported {
             return Err(format!(
-                "object \"{}\" is a {}; sluice runner runs ShellCommandActivity and ShellCommandPrecondition only",
+                "object \"{}\" is a {}; sluice runner runs ShellCommandActivity, ShellCommandPrecondition and \
+                 CopyActivity between S3DataNodes",
                 task.object_id,
                 if task.type_name.is_empty() {
                     "object without a type"

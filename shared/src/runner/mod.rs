@@ -6,10 +6,12 @@
 //! directly, [`EngineTaskSource`], or the Data Pipeline API over HTTP in the CLI), and a
 //! [`Storage`] moves files to and from S3 (scripts, staging, logs).
 
+pub mod copy;
 pub mod engine_source;
 pub mod executor;
 pub mod logs;
 pub mod run_loop;
+pub mod serverless;
 pub mod storage;
 
 use std::future::Future;

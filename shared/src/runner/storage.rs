@@ -33,6 +33,21 @@ pub trait Storage: Send + Sync {
 
     /// Uploads the file `from` as the object `uri`.
     fn upload(&self, from: &Path, uri: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// Every object under the prefix `uri` (`dir` lists `dir/...`), as `s3://` URIs.
+    fn list(&self, uri: &str) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
+
+    /// Copies the object `from` to `to` inside the store, without passing through here.
+    fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+}
+
+/// A prefix as a folder: `dir` becomes `dir/`, the bucket root stays empty.
+pub fn folder_prefix(prefix: &str) -> String {
+    if prefix.is_empty() || prefix.ends_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("{prefix}/")
+    }
 }
 
 /// `s3://bucket/key` as (bucket, key); the key may be empty.
@@ -81,6 +96,19 @@ impl S3Storage {
     pub fn from_client(client: Client) -> Self {
         Self { client }
     }
+}
+
+/// A key as CopySource wants it: percent-encoded except for `/` and unreserved characters.
+fn encode_key(key: &str) -> String {
+    let mut encoded = String::with_capacity(key.len());
+    for byte in key.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'/' | b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
 }
 
 fn transfer(action: &'static str, uri: &str, error: impl std::error::Error) -> StorageError {
@@ -132,15 +160,25 @@ impl Storage for S3Storage {
     }
 
     async fn download_prefix(&self, uri: &str, dir: &Path) -> Result<usize, StorageError> {
-        let (bucket, prefix) = split_s3_uri(uri)?;
         // `dir` lists `dir/...`, not `dir2/...`.
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}/")
-        };
-        let mut token: Option<String> = None;
+        let prefix = folder_prefix(split_s3_uri(uri)?.1);
         let mut count = 0usize;
+        for object_uri in self.list(uri).await? {
+            let key = split_s3_uri(&object_uri)?.1;
+            let Some(relative) = relative_key(&prefix, key) else {
+                continue;
+            };
+            self.download(&object_uri, &dir.join(relative)).await?;
+            count = count.saturating_add(1);
+        }
+        Ok(count)
+    }
+
+    async fn list(&self, uri: &str) -> Result<Vec<String>, StorageError> {
+        let (bucket, prefix) = split_s3_uri(uri)?;
+        let prefix = folder_prefix(prefix);
+        let mut token: Option<String> = None;
+        let mut found = Vec::new();
         loop {
             let page = self
                 .client
@@ -151,20 +189,34 @@ impl Storage for S3Storage {
                 .send()
                 .await
                 .map_err(|error| transfer("list", uri, error))?;
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                let Some(relative) = relative_key(&prefix, key) else {
-                    continue;
-                };
-                let object_uri = format!("s3://{bucket}/{key}");
-                self.download(&object_uri, &dir.join(relative)).await?;
-                count = count.saturating_add(1);
-            }
+            found.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|object| object.key())
+                    .filter(|key| !key.ends_with('/'))
+                    .map(|key| format!("s3://{bucket}/{key}")),
+            );
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => return Ok(count),
+                _ => return Ok(found),
             }
         }
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {
+        let (from_bucket, from_key) = split_s3_uri(from)?;
+        let (to_bucket, to_key) = split_s3_uri(to)?;
+        // CopySource is `bucket/key` with the key URL-encoded.
+        let source = format!("{from_bucket}/{}", encode_key(from_key));
+        self.client
+            .copy_object()
+            .copy_source(source)
+            .bucket(to_bucket)
+            .key(to_key)
+            .send()
+            .await
+            .map_err(|error| transfer("copy", from, error))?;
+        Ok(())
     }
 
     async fn upload(&self, from: &Path, uri: &str) -> Result<(), StorageError> {
@@ -194,6 +246,13 @@ mod tests {
         assert_eq!(split_s3_uri("s3://b"), Ok(("b", "")));
         assert!(matches!(split_s3_uri("/tmp/x"), Err(StorageError::NotS3 { .. })));
         assert!(matches!(split_s3_uri("s3:///k"), Err(StorageError::NotS3 { .. })));
+    }
+
+    #[test]
+    fn copy_sources_are_percent_encoded_but_keep_their_slashes() {
+        assert_eq!(encode_key("in/2026 01/é+x.csv"), "in/2026%2001/%C3%A9%2Bx.csv");
+        assert_eq!(folder_prefix("in"), "in/");
+        assert_eq!(folder_prefix(""), "");
     }
 
     #[test]
