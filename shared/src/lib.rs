@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod cloud;
+pub mod concurrent;
 pub mod config;
 pub mod definition;
 pub mod engine;

@@ -547,10 +547,17 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 None => Ok(Vec::new()),
             };
         };
+        // Each id is one or two reads: made at once, not one after another.
+        let looked_up = crate::concurrent::join_all(
+            ids.iter()
+                .map(|id| self.one_object(pipeline_id, &described, id, evaluate))
+                .collect(),
+        )
+        .await;
         let mut found = Vec::with_capacity(ids.len());
         let mut all: Option<Vec<Described>> = None;
-        for id in ids {
-            if let Some(object) = self.one_object(pipeline_id, &described, id, evaluate).await? {
+        for (id, looked_up) in ids.iter().zip(looked_up) {
+            if let Some(object) = looked_up? {
                 found.push(object);
                 continue;
             }

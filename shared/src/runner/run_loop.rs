@@ -7,12 +7,7 @@
 //! which would wait up to `reportProgressTimeout` (15 minutes by default) and say nothing
 //! about why.
 
-use std::{
-    future::{Future, poll_fn},
-    pin::Pin,
-    task::Poll,
-    time::Duration,
-};
+use std::{future::Future, time::Duration};
 
 use tokio::sync::watch;
 
@@ -104,9 +99,15 @@ where
 {
     let (stop_all, stopping) = watch::channel(false);
     let workers: Vec<_> = (0..settings.tasks.max(1))
-        .map(|_| Box::pin(worker(source, executor, settings, stopping.clone())))
+        .map(|_| worker(source, executor, settings, stopping.clone()))
         .collect();
-    let all = join_all(workers);
+    let all = async {
+        let mut summary = RunSummary::default();
+        for done in crate::concurrent::join_all(workers).await {
+            summary.add(done);
+        }
+        summary
+    };
     let terminated = heartbeats(source, settings);
     tokio::pin!(all, shutdown, terminated);
     tokio::select! {
@@ -139,28 +140,6 @@ async fn heartbeats<Src: TaskSource>(source: &Src, settings: &RunSettings) {
         }
         tokio::time::sleep(settings.heartbeat_every.max(Duration::from_millis(1))).await;
     }
-}
-
-async fn join_all<F: Future<Output = RunSummary>>(mut futures: Vec<Pin<Box<F>>>) -> RunSummary {
-    let mut summary = RunSummary::default();
-    poll_fn(move |cx| {
-        let mut index = 0;
-        while index < futures.len() {
-            match futures.get_mut(index).map(|future| future.as_mut().poll(cx)) {
-                Some(Poll::Ready(done)) => {
-                    summary.add(done);
-                    futures.swap_remove(index);
-                }
-                _ => index += 1,
-            }
-        }
-        if futures.is_empty() {
-            Poll::Ready(std::mem::take(&mut summary))
-        } else {
-            Poll::Pending
-        }
-    })
-    .await
 }
 
 async fn worker<Src: TaskSource, St: Storage>(
