@@ -15,6 +15,7 @@ pub mod local;
 pub mod plan;
 pub mod runner;
 pub mod schedule;
+pub mod stages;
 pub mod store;
 pub mod suggest;
 pub mod time;

@@ -20,6 +20,7 @@ use sluice::{
         operator::{ComponentCommand, InstanceCommand},
         pipelines::ActivateOptions,
         tasks::TaskStatus,
+        wake::{Change, ChangeKind},
     },
     store::{
         Range, RunStore,
@@ -190,6 +191,8 @@ on_both_stores![
     an_alarm_is_published_once_with_the_instances_real_error_text,
     an_alarm_sns_fails_for_now_is_sent_later_and_one_it_refuses_is_recorded,
     a_terminate_action_on_lateness_cancels_the_instance_and_its_attempt,
+    a_finish_wakes_its_consumers_at_once_through_a_data_node_and_only_once,
+    every_stage_runs_from_a_tick_or_a_batch_of_changes,
 ];
 
 /// One moto server for this test binary; a fresh table for every scenario.
@@ -1402,4 +1405,141 @@ async fn a_terminate_action_on_lateness_cancels_the_instance_and_its_attempt<S: 
     let published = notifier.published();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].message, "Slow was CANCELED");
+}
+
+fn ended(pipeline: &str, component: &str, start: &str, old: &str, new: &str) -> Change {
+    Change {
+        kind: ChangeKind::Modify,
+        key: keys::instance(pipeline, component, at(start)),
+        old_status: Some(old.into()),
+        new_status: Some(new.into()),
+    }
+}
+
+async fn a_finish_wakes_its_consumers_at_once_through_a_data_node_and_only_once<S: RunStore>(store: S) {
+    // Given A, a data node it writes, and B that reads it, with A running
+    let world = World::new(store, "2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-wake",
+            hourly(vec![
+                json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "output": {"ref": "Staged"}}),
+                json!({"id": "Staged", "type": "S3DataNode", "directoryPath": "s3://b/staged/"}),
+                json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "input": {"ref": "Staged"}}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world.tick().await;
+    world.run_task("wg", TaskStatus::Finished).await;
+    let start = "2026-01-01T00:00:00";
+    assert_eq!(world.status("df-wake", "B", start).await, Status::WaitingOnDependencies);
+    // When the stream says A finished, without any time passing
+    let engine = world.engine();
+    let change = ended("df-wake", "A", start, "RUNNING", "FINISHED");
+    let report = engine.wake_consumers(std::slice::from_ref(&change)).await.unwrap();
+    // Then the data node finished and B waits for a runner already
+    assert_eq!(world.status("df-wake", "Staged", start).await, Status::Finished);
+    assert_eq!(world.status("df-wake", "B", start).await, Status::WaitingForRunner);
+    assert_eq!(report.examined, 2, "{report:?}");
+    // And the same record delivered again changes nothing
+    let again = engine.wake_consumers(&[change]).await.unwrap();
+    assert_eq!(again.changed, 0, "{again:?}");
+    // And changes that are not an instance ending, or name a record that is gone, are skipped
+    let other = [
+        Change {
+            kind: ChangeKind::Insert,
+            key: keys::pipeline("df-wake"),
+            old_status: None,
+            new_status: Some("SCHEDULED".into()),
+        },
+        ended("df-wake", "A", start, "FINISHED", "FINISHED"),
+        ended("df-gone", "X", start, "RUNNING", "FAILED"),
+    ];
+    let skipped = engine.wake_consumers(&other).await.unwrap();
+    assert_eq!((skipped.examined, skipped.changed), (0, 0));
+    assert_eq!(skipped.problems.len(), 1, "{skipped:?}");
+    assert!(skipped.problems[0].contains("not in the table"), "{skipped:?}");
+}
+
+async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: S) {
+    use sluice::{
+        cloud::notify::FakeNotifier,
+        stages::{Ports, Stage, Trigger, run_stage},
+    };
+    // Given an on-demand chain whose failure raises an alarm
+    let world = World::new(store, "2026-01-01T00:00:00");
+    let definition = alarmed(
+        vec![
+            json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "onFail": {"ref": "Page"}}),
+            json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+        ],
+        vec![
+            json!({"id": "Page", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:t",
+                    "subject": "#{node.name}", "message": "#{node.errorMessage}"}),
+        ],
+    );
+    world
+        .pipeline("df-stages", definition, ActivateOptions::default())
+        .await;
+    let notifier = FakeNotifier::new();
+    let storage = NoStorage;
+    let ports = Ports {
+        notifier: &notifier,
+        storage: &storage,
+    };
+    let engine = world.engine();
+    let always = || true;
+    // The scheduler's tick creates the instances; the preconditions' tick starts A
+    run_stage(&engine, Stage::Scheduler, &Trigger::Tick, &ports, always)
+        .await
+        .unwrap();
+    run_stage(&engine, Stage::Preconditions, &Trigger::Tick, &ports, always)
+        .await
+        .unwrap();
+    let start = "2026-01-01T00:00:00";
+    assert_eq!(world.status("df-stages", "A", start).await, Status::WaitingForRunner);
+    // A fails; the preconditions stage, woken by the change, cascades B at once
+    world.run_task("wg", TaskStatus::Failed).await;
+    let changes = Trigger::Changes(vec![ended("df-stages", "A", start, "RUNNING", "FAILED")]);
+    run_stage(&engine, Stage::Preconditions, &changes, &ports, always)
+        .await
+        .unwrap();
+    assert_eq!(world.status("df-stages", "B", start).await, Status::CascadeFailed);
+    // The actions stage publishes the alarm; with no time left, a stage does nothing
+    let nothing = run_stage(&engine, Stage::Actions, &changes, &ports, || false)
+        .await
+        .unwrap();
+    assert_eq!(nothing.examined, 0);
+    run_stage(&engine, Stage::Actions, &changes, &ports, always)
+        .await
+        .unwrap();
+    assert_eq!(notifier.published().len(), 1);
+    assert_eq!(notifier.published()[0].message, "disk full");
+    // The activities stage has nothing of its own to run here
+    let activities = run_stage(&engine, Stage::Activities, &Trigger::Tick, &ports, always)
+        .await
+        .unwrap();
+    assert_eq!(activities.examined, 0);
+}
+
+/// Storage for stages that must not touch it.
+struct NoStorage;
+
+impl sluice::runner::Storage for NoStorage {
+    async fn download(&self, uri: &str, _: &std::path::Path) -> Result<(), sluice::runner::StorageError> {
+        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
+    }
+    async fn download_prefix(&self, uri: &str, _: &std::path::Path) -> Result<usize, sluice::runner::StorageError> {
+        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
+    }
+    async fn upload(&self, _: &std::path::Path, uri: &str) -> Result<(), sluice::runner::StorageError> {
+        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
+    }
+    async fn list(&self, uri: &str) -> Result<Vec<String>, sluice::runner::StorageError> {
+        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
+    }
+    async fn copy(&self, from: &str, _: &str) -> Result<(), sluice::runner::StorageError> {
+        Err(sluice::runner::StorageError::NotS3 { uri: from.into() })
+    }
 }

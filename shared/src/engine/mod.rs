@@ -18,6 +18,7 @@ pub mod scheduling;
 pub mod status;
 pub mod tasks;
 pub mod timers;
+pub mod wake;
 
 use std::{
     collections::HashMap,

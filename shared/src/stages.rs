@@ -1,0 +1,124 @@
+//! The four stage functions' work, whatever woke them: the minute tick (EventBridge) or a
+//! batch of status changes (DynamoDB Streams). Each runs its engine steps in bounded
+//! batches while its time lasts, leaving the rest to the next call; the Lambda handlers
+//! and `sluice dev` only say which stage, what woke it and how much time is left.
+//!
+//! | stage | on a tick | on changes |
+//! | --- | --- | --- |
+//! | `scheduler` | schedule, reap, watch (lateness) | the same: an activation or a rerun shows up as a change |
+//! | `preconditions` | dependencies and system preconditions | first the consumers of each instance that ended, then the same |
+//! | `activities` | activities that name no runner | the same |
+//! | `actions` | SnsAlarm and Terminate | the same |
+
+use std::fmt;
+
+use crate::{
+    cloud::{notify::Notifier, probe::Probe},
+    engine::{Engine, EngineError, StepReport, wake::Change},
+    runner::{Storage, serverless::serverless_step},
+    store::RunStore,
+};
+
+/// A stage function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Scheduler,
+    Preconditions,
+    Activities,
+    Actions,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [
+        Stage::Scheduler,
+        Stage::Preconditions,
+        Stage::Activities,
+        Stage::Actions,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Scheduler => "scheduler",
+            Self::Preconditions => "preconditions",
+            Self::Activities => "activities",
+            Self::Actions => "actions",
+        }
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What woke a stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The minute schedule.
+    Tick,
+    /// A batch of changes to run records.
+    Changes(Vec<Change>),
+}
+
+/// What the stage does besides the engine: publish alarms, copy objects.
+pub struct Ports<'p, N, St> {
+    pub notifier: &'p N,
+    pub storage: &'p St,
+}
+
+/// Steps repeated at most this often per call: each step takes a bounded batch.
+const MAX_ROUNDS: usize = 50;
+
+/// Runs `stage` for `trigger` while `has_time()` allows another round. Errors that
+/// retrying can fix come back as such; the report lists what was skipped and why.
+pub async fn run_stage<S, P, N, St>(
+    engine: &Engine<'_, S, P>,
+    stage: Stage,
+    trigger: &Trigger,
+    ports: &Ports<'_, N, St>,
+    has_time: impl Fn() -> bool,
+) -> Result<StepReport, EngineError>
+where
+    S: RunStore,
+    P: Probe,
+    N: Notifier,
+    St: Storage,
+{
+    let mut report = StepReport::default();
+    if stage == Stage::Preconditions
+        && let Trigger::Changes(changes) = trigger
+    {
+        report.add(engine.wake_consumers(changes).await?);
+    }
+    if stage == Stage::Activities {
+        let done = serverless_step(engine, ports.storage, &has_time).await;
+        report.examined += done.finished + done.failed;
+        report.changed += done.finished + done.failed;
+        report.problems.extend(done.problems);
+        return Ok(report);
+    }
+    for _ in 0..MAX_ROUNDS {
+        if !has_time() {
+            break;
+        }
+        let round = match stage {
+            Stage::Scheduler => {
+                let mut round = engine.schedule_step().await?;
+                round.add(engine.reap_step().await?);
+                round.add(engine.watch_step().await?);
+                round
+            }
+            Stage::Preconditions => engine.dependencies_step().await?,
+            Stage::Actions => engine.actions_step(ports.notifier).await?,
+            Stage::Activities => StepReport::default(),
+        };
+        // A round that changed nothing found no more due work that it could do now.
+        let more = round.changed > 0;
+        report.add(round);
+        if !more {
+            break;
+        }
+    }
+    Ok(report)
+}
