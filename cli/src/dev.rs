@@ -15,8 +15,16 @@ use sluice::{
     },
     local::MotoServer,
     runner::{self, EngineTaskSource, Executor, ExecutorSettings, RunSettings, S3Storage},
-    store::dynamodb::{DynamoStore, create_table},
+    stages::{Ports, Stage, Trigger, run_stage},
+    store::{
+        dynamodb::{DynamoStore, create_table},
+        stream::{StreamReader, stream_arn},
+    },
 };
+
+/// How often the table's stream is read: Lambda's event-source mapping polls about four
+/// times a second per shard; locally it costs little to look more often.
+const STREAM_POLL: Duration = Duration::from_millis(25);
 
 use crate::{
     Outcome,
@@ -117,7 +125,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         .with_context(|| format!("creating the alarm topic {}", options.topic))?;
 
     // The engine's ports live as long as the process.
-    let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::new(dynamodb, options.table.clone())));
+    let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::new(dynamodb.clone(), options.table.clone())));
     let clock: &'static SystemClock = Box::leak(Box::new(SystemClock));
     let random: &'static SeededRandom = Box::leak(Box::new(SeededRandom::from_entropy()));
     let probe: &'static AwsProbe = Box::leak(Box::new(AwsProbe::new(&sdk)));
@@ -164,14 +172,27 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     say!("  aws datapipeline --endpoint-url http://{address} --region us-east-1 list-pipelines");
     say!("Stop with Ctrl-C.");
 
-    let stages = tokio::spawn(run_stages(api, options.tick));
-    // A local runner for worker group `local`, working straight on the engine.
+    let notifier: &'static SnsNotifier = Box::leak(Box::new(SnsNotifier::new(&sdk)));
     let storage: &'static S3Storage = Box::leak(Box::new(S3Storage::new(&sdk)));
+    let ports: &'static Ports<'static, SnsNotifier, S3Storage> = Box::leak(Box::new(Ports { notifier, storage }));
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let arn = stream_arn(&dynamodb, &options.table)
+        .await
+        .context("finding the run table's stream")?;
+    let reader = StreamReader::open(aws_sdk_dynamodbstreams::Client::new(&sdk), arn)
+        .await
+        .context("opening the run table's stream")?;
+    let stages = tokio::spawn(run_ticks(api, ports, options.tick));
+    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone()));
+    // A local runner for worker group `local`, working straight on the engine.
     let (stop_runner, runner_stopped) = tokio::sync::oneshot::channel::<()>();
     // It runs on this task (its future is not Send), beside the server.
     let source = EngineTaskSource::new(&api.engine);
     let executor = Executor::new(storage, ExecutorSettings::default());
-    let settings = RunSettings::new(LOCAL_WORKER_GROUP, "sluice-dev");
+    let mut settings = RunSettings::new(LOCAL_WORKER_GROUP, "sluice-dev");
+    settings.tasks = 4;
+    settings.idle_max = Duration::from_millis(500);
+    settings.wake = Some(wake);
     let local_runner = runner::run(&source, &executor, &settings, async {
         let _ = runner_stopped.await;
     });
@@ -208,31 +229,78 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let (served, _) = tokio::join!(serving, local_runner);
     served.context("serving the API")?;
     stages.abort();
+    stream.abort();
     drop(moto);
     say!("Sluice dev stopped.");
     Ok(())
 }
 
+type DevApi = Api<'static, DynamoStore, AwsProbe>;
+
 /// Every stage, every tick: the minute schedule of a deployment, faster.
-async fn run_stages(api: &'static Api<'static, DynamoStore, AwsProbe>, tick: Duration) {
-    let engine = &api.engine;
+async fn run_ticks(api: &'static DevApi, ports: &'static Ports<'static, SnsNotifier, S3Storage>, tick: Duration) {
     let mut interval = tokio::time::interval(tick);
     loop {
         interval.tick().await;
-        for (stage, result) in [
-            ("schedule", engine.schedule_step().await),
-            ("dependencies", engine.dependencies_step().await),
-            ("watch", engine.watch_step().await),
-            ("reap", engine.reap_step().await),
+        for stage in Stage::ALL {
+            run_logged(api, stage, &Trigger::Tick, ports).await;
+        }
+    }
+}
+
+/// The table's stream, read as Lambda's event-source mapping would deliver it: each batch
+/// wakes the stages at once, then the local runner.
+async fn follow_stream(
+    api: &'static DevApi,
+    ports: &'static Ports<'static, SnsNotifier, S3Storage>,
+    mut reader: StreamReader,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) {
+    loop {
+        tokio::time::sleep(STREAM_POLL).await;
+        let (changes, poison) = match reader.next_batch().await {
+            Ok(batch) => batch,
+            Err(error) => {
+                eprintln!("sluice dev: reading the table's stream failed: {error}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        for problem in poison {
+            eprintln!("sluice dev: skipped a stream record: {problem}");
+        }
+        if changes.is_empty() {
+            continue;
+        }
+        let trigger = Trigger::Changes(changes);
+        for stage in [
+            Stage::Preconditions,
+            Stage::Activities,
+            Stage::Actions,
+            Stage::Scheduler,
         ] {
-            match result {
-                Ok(report) => {
-                    for corrupt in report.corrupt {
-                        eprintln!("sluice dev: {stage}: skipped a record it cannot read: {corrupt}");
-                    }
-                }
-                Err(error) => eprintln!("sluice dev: {stage} step failed: {error}"),
+            run_logged(api, stage, &trigger, ports).await;
+        }
+        wake.notify_waiters();
+        wake.notify_one();
+    }
+}
+
+async fn run_logged(
+    api: &'static DevApi,
+    stage: Stage,
+    trigger: &Trigger,
+    ports: &'static Ports<'static, SnsNotifier, S3Storage>,
+) {
+    match run_stage(&api.engine, stage, trigger, ports, || true).await {
+        Ok(report) => {
+            for corrupt in report.corrupt {
+                eprintln!("sluice dev: {stage}: skipped a record it cannot read: {corrupt}");
+            }
+            for problem in report.problems {
+                eprintln!("sluice dev: {stage}: {problem}");
             }
         }
+        Err(error) => eprintln!("sluice dev: {stage} failed: {error}"),
     }
 }

@@ -32,6 +32,17 @@ pub struct RunSettings {
     pub taskrunner_id: String,
     /// Between two heartbeats (AWS's Task Runner: 15 minutes); the first is at start.
     pub heartbeat_every: Duration,
+    /// Ends an idle wait early: `sluice dev` pulls it when a status change may have made
+    /// work, so a chain does not wait out the back-off.
+    pub wake: Option<std::sync::Arc<tokio::sync::Notify>>,
+}
+
+/// Resolves when `wake` is pulled; never without one.
+async fn woken(wake: Option<&tokio::sync::Notify>) {
+    match wake {
+        Some(wake) => wake.notified().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl RunSettings {
@@ -45,6 +56,7 @@ impl RunSettings {
             progress_every: Duration::from_secs(60),
             taskrunner_id: format!("{hostname}-{}", std::process::id()),
             heartbeat_every: Duration::from_secs(15 * 60),
+            wake: None,
         }
     }
 }
@@ -169,6 +181,7 @@ async fn worker<Src: TaskSource, St: Storage>(
         }
         tokio::select! {
             () = tokio::time::sleep(idle) => {}
+            () = woken(settings.wake.as_deref()) => idle = settings.idle_min,
             _ = stopping.wait_for(|stop| *stop) => return summary,
         }
         idle = idle.saturating_mul(2).min(settings.idle_max).max(settings.idle_min);

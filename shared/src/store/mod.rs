@@ -14,6 +14,7 @@ pub mod dynamodb;
 pub mod keys;
 pub mod memory;
 pub mod records;
+pub mod stream;
 
 use std::future::Future;
 

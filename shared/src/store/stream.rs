@@ -1,0 +1,225 @@
+//! The run table's DynamoDB stream, read as [`Change`]s: from a Lambda event's JSON
+//! records, or from the DynamoDB Streams API (how `sluice dev` and the tests read moto's
+//! stream, which nothing pushes). Only the keys and the `status` attribute matter; a record
+//! without them is poison and is returned as an error naming it, never a panic.
+
+use aws_sdk_dynamodbstreams::{
+    Client,
+    types::{AttributeValue, OperationType, Record, ShardIteratorType},
+};
+use serde_json::Value;
+
+use super::{Key, StoreError};
+use crate::engine::wake::{Change, ChangeKind};
+
+const PK: &str = "pk";
+const SK: &str = "sk";
+const STATUS: &str = "status";
+
+/// Reads one record of a DynamoDB Streams event (`Records[i]` of the Lambda event).
+pub fn change_from_json(record: &Value) -> Result<Change, String> {
+    let id = record["eventID"].as_str().unwrap_or("without an eventID");
+    let kind = match record["eventName"].as_str() {
+        Some("INSERT") => ChangeKind::Insert,
+        Some("MODIFY") => ChangeKind::Modify,
+        Some("REMOVE") => ChangeKind::Remove,
+        Some(other) => {
+            return Err(format!(
+                "record {id}: eventName \"{other}\" is not INSERT, MODIFY or REMOVE"
+            ));
+        }
+        None => return Err(format!("record {id}: no eventName")),
+    };
+    let stream = &record["dynamodb"];
+    let string = |image: &Value, name: &str| image[name]["S"].as_str().map(str::to_owned);
+    let keys = &stream["Keys"];
+    let (Some(pk), Some(sk)) = (string(keys, PK), string(keys, SK)) else {
+        return Err(format!("record {id}: its Keys have no string \"{PK}\" and \"{SK}\""));
+    };
+    Ok(Change {
+        kind,
+        key: Key::new(pk, sk),
+        old_status: string(&stream["OldImage"], STATUS),
+        new_status: string(&stream["NewImage"], STATUS),
+    })
+}
+
+/// Reads one record from the DynamoDB Streams API.
+pub fn change_from_record(record: &Record) -> Result<Change, String> {
+    let id = record.event_id().unwrap_or("without an eventID");
+    let kind = match record.event_name() {
+        Some(OperationType::Insert) => ChangeKind::Insert,
+        Some(OperationType::Modify) => ChangeKind::Modify,
+        Some(OperationType::Remove) => ChangeKind::Remove,
+        other => {
+            return Err(format!(
+                "record {id}: eventName {other:?} is not INSERT, MODIFY or REMOVE"
+            ));
+        }
+    };
+    let stream = record
+        .dynamodb()
+        .ok_or_else(|| format!("record {id}: no dynamodb section"))?;
+    let string = |image: Option<&std::collections::HashMap<String, AttributeValue>>, name: &str| {
+        image
+            .and_then(|image| image.get(name))
+            .and_then(|value| value.as_s().ok())
+            .cloned()
+    };
+    let (Some(pk), Some(sk)) = (string(stream.keys(), PK), string(stream.keys(), SK)) else {
+        return Err(format!("record {id}: its Keys have no string \"{PK}\" and \"{SK}\""));
+    };
+    Ok(Change {
+        kind,
+        key: Key::new(pk, sk),
+        old_status: string(stream.old_image(), STATUS),
+        new_status: string(stream.new_image(), STATUS),
+    })
+}
+
+/// A reader of a table's stream from its latest position, shard by shard, as Lambda's
+/// event-source mapping would: each [`StreamReader::next_batch`] returns what arrived
+/// since the last call.
+pub struct StreamReader {
+    client: Client,
+    stream_arn: String,
+    /// Open iterators, one per shard seen.
+    iterators: Vec<(String, Option<String>)>,
+}
+
+fn unavailable(what: &str, error: impl std::error::Error) -> StoreError {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    StoreError::Unavailable(format!("{what}: {message}"))
+}
+
+impl StreamReader {
+    /// Starts at the stream's current end (`LATEST`): only changes from now on are read.
+    pub async fn open(client: Client, stream_arn: String) -> Result<Self, StoreError> {
+        let mut reader = Self {
+            client,
+            stream_arn,
+            iterators: Vec::new(),
+        };
+        reader.discover(ShardIteratorType::Latest).await?;
+        Ok(reader)
+    }
+
+    /// Adds iterators for shards not seen yet (new shards read from their start).
+    async fn discover(&mut self, position: ShardIteratorType) -> Result<(), StoreError> {
+        let described = self
+            .client
+            .describe_stream()
+            .stream_arn(&self.stream_arn)
+            .send()
+            .await
+            .map_err(|error| unavailable("DescribeStream", error))?;
+        let shards = described
+            .stream_description()
+            .map(|description| description.shards().to_vec())
+            .unwrap_or_default();
+        for shard in shards {
+            let Some(shard_id) = shard.shard_id() else { continue };
+            if self.iterators.iter().any(|(known, _)| known == shard_id) {
+                continue;
+            }
+            let iterator = self
+                .client
+                .get_shard_iterator()
+                .stream_arn(&self.stream_arn)
+                .shard_id(shard_id)
+                .shard_iterator_type(position.clone())
+                .send()
+                .await
+                .map_err(|error| unavailable("GetShardIterator", error))?;
+            self.iterators
+                .push((shard_id.to_owned(), iterator.shard_iterator().map(str::to_owned)));
+        }
+        Ok(())
+    }
+
+    /// The changes since the last call, and the records that could not be read (each
+    /// named with why).
+    pub async fn next_batch(&mut self) -> Result<(Vec<Change>, Vec<String>), StoreError> {
+        self.discover(ShardIteratorType::TrimHorizon).await?;
+        let mut changes = Vec::new();
+        let mut poison = Vec::new();
+        for (_, iterator) in &mut self.iterators {
+            let Some(current) = iterator.clone() else { continue };
+            let page = self
+                .client
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .map_err(|error| unavailable("GetRecords", error))?;
+            for record in page.records() {
+                match change_from_record(record) {
+                    Ok(change) => changes.push(change),
+                    Err(problem) => poison.push(problem),
+                }
+            }
+            *iterator = page.next_shard_iterator().map(str::to_owned);
+        }
+        Ok((changes, poison))
+    }
+}
+
+/// The ARN of `table`'s stream.
+pub async fn stream_arn(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<String, StoreError> {
+    let described = dynamodb
+        .describe_table()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|error| unavailable("DescribeTable", error))?;
+    described
+        .table()
+        .and_then(|table| table.latest_stream_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::Rejected(format!("table {table} has no stream; create it with create_table")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_lambda_stream_record_becomes_a_change_with_both_statuses() {
+        let record = json!({"eventID": "1", "eventName": "MODIFY", "eventSource": "aws:dynamodb",
+            "dynamodb": {"Keys": {"pk": {"S": "PIPELINE#df-1"}, "sk": {"S": "INST#A#2026-01-01T00:00:00"}},
+                         "OldImage": {"status": {"S": "RUNNING"}},
+                         "NewImage": {"status": {"S": "FINISHED"}, "version": {"N": "4"}}}});
+        let change = change_from_json(&record).unwrap();
+        assert_eq!(change.kind, ChangeKind::Modify);
+        assert_eq!(change.key, Key::new("PIPELINE#df-1", "INST#A#2026-01-01T00:00:00"));
+        assert_eq!(change.old_status.as_deref(), Some("RUNNING"));
+        assert_eq!(change.new_status.as_deref(), Some("FINISHED"));
+    }
+
+    #[test]
+    fn poison_records_are_errors_that_name_the_record() {
+        for (record, expected) in [
+            (
+                json!({"eventID": "7", "eventName": "MODIFY", "dynamodb": {"Keys": {"pk": {"N": "1"}}}}),
+                "record 7: its Keys",
+            ),
+            (
+                json!({"eventID": "8", "eventName": "TRUNCATE"}),
+                "record 8: eventName \"TRUNCATE\"",
+            ),
+            (json!({"eventName": "INSERT"}), "record without an eventID: its Keys"),
+            (json!("not even an object"), "record without an eventID: no eventName"),
+        ] {
+            let error = change_from_json(&record).unwrap_err();
+            assert!(error.starts_with(expected), "{error}");
+        }
+    }
+}
