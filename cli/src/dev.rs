@@ -18,7 +18,7 @@ use sluice::{
     stages::{Ports, Stage, Trigger, run_stage},
     store::{
         dynamodb::{DynamoStore, create_table},
-        stream::{StreamReader, stream_arn},
+        stream::{Follow, StreamReader, stream_arn},
     },
 };
 
@@ -179,7 +179,14 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let arn = stream_arn(&dynamodb, &options.table)
         .await
         .context("finding the run table's stream")?;
-    let reader = StreamReader::open(aws_sdk_dynamodbstreams::Client::new(&sdk), arn)
+    // An emulator someone else started may be a moto without Sluice's fixes: it gets the
+    // careful way of following the stream (see `Follow::Reopen`).
+    let follow = if endpoint.is_some() && moto.is_none() {
+        Follow::Reopen { lookback: 64 }
+    } else {
+        Follow::Iterators
+    };
+    let reader = StreamReader::open(aws_sdk_dynamodbstreams::Client::new(&sdk), arn, follow)
         .await
         .context("opening the run table's stream")?;
     let stages = tokio::spawn(run_ticks(api, ports, options.tick));
@@ -273,18 +280,18 @@ async fn follow_stream(
             continue;
         }
         let trigger = Trigger::Changes(changes);
-        for stage in [
-            Stage::Preconditions,
-            Stage::Activities,
-            Stage::Actions,
-            Stage::Scheduler,
-        ] {
-            run_logged(api, stage, &trigger, ports).await;
-        }
+        // Preconditions first, and the runner woken as soon as it may have work.
+        run_logged(api, Stage::Preconditions, &trigger, ports).await;
         wake.notify_waiters();
         wake.notify_one();
+        for stage in [Stage::Activities, Stage::Actions, Stage::Scheduler] {
+            run_logged(api, stage, &trigger, ports).await;
+        }
     }
 }
+
+/// Stage runs take turns, as the tick and the stream would otherwise race each other.
+static STAGE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn run_logged(
     api: &'static DevApi,
@@ -292,6 +299,7 @@ async fn run_logged(
     trigger: &Trigger,
     ports: &'static Ports<'static, SnsNotifier, S3Storage>,
 ) {
+    let _turn = STAGE_TURN.lock().await;
     match run_stage(&api.engine, stage, trigger, ports, || true).await {
         Ok(report) => {
             for corrupt in report.corrupt {

@@ -23,6 +23,8 @@ pub enum ConfigError {
 /// Everything the engine needs, built once per process. AWS endpoints follow the SDK's
 /// own settings, `AWS_ENDPOINT_URL` included, so the same binary runs against an emulator.
 pub struct Deps {
+    /// The SDK configuration the clients were built from, for the stages' other clients.
+    pub sdk: aws_config::SdkConfig,
     pub store: DynamoStore,
     pub probe: AwsProbe,
     pub clock: SystemClock,
@@ -38,6 +40,7 @@ impl Deps {
             probe: AwsProbe::new(&sdk),
             clock: SystemClock,
             random: SeededRandom::from_entropy(),
+            sdk,
         })
     }
 

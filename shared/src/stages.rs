@@ -6,7 +6,7 @@
 //! | stage | on a tick | on changes |
 //! | --- | --- | --- |
 //! | `scheduler` | schedule, reap, watch (lateness) | the same: an activation or a rerun shows up as a change |
-//! | `preconditions` | dependencies and system preconditions | first the consumers of each instance that ended, then the same |
+//! | `preconditions` | dependencies and system preconditions | the consumers of each instance that ended, and each new instance |
 //! | `activities` | activities that name no runner | the same |
 //! | `actions` | SnsAlarm and Terminate | the same |
 
@@ -14,7 +14,10 @@ use std::fmt;
 
 use crate::{
     cloud::{notify::Notifier, probe::Probe},
-    engine::{Engine, EngineError, StepReport, wake::Change},
+    engine::{
+        Engine, EngineError, StepReport,
+        wake::{Change, ChangeKind},
+    },
     runner::{Storage, serverless::serverless_step},
     store::RunStore,
 };
@@ -61,6 +64,28 @@ pub enum Trigger {
     Changes(Vec<Change>),
 }
 
+impl Stage {
+    /// Whether any of `changes` can give this stage work: a batch that concerns it wakes
+    /// it, one that does not is acknowledged at once (in AWS, the event-source mapping's
+    /// filter does the same before the function is even called).
+    pub fn concerned_by(self, changes: &[Change]) -> bool {
+        changes.iter().any(|change| {
+            let sk = change.key.sk.as_str();
+            let status_changed = change.old_status != change.new_status;
+            match self {
+                // An activation, a deactivation, a rerun: the pipeline's record changed.
+                Stage::Scheduler => sk == "META" && status_changed,
+                // An instance created, or one that ended (its consumers may start).
+                Stage::Preconditions => sk.starts_with("INST#") && status_changed,
+                // A new attempt may be for an activity that names no runner.
+                Stage::Activities => sk.starts_with("ATT#") && change.kind == ChangeKind::Insert,
+                // A success, failure or lateness recorded, or a retry rescheduled.
+                Stage::Actions => sk.starts_with("EVENT#") && change.kind != ChangeKind::Remove,
+            }
+        })
+    }
+}
+
 /// What the stage does besides the engine: publish alarms, copy objects.
 pub struct Ports<'p, N, St> {
     pub notifier: &'p N,
@@ -86,13 +111,20 @@ where
     St: Storage,
 {
     let mut report = StepReport::default();
-    if stage == Stage::Preconditions
-        && let Trigger::Changes(changes) = trigger
-    {
-        report.add(engine.wake_consumers(changes).await?);
+    if let Trigger::Changes(changes) = trigger {
+        if !stage.concerned_by(changes) {
+            return Ok(report);
+        }
+        // A status change wakes exactly what it concerns; the tick does the full pass.
+        if stage == Stage::Preconditions {
+            report.add(engine.wake_consumers(changes).await?);
+            report.add(engine.check_new_instances(changes).await?);
+            return Ok(report);
+        }
     }
     if stage == Stage::Activities {
-        let done = serverless_step(engine, ports.storage, &has_time).await;
+        // Boxed: the copy's future is deep, and the functions' own futures nest it further.
+        let done = Box::pin(serverless_step(engine, ports.storage, &has_time)).await;
         report.examined += done.finished + done.failed;
         report.changed += done.finished + done.failed;
         report.problems.extend(done.problems);

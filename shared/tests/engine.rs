@@ -1483,7 +1483,7 @@ async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: 
         .pipeline("df-stages", definition, ActivateOptions::default())
         .await;
     let notifier = FakeNotifier::new();
-    let storage = NoStorage;
+    let storage = sluice::runner::storage::NoStorage;
     let ports = Ports {
         notifier: &notifier,
         storage: &storage,
@@ -1506,12 +1506,25 @@ async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: 
         .await
         .unwrap();
     assert_eq!(world.status("df-stages", "B", start).await, Status::CascadeFailed);
-    // The actions stage publishes the alarm; with no time left, a stage does nothing
-    let nothing = run_stage(&engine, Stage::Actions, &changes, &ports, || false)
+    // The actions stage is not concerned by an instance's change, but by its failure's
+    // event record; with no time left, a stage does nothing
+    run_stage(&engine, Stage::Actions, &changes, &ports, always)
+        .await
+        .unwrap();
+    assert!(notifier.published().is_empty());
+    let failures = world.events("df-stages").await;
+    let event = failures.iter().find(|event| event.component_id == "A").unwrap();
+    let recorded = Trigger::Changes(vec![Change {
+        kind: ChangeKind::Insert,
+        key: sluice::store::records::Record::key(event),
+        old_status: None,
+        new_status: Some("RECORDED".into()),
+    }]);
+    let nothing = run_stage(&engine, Stage::Actions, &recorded, &ports, || false)
         .await
         .unwrap();
     assert_eq!(nothing.examined, 0);
-    run_stage(&engine, Stage::Actions, &changes, &ports, always)
+    run_stage(&engine, Stage::Actions, &recorded, &ports, always)
         .await
         .unwrap();
     assert_eq!(notifier.published().len(), 1);
@@ -1521,25 +1534,4 @@ async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: 
         .await
         .unwrap();
     assert_eq!(activities.examined, 0);
-}
-
-/// Storage for stages that must not touch it.
-struct NoStorage;
-
-impl sluice::runner::Storage for NoStorage {
-    async fn download(&self, uri: &str, _: &std::path::Path) -> Result<(), sluice::runner::StorageError> {
-        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
-    }
-    async fn download_prefix(&self, uri: &str, _: &std::path::Path) -> Result<usize, sluice::runner::StorageError> {
-        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
-    }
-    async fn upload(&self, _: &std::path::Path, uri: &str) -> Result<(), sluice::runner::StorageError> {
-        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
-    }
-    async fn list(&self, uri: &str) -> Result<Vec<String>, sluice::runner::StorageError> {
-        Err(sluice::runner::StorageError::NotS3 { uri: uri.into() })
-    }
-    async fn copy(&self, from: &str, _: &str) -> Result<(), sluice::runner::StorageError> {
-        Err(sluice::runner::StorageError::NotS3 { uri: from.into() })
-    }
 }

@@ -118,4 +118,25 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         }
         Ok(report)
     }
+
+    /// Checks at once each instance the changes say was created waiting on its
+    /// dependencies (a new run may be ready now rather than at the next tick).
+    pub async fn check_new_instances(&self, changes: &[Change]) -> Result<StepReport, EngineError> {
+        let mut report = StepReport::default();
+        let created = changes.iter().filter(|change| {
+            change.kind == ChangeKind::Insert
+                && change.key.sk.starts_with("INST#")
+                && change.new_status.as_deref() == Some(Status::WaitingOnDependencies.as_str())
+        });
+        for change in created {
+            if let Some(instance) = records::get::<InstanceRecord, _>(self.store, &change.key).await?
+                && instance.record.status == Status::WaitingOnDependencies
+                && instance.record.next_check_at.is_none_or(|at| at <= self.now())
+            {
+                report.examined += 1;
+                self.check_dependencies(instance, &mut report).await?;
+            }
+        }
+        Ok(report)
+    }
 }

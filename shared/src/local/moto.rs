@@ -14,17 +14,9 @@ use thiserror::Error;
 /// The one command that installs the emulator.
 pub const INSTALL: &str = "python3 -m pip install 'moto[server]'";
 
-/// moto's server, exiting as soon as the process that started it is gone.
-const WATCHED_MOTO: &str = "import os, sys, threading, time
-parent = os.getppid()
-def watch():
-    while os.getppid() == parent:
-        time.sleep(0.5)
-    os._exit(0)
-threading.Thread(target=watch, daemon=True).start()
-from moto.server import main
-main(sys.argv[1:])
-";
+/// moto's server, started by a Python that exits when this process does (a server kept in
+/// a static, as tests do, is never dropped), with Sluice's fixes to moto's DynamoDB.
+const WATCHED_MOTO: &str = include_str!("moto_server.py");
 
 #[derive(Debug, Error)]
 pub enum EmulatorError {
@@ -47,8 +39,6 @@ impl MotoServer {
     pub fn start() -> Result<Self, EmulatorError> {
         match std::env::var("MOTO_SERVER") {
             Ok(program) => Self::start_program(&program, &[]),
-            // moto's own entry point, run by a Python that also exits when this process
-            // does: a server kept in a static (as tests do) is never dropped.
             Err(_) => Self::start_program("python3", &["-c", WATCHED_MOTO]),
         }
     }

@@ -78,6 +78,33 @@ pub fn relative_key<'k>(prefix: &str, key: &'k str) -> Option<&'k str> {
     safe.then_some(relative)
 }
 
+/// A storage that has nothing and refuses every transfer: for stages and tests that must
+/// not touch S3.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoStorage;
+
+impl Storage for NoStorage {
+    async fn download(&self, uri: &str, _: &Path) -> Result<(), StorageError> {
+        Err(StorageError::NotS3 { uri: uri.to_owned() })
+    }
+
+    async fn download_prefix(&self, uri: &str, _: &Path) -> Result<usize, StorageError> {
+        Err(StorageError::NotS3 { uri: uri.to_owned() })
+    }
+
+    async fn upload(&self, _: &Path, uri: &str) -> Result<(), StorageError> {
+        Err(StorageError::NotS3 { uri: uri.to_owned() })
+    }
+
+    async fn list(&self, uri: &str) -> Result<Vec<String>, StorageError> {
+        Err(StorageError::NotS3 { uri: uri.to_owned() })
+    }
+
+    async fn copy(&self, from: &str, _: &str) -> Result<(), StorageError> {
+        Err(StorageError::NotS3 { uri: from.to_owned() })
+    }
+}
+
 /// S3 through the SDK; path-style addressing when the endpoint is overridden (moto,
 /// LocalStack).
 #[derive(Debug, Clone)]

@@ -77,15 +77,46 @@ pub fn change_from_record(record: &Record) -> Result<Change, String> {
     })
 }
 
+/// How a [`StreamReader`] keeps its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// Each read continues from the iterator the last one returned: DynamoDB's way.
+    Iterators,
+    /// Each read asks for a fresh iterator `lookback` records before the last one seen and
+    /// drops records already delivered. moto needs it: a cancelled transaction restores a
+    /// copy of the whole table, stream included, which orphans open iterators and hands out
+    /// sequence numbers again.
+    Reopen { lookback: u32 },
+}
+
+/// Event ids remembered to drop records delivered before.
+const SEEN: usize = 20_000;
+
+/// One shard's place.
+struct Place {
+    shard_id: String,
+    /// The shard's first sequence number: a look back never goes before it.
+    first_sequence: Option<u128>,
+    iterator: Option<String>,
+    last_sequence: Option<String>,
+}
+
 /// A reader of a table's stream from its latest position, shard by shard, as Lambda's
 /// event-source mapping would: each [`StreamReader::next_batch`] returns what arrived
 /// since the last call.
 pub struct StreamReader {
     client: Client,
     stream_arn: String,
-    /// Open iterators, one per shard seen.
-    iterators: Vec<(String, Option<String>)>,
+    follow: Follow,
+    places: Vec<Place>,
+    seen: std::collections::HashSet<String>,
+    seen_order: std::collections::VecDeque<String>,
+    /// Reads since the shards were last listed.
+    reads: u32,
 }
+
+/// Shards are listed again every this many reads (new shards are rare; reads are often).
+const DISCOVER_EVERY: u32 = 40;
 
 fn unavailable(what: &str, error: impl std::error::Error) -> StoreError {
     let mut message = error.to_string();
@@ -99,18 +130,34 @@ fn unavailable(what: &str, error: impl std::error::Error) -> StoreError {
 }
 
 impl StreamReader {
-    /// Starts at the stream's current end (`LATEST`): only changes from now on are read.
-    pub async fn open(client: Client, stream_arn: String) -> Result<Self, StoreError> {
+    /// Starts at the stream's current end: only changes from now on are read.
+    pub async fn open(client: Client, stream_arn: String, follow: Follow) -> Result<Self, StoreError> {
         let mut reader = Self {
             client,
             stream_arn,
-            iterators: Vec::new(),
+            follow,
+            places: Vec::new(),
+            seen: std::collections::HashSet::new(),
+            seen_order: std::collections::VecDeque::new(),
+            reads: 0,
         };
-        reader.discover(ShardIteratorType::Latest).await?;
+        match follow {
+            Follow::Iterators => reader.discover(ShardIteratorType::Latest).await?,
+            Follow::Reopen { .. } => {
+                // Read what is there to learn where it ends; none of it is delivered.
+                reader.discover(ShardIteratorType::TrimHorizon).await?;
+                for _ in 0..10_000 {
+                    let (changes, poison) = reader.next_batch().await?;
+                    if changes.is_empty() && poison.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
         Ok(reader)
     }
 
-    /// Adds iterators for shards not seen yet (new shards read from their start).
+    /// Adds a place for each shard not seen yet, at `position`.
     async fn discover(&mut self, position: ShardIteratorType) -> Result<(), StoreError> {
         let described = self
             .client
@@ -125,32 +172,82 @@ impl StreamReader {
             .unwrap_or_default();
         for shard in shards {
             let Some(shard_id) = shard.shard_id() else { continue };
-            if self.iterators.iter().any(|(known, _)| known == shard_id) {
+            if self.places.iter().any(|place| place.shard_id == shard_id) {
                 continue;
             }
-            let iterator = self
-                .client
-                .get_shard_iterator()
-                .stream_arn(&self.stream_arn)
-                .shard_id(shard_id)
-                .shard_iterator_type(position.clone())
-                .send()
-                .await
-                .map_err(|error| unavailable("GetShardIterator", error))?;
-            self.iterators
-                .push((shard_id.to_owned(), iterator.shard_iterator().map(str::to_owned)));
+            let iterator = self.iterator(shard_id, position.clone(), None).await?;
+            let first_sequence = shard
+                .sequence_number_range()
+                .and_then(|range| range.starting_sequence_number())
+                .and_then(|first| first.parse::<u128>().ok());
+            self.places.push(Place {
+                shard_id: shard_id.to_owned(),
+                first_sequence,
+                iterator,
+                last_sequence: None,
+            });
         }
         Ok(())
+    }
+
+    async fn iterator(
+        &self,
+        shard_id: &str,
+        position: ShardIteratorType,
+        sequence: Option<String>,
+    ) -> Result<Option<String>, StoreError> {
+        let iterator = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.stream_arn)
+            .shard_id(shard_id)
+            .shard_iterator_type(position)
+            .set_sequence_number(sequence)
+            .send()
+            .await
+            .map_err(|error| unavailable("GetShardIterator", error))?;
+        Ok(iterator.shard_iterator().map(str::to_owned))
+    }
+
+    /// Remembers `id`; false when it was delivered before.
+    fn first_time(&mut self, id: &str) -> bool {
+        if !self.seen.insert(id.to_owned()) {
+            return false;
+        }
+        self.seen_order.push_back(id.to_owned());
+        if self.seen_order.len() > SEEN
+            && let Some(oldest) = self.seen_order.pop_front()
+        {
+            self.seen.remove(&oldest);
+        }
+        true
     }
 
     /// The changes since the last call, and the records that could not be read (each
     /// named with why).
     pub async fn next_batch(&mut self) -> Result<(Vec<Change>, Vec<String>), StoreError> {
-        self.discover(ShardIteratorType::TrimHorizon).await?;
+        self.reads += 1;
+        if self.reads >= DISCOVER_EVERY {
+            self.reads = 0;
+            self.discover(ShardIteratorType::TrimHorizon).await?;
+        }
         let mut changes = Vec::new();
         let mut poison = Vec::new();
-        for (_, iterator) in &mut self.iterators {
-            let Some(current) = iterator.clone() else { continue };
+        for index in 0..self.places.len() {
+            let current = match (self.follow, &self.places[index].last_sequence) {
+                (Follow::Reopen { lookback }, Some(last)) => {
+                    let first = self.places[index].first_sequence.unwrap_or(0);
+                    let from = last
+                        .parse::<u128>()
+                        .map(|last| last.saturating_sub(u128::from(lookback)).max(first).to_string())
+                        .unwrap_or_else(|_| last.clone());
+                    let shard_id = self.places[index].shard_id.clone();
+                    self.iterator(&shard_id, ShardIteratorType::AtSequenceNumber, Some(from))
+                        .await?
+                }
+                _ => self.places[index].iterator.clone(),
+            };
+            let Some(current) = current else { continue };
             let page = self
                 .client
                 .get_records()
@@ -159,12 +256,27 @@ impl StreamReader {
                 .await
                 .map_err(|error| unavailable("GetRecords", error))?;
             for record in page.records() {
+                if let Some(sequence) = record.dynamodb().and_then(|stream| stream.sequence_number()) {
+                    let place = &mut self.places[index];
+                    let later = place
+                        .last_sequence
+                        .as_ref()
+                        .is_none_or(|last| (sequence.len(), sequence) > (last.len(), last.as_str()));
+                    if later {
+                        place.last_sequence = Some(sequence.to_owned());
+                    }
+                }
+                if let Some(id) = record.event_id()
+                    && !self.first_time(id)
+                {
+                    continue;
+                }
                 match change_from_record(record) {
                     Ok(change) => changes.push(change),
                     Err(problem) => poison.push(problem),
                 }
             }
-            *iterator = page.next_shard_iterator().map(str::to_owned);
+            self.places[index].iterator = page.next_shard_iterator().map(str::to_owned);
         }
         Ok((changes, poison))
     }

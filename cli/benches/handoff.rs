@@ -1,0 +1,114 @@
+//! Hand-off latency in `sluice dev`, stream-driven: a chain of 20 trivial shell commands
+//! (`true`, each `dependsOn` the one before) run by the local runner, five times. For each
+//! hand-off, the time from an upstream's FINISHED to its consumer's RUNNING, read from the
+//! run records' own timestamps; and each chain's whole time from activation to its last
+//! FINISHED. The stage tick is set to a minute, so only the stream moves the chain.
+//! `cargo bench -p sluice-cli --bench handoff`; the figures go in the README.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDateTime;
+use sluice::store::{Range, RunStore, dynamodb::DynamoStore, keys, records::InstanceRecord, records::Stored};
+use support::{Dev, percentiles};
+
+const LENGTH: usize = 20;
+const CHAINS: usize = 5;
+
+fn chain_objects() -> String {
+    let mut objects = vec![
+        r#"{"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "ondemand"},
+            {"key": "workerGroup", "stringValue": "local"}]}"#
+            .to_owned(),
+    ];
+    for step in 0..LENGTH {
+        let depends = if step == 0 {
+            String::new()
+        } else {
+            format!(r#", {{"key": "dependsOn", "refValue": "Step{}"}}"#, step - 1)
+        };
+        objects.push(format!(
+            r#"{{"id": "Step{step}", "name": "Step{step}", "fields": [{{"key": "type", "stringValue": "ShellCommandActivity"}},
+                {{"key": "command", "stringValue": "true"}}{depends}]}}"#
+        ));
+    }
+    format!("[{}]", objects.join(","))
+}
+
+fn between(from: NaiveDateTime, to: NaiveDateTime) -> Duration {
+    (to - from).to_std().unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() {
+    // sluice dev starts its own moto; the run records are read there.
+    let dev = Dev::start(&["--tick", "60", "--poll-wait", "0"], None);
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&dev.emulator)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "bench",
+        ))
+        .load()
+        .await;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "sluice-dev");
+    let mut handoffs = Vec::new();
+    let mut wholes = Vec::new();
+    for chain in 0..CHAINS {
+        let created = dev.post(
+            "CreatePipeline",
+            &format!(r#"{{"name": "chain", "uniqueId": "chain-{chain}"}}"#),
+        );
+        let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["pipelineId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        dev.post(
+            "PutPipelineDefinition",
+            &format!(r#"{{"pipelineId": "{id}", "pipelineObjects": {}}}"#, chain_objects()),
+        );
+        let activated_at = chrono::Utc::now().naive_utc();
+        dev.post("ActivatePipeline", &format!(r#"{{"pipelineId": "{id}"}}"#));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let instances = loop {
+            let items = store
+                .query(&keys::pipeline_pk(&id), &Range::prefix("INST#", 1000))
+                .await
+                .expect("reads the run table");
+            let instances: Vec<InstanceRecord> = items
+                .iter()
+                .filter_map(|item| Stored::<InstanceRecord>::from_item(item).ok())
+                .map(|stored| stored.record)
+                .collect();
+            let finished = instances.iter().filter(|instance| instance.ended_at.is_some()).count();
+            if finished == LENGTH {
+                break instances;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chain {chain}: {finished} of {LENGTH} finished in two minutes"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let step = |n: usize| {
+            instances
+                .iter()
+                .find(|instance| instance.component_id == format!("Step{n}"))
+                .expect("every step has its instance")
+        };
+        for n in 1..LENGTH {
+            let (upstream, consumer) = (step(n - 1), step(n));
+            handoffs.push(between(
+                upstream.ended_at.expect("ended"),
+                consumer.started_at.expect("started"),
+            ));
+        }
+        wholes.push(between(activated_at, step(LENGTH - 1).ended_at.expect("ended")));
+    }
+    percentiles(
+        &format!("hand-off, upstream FINISHED to consumer RUNNING ({CHAINS} chains of {LENGTH})"),
+        handoffs,
+    );
+    percentiles("whole chain, activation to last FINISHED", wholes);
+}

@@ -1,0 +1,7 @@
+//! The actions stage: SnsAlarm and Terminate. Woken by the minute schedule and by the run table's stream; the work is
+//! `sluice::stages`, the plumbing `sluice_stage`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    sluice_stage::serve(sluice::stages::Stage::Actions).await
+}

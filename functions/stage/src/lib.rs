@@ -1,0 +1,126 @@
+//! What the four stage functions (`scheduler`, `preconditions`, `activities`, `actions`)
+//! share: configuration and clients once per process, reading what woke them, the time
+//! they have left, running their stage (`sluice::stages`) and logging what it did. Each
+//! function's `main.rs` is one call to [`serve`].
+
+pub mod trigger;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{
+    LambdaEvent, service_fn,
+    tracing::{error, info, warn},
+};
+use serde_json::{Value, json};
+use sluice::{
+    cloud::{notify::Notifier, probe::Probe, sns::SnsNotifier},
+    config::Deps,
+    engine::Engine,
+    runner::{S3Storage, Storage},
+    stages::{Ports, Stage, run_stage},
+    store::RunStore,
+};
+use thiserror::Error;
+
+/// Time kept back from the Lambda deadline: the last round of work must end before it.
+pub const MARGIN: Duration = Duration::from_secs(5);
+
+/// Errors the runtime sees. Only those that retrying can fix are returned (the runtime then
+/// retries the event, and a stream batch is delivered again); the others are logged and the
+/// event is acknowledged, so that one bad record cannot block a stream shard.
+#[derive(Debug, Error)]
+pub enum StageError {
+    #[error("{stage}: {message}; retrying can help")]
+    Retryable { stage: Stage, message: String },
+}
+
+impl From<StageError> for lambda_runtime::Diagnostic {
+    fn from(error: StageError) -> Self {
+        Self {
+            error_type: "Sluice.Retryable".to_owned(),
+            error_message: error.to_string(),
+        }
+    }
+}
+
+/// Runs `stage` as a Lambda function until the runtime stops it.
+pub async fn serve(stage: Stage) -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let deps = Deps::from_env().await?;
+    let notifier = SnsNotifier::new(&deps.sdk);
+    let storage = S3Storage::new(&deps.sdk);
+    let engine = deps.engine();
+    let ports = Ports {
+        notifier: &notifier,
+        storage: &storage,
+    };
+    let (engine, ports) = (&engine, &ports);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let has_time = until_deadline(event.context.deadline);
+        handle(engine, stage, ports, &event.payload, has_time).await
+    }))
+    .await
+}
+
+/// A `has_time` for a Lambda deadline (milliseconds since the epoch), less [`MARGIN`].
+pub fn until_deadline(deadline_millis: u64) -> impl Fn() -> bool {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_millis);
+    move || SystemTime::now() + MARGIN < deadline
+}
+
+/// Handles one event: what it says is read, the stage runs, and the answer summarises it.
+pub async fn handle<S, P, N, St>(
+    engine: &Engine<'_, S, P>,
+    stage: Stage,
+    ports: &Ports<'_, N, St>,
+    event: &Value,
+    has_time: impl Fn() -> bool,
+) -> Result<Value, StageError>
+where
+    S: RunStore,
+    P: Probe,
+    N: Notifier,
+    St: Storage,
+{
+    let read = trigger::read(event);
+    for skipped in &read.skipped {
+        warn!(stage = stage.name(), "{skipped}");
+    }
+    let Some(trigger) = read.trigger else {
+        return Ok(json!({ "stage": stage.name(), "skipped": read.skipped }));
+    };
+    // Boxed: the engine's futures are deep, and the runtime's would nest them further.
+    match Box::pin(run_stage(engine, stage, &trigger, ports, has_time)).await {
+        Ok(report) => {
+            for corrupt in &report.corrupt {
+                warn!(stage = stage.name(), "skipped a record it cannot read: {corrupt}");
+            }
+            for problem in &report.problems {
+                warn!(stage = stage.name(), "{problem}");
+            }
+            info!(
+                stage = stage.name(),
+                examined = report.examined,
+                changed = report.changed,
+                lost_races = report.lost_races,
+                "done"
+            );
+            Ok(json!({
+                "stage": stage.name(),
+                "examined": report.examined,
+                "changed": report.changed,
+                "lostRaces": report.lost_races,
+                "problems": report.problems,
+                "skipped": read.skipped.iter().chain(&report.corrupt).collect::<Vec<_>>(),
+            }))
+        }
+        Err(failure) if failure.is_retryable() => Err(StageError::Retryable {
+            stage,
+            message: failure.to_string(),
+        }),
+        Err(failure) => {
+            error!(stage = stage.name(), "{failure}");
+            Ok(json!({ "stage": stage.name(), "error": failure.to_string(), "retryable": false }))
+        }
+    }
+}
