@@ -22,7 +22,9 @@ use sluice::{
 };
 use thiserror::Error;
 
-/// Time kept back from the Lambda deadline: the last round of work must end before it.
+/// Time kept back from the Lambda deadline for the last round of work to end before it:
+/// this much, or a fifth of the time the call has, whichever is less (a function with the
+/// default 3-second timeout still gets work done).
 pub const MARGIN: Duration = Duration::from_secs(5);
 
 /// Errors the runtime sees. Only those that retrying can fix are returned (the runtime then
@@ -62,10 +64,37 @@ pub async fn serve(stage: Stage) -> Result<(), lambda_runtime::Error> {
     .await
 }
 
-/// A `has_time` for a Lambda deadline (milliseconds since the epoch), less [`MARGIN`].
+/// Deadlines before this (2001) are durations, not instants: `cargo lambda watch` sends the
+/// function's timeout in the deadline's place.
+const EPOCH_MILLIS_2001: u64 = 978_307_200_000;
+
+/// A `has_time` for a Lambda deadline (milliseconds since the epoch), less the margin.
 pub fn until_deadline(deadline_millis: u64) -> impl Fn() -> bool {
-    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_millis);
-    move || SystemTime::now() + MARGIN < deadline
+    let now = SystemTime::now();
+    let deadline = if deadline_millis < EPOCH_MILLIS_2001 {
+        now + Duration::from_millis(deadline_millis)
+    } else {
+        UNIX_EPOCH + Duration::from_millis(deadline_millis)
+    };
+    let remaining = deadline.duration_since(now).unwrap_or_default();
+    let margin = MARGIN.min(remaining / 5);
+    move || SystemTime::now() + margin < deadline
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_left_comes_from_a_deadline_or_from_cargo_lambdas_timeout() {
+        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+        let millis = |at: SystemTime| u64::try_from(at.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
+        assert!(until_deadline(millis(in_a_minute))());
+        assert!(!until_deadline(millis(SystemTime::now() - Duration::from_secs(1)))());
+        // cargo lambda watch: a 600-second timeout where the deadline should be
+        assert!(until_deadline(600_000)());
+        assert!(!until_deadline(0)());
+    }
 }
 
 /// Handles one event: what it says is read, the stage runs, and the answer summarises it.

@@ -1,0 +1,416 @@
+//! The four stage binaries as real Lambdas: `cargo lambda watch` serves them, against run
+//! records, a topic, a queue and a bucket on moto's server, and `cargo lambda invoke` wakes
+//! them with the `events/` fixtures and with batches read from the table's own stream (moto
+//! serves the stream but pushes nothing, so the test reads it as the event-source mapping
+//! would). The test itself plays the Task Runner.
+
+use std::{
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use chrono::Timelike;
+use serde_json::{Value, json};
+use sluice::{
+    cloud::{AwsProbe, sns::SnsNotifier},
+    definition::read_definition,
+    engine::{
+        Engine, Status,
+        clock::{SeededRandom, SystemClock},
+        pipelines::ActivateOptions,
+        tasks::TaskStatus,
+    },
+    local::MotoServer,
+    store::{
+        RunStore,
+        dynamodb::{DynamoStore, create_table},
+        keys,
+        records::{self, ErrorDetails, InstanceRecord},
+    },
+    time::format_datetime,
+};
+
+const TABLE: &str = "runs";
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Watch(Child);
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The AWS CLI against moto; its JSON answer.
+fn aws(moto: &MotoServer, args: &[&str]) -> Value {
+    let output = Command::new("aws")
+        .args(args)
+        .args([
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("the aws CLI (pip install awscli)");
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    if text.trim().is_empty() {
+        Value::Null
+    } else {
+        // `aws s3` answers in words, the other commands in JSON.
+        serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned()))
+    }
+}
+
+/// The table's stream read through the DynamoDB Streams API, batch by batch.
+struct Stream<'m> {
+    moto: &'m MotoServer,
+    iterator: String,
+}
+
+impl<'m> Stream<'m> {
+    fn open(moto: &'m MotoServer) -> Self {
+        let table = aws(moto, &["dynamodb", "describe-table", "--table-name", TABLE]);
+        let arn = table["Table"]["LatestStreamArn"].as_str().unwrap().to_owned();
+        let stream = aws(moto, &["dynamodbstreams", "describe-stream", "--stream-arn", &arn]);
+        let shard = stream["StreamDescription"]["Shards"][0]["ShardId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let iterator = aws(
+            moto,
+            &[
+                "dynamodbstreams",
+                "get-shard-iterator",
+                "--stream-arn",
+                &arn,
+                "--shard-id",
+                &shard,
+                "--shard-iterator-type",
+                "LATEST",
+            ],
+        )["ShardIterator"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Self { moto, iterator }
+    }
+
+    /// What arrived since the last batch, as a Lambda DynamoDB Streams event.
+    fn batch(&mut self) -> Value {
+        let page = aws(
+            self.moto,
+            &["dynamodbstreams", "get-records", "--shard-iterator", &self.iterator],
+        );
+        self.iterator = page["NextShardIterator"].as_str().unwrap().to_owned();
+        json!({ "Records": page["Records"] })
+    }
+}
+
+/// `cargo lambda invoke FUNCTION --data-file FILE`: the function's answer.
+fn invoke(port: u16, function: &str, file: &Path) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let output = Command::new("cargo")
+            .args(["lambda", "invoke", function, "--invoke-address", "127.0.0.1"])
+            .args(["--invoke-port", &port.to_string(), "--data-file"])
+            .arg(file)
+            .current_dir(workspace())
+            .output()
+            .expect("cargo lambda (pip install cargo-lambda)");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        if output.status.success() {
+            return serde_json::from_str(&stdout).unwrap_or_else(|error| panic!("{function}: {error}: {stdout}"));
+        }
+        // The first invoke waits for the watcher to be up and to build the function.
+        let starting = stderr.contains("Connection refused") || stderr.contains("error sending request");
+        assert!(
+            starting && Instant::now() < deadline,
+            "invoking {function} failed: {stdout}{stderr}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Writes an event to a file for `--data-file`.
+fn event_file(directory: &Path, name: &str, event: &Value) -> PathBuf {
+    let path = directory.join(format!("{name}.json"));
+    std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+fn fixture(function: &str, name: &str) -> PathBuf {
+    workspace().join(format!("events/{function}/{name}.json"))
+}
+
+async fn status(store: &DynamoStore, pipeline: &str, component: &str, start: chrono::NaiveDateTime) -> Status {
+    records::get::<InstanceRecord, _>(store, &keys::instance(pipeline, component, start))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no instance of {component}"))
+        .record
+        .status
+}
+
+async fn pipeline(engine: &Engine<'_, DynamoStore, AwsProbe>, id: &str, definition: Value) {
+    let definition = read_definition(&definition.to_string()).unwrap().definition;
+    engine.create_pipeline(id, id, id).await.unwrap();
+    let report = engine.put_definition(id, &definition).await.unwrap();
+    assert!(!report.errored(), "{report:#?}");
+    engine.activate(id, &ActivateOptions::default()).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stage_lambdas_run_a_failure_through_cascade_alarm_and_terminate_from_ticks_and_stream_batches() {
+    // Given moto with the run table, an alarm topic feeding a queue, and a bucket
+    let moto = MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let config = moto.sdk_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+    create_table(&dynamodb, TABLE).await.unwrap();
+    let topic = SnsNotifier::new(&config).ensure_topic("alarms").await.unwrap();
+    let queue = aws(&moto, &["sqs", "create-queue", "--queue-name", "inbox"])["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue_arn = aws(
+        &moto,
+        &[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            &queue,
+            "--attribute-names",
+            "QueueArn",
+        ],
+    )["Attributes"]["QueueArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    aws(
+        &moto,
+        &[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &topic,
+            "--protocol",
+            "sqs",
+            "--notification-endpoint",
+            &queue_arn,
+        ],
+    );
+    aws(&moto, &["s3", "mb", "s3://lake"]);
+    let source = std::env::temp_dir().join(format!("sluice-lambda-test-{}", std::process::id()));
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(source.join("orders.csv"), "1,2,3\n").unwrap();
+    aws(
+        &moto,
+        &[
+            "s3",
+            "cp",
+            &source.join("orders.csv").display().to_string(),
+            "s3://lake/in/orders.csv",
+        ],
+    );
+
+    // And three pipelines: a chain whose first step fails and alarms, an hourly step that
+    // runs late and is terminated, and a copy that names no runner
+    let store = DynamoStore::new(dynamodb.clone(), TABLE.to_owned());
+    let (clock, random, probe) = (SystemClock, SeededRandom::new(11), AwsProbe::new(&config));
+    let engine = Engine::new(&store, &clock, &random, &probe);
+    pipeline(
+        &engine,
+        "df-CHAIN",
+        json!({"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "wg", "maximumRetries": "0",
+             "failureAndRerunMode": "cascade", "role": "DataPipelineDefaultRole"},
+            {"id": "Extract", "name": "Nightly extract", "type": "ShellCommandActivity", "command": "extract",
+             "onFail": {"ref": "Page"}},
+            {"id": "Load", "type": "ShellCommandActivity", "command": "load", "dependsOn": {"ref": "Extract"}},
+            {"id": "Page", "type": "SnsAlarm", "topicArn": topic,
+             "subject": "#{node.name} #{node.@status}", "message": "#{node.name} failed: #{node.errorMessage}"},
+        ]}),
+    )
+    .await;
+    let late = sluice::engine::clock::Clock::now(&clock) - chrono::TimeDelta::minutes(30);
+    let late = late.with_nanosecond(0).unwrap_or(late);
+    let late_start = format_datetime(late);
+    pipeline(
+        &engine,
+        "df-LATE",
+        json!({"objects": [
+            {"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Hourly"}, "workerGroup": "slow"},
+            {"id": "Hourly", "type": "Schedule", "period": "1 hour", "startDateTime": late_start, "occurrences": "1"},
+            {"id": "Slow", "type": "ShellCommandActivity", "command": "sleep 3600", "lateAfterTimeout": "1 minute",
+             "onLateAction": {"ref": "Kill"}},
+            {"id": "Kill", "type": "Terminate"},
+        ]}),
+    )
+    .await;
+    pipeline(
+        &engine,
+        "df-COPY",
+        json!({"objects": [
+            {"id": "Default", "scheduleType": "ondemand"},
+            {"id": "In", "type": "S3DataNode", "filePath": "s3://lake/in/orders.csv"},
+            {"id": "Out", "type": "S3DataNode", "directoryPath": "s3://lake/out/"},
+            {"id": "Copy", "type": "CopyActivity", "input": {"ref": "In"}, "output": {"ref": "Out"}},
+        ]}),
+    )
+    .await;
+
+    // When cargo lambda watch serves the functions
+    let port = TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let environment = format!(
+        "SLUICE_TABLE={TABLE},AWS_ENDPOINT_URL={},AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_REGION=us-east-1",
+        moto.endpoint()
+    );
+    let _watch = Watch(
+        Command::new("cargo")
+            .args([
+                "lambda",
+                "watch",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+            ])
+            .args(["--env-var", &environment])
+            .current_dir(workspace())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cargo lambda (pip install cargo-lambda)"),
+    );
+    let mut stream = Stream::open(&moto);
+
+    // Then the scheduler's tick creates the instances and the preconditions' tick readies them
+    let tick = fixture("scheduler", "scheduled-tick");
+    let scheduled = invoke(port, "scheduler", &tick);
+    assert!(scheduled["changed"].as_u64().unwrap() >= 3, "{scheduled}");
+    invoke(port, "preconditions", &fixture("preconditions", "scheduled-tick"));
+    // An on-demand run starts at its activation: read it from Extract's instance.
+    let items = store
+        .query(
+            &keys::pipeline_pk("df-CHAIN"),
+            &sluice::store::Range::prefix("INST#", 10),
+        )
+        .await
+        .unwrap();
+    let start = items
+        .iter()
+        .filter_map(|item| records::Stored::<InstanceRecord>::from_item(item).ok())
+        .find(|stored| stored.record.component_id == "Extract")
+        .map(|stored| stored.record.scheduled_start)
+        .expect("Extract's instance");
+    assert_eq!(
+        status(&store, "df-CHAIN", "Extract", start).await,
+        Status::WaitingForRunner
+    );
+
+    // And when Extract fails on its runner, a stream batch alone cascades Load
+    let task = engine
+        .poll_for_task("wg", Some("test-runner"))
+        .await
+        .unwrap()
+        .expect("Extract's task");
+    engine.report_task_progress(&task.task_id, None).await.unwrap();
+    let error = ErrorDetails {
+        error_id: Some("Exit1".into()),
+        error_message: Some("disk full on /data".into()),
+        error_stack_trace: None,
+    };
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Failed, error)
+        .await
+        .unwrap();
+    let batch = stream.batch();
+    let batch_file = event_file(&source, "batch-failure", &batch);
+    let woken = invoke(port, "preconditions", &batch_file);
+    assert_eq!(
+        status(&store, "df-CHAIN", "Load", start).await,
+        Status::CascadeFailed,
+        "{woken}"
+    );
+
+    // And the actions function, woken by the same batch (every function's event-source
+    // mapping gets every batch), sends the alarm with its text evaluated, which arrives in
+    // the subscribed queue
+    let fired = invoke(port, "actions", &batch_file);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let message = loop {
+        let received = aws(
+            &moto,
+            &[
+                "sqs",
+                "receive-message",
+                "--queue-url",
+                &queue,
+                "--wait-time-seconds",
+                "1",
+            ],
+        );
+        if let Some(body) = received["Messages"][0]["Body"].as_str() {
+            break serde_json::from_str::<Value>(body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "no alarm in the queue: {fired}");
+    };
+    assert_eq!(message["Subject"], "Nightly extract FAILED", "{message}");
+    assert_eq!(
+        message["Message"], "Nightly extract failed: disk full on /data",
+        "{message}"
+    );
+
+    // And the late hourly step is terminated by its Terminate action
+    invoke(port, "scheduler", &tick);
+    invoke(port, "preconditions", &fixture("preconditions", "scheduled-tick"));
+    invoke(port, "actions", &fixture("actions", "scheduled-tick"));
+    assert_eq!(status(&store, "df-LATE", "Slow", late).await, Status::Canceled);
+
+    // And the activities function copies the object for the copy that names no runner
+    invoke(port, "activities", &fixture("activities", "scheduled-tick"));
+    let copied = aws(
+        &moto,
+        &["s3api", "head-object", "--bucket", "lake", "--key", "out/orders.csv"],
+    );
+    assert_eq!(copied["ContentLength"], 6, "{copied}");
+
+    // And poison and strange events are acknowledged, each skipped record named
+    for function in ["scheduler", "preconditions", "activities", "actions"] {
+        let answer = invoke(port, function, &fixture(function, "stream-poison"));
+        assert_eq!(
+            answer["skipped"].as_array().map(Vec::len),
+            Some(3),
+            "{function}: {answer}"
+        );
+        let answer = invoke(port, function, &fixture(function, "not-an-event"));
+        assert_eq!(
+            answer["skipped"].as_array().map(Vec::len),
+            Some(1),
+            "{function}: {answer}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&source);
+}
