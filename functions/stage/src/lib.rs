@@ -81,22 +81,6 @@ pub fn until_deadline(deadline_millis: u64) -> impl Fn() -> bool {
     move || SystemTime::now() + margin < deadline
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_time_left_comes_from_a_deadline_or_from_cargo_lambdas_timeout() {
-        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
-        let millis = |at: SystemTime| u64::try_from(at.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
-        assert!(until_deadline(millis(in_a_minute))());
-        assert!(!until_deadline(millis(SystemTime::now() - Duration::from_secs(1)))());
-        // cargo lambda watch: a 600-second timeout where the deadline should be
-        assert!(until_deadline(600_000)());
-        assert!(!until_deadline(0)());
-    }
-}
-
 /// Handles one event: what it says is read, the stage runs, and the answer summarises it.
 pub async fn handle<S, P, N, St>(
     engine: &Engine<'_, S, P>,
@@ -151,5 +135,21 @@ where
             error!(stage = stage.name(), "{failure}");
             Ok(json!({ "stage": stage.name(), "error": failure.to_string(), "retryable": false }))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_left_comes_from_a_deadline_or_from_cargo_lambdas_timeout() {
+        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+        let millis = |at: SystemTime| u64::try_from(at.duration_since(UNIX_EPOCH).unwrap().as_millis()).unwrap();
+        assert!(until_deadline(millis(in_a_minute))());
+        assert!(!until_deadline(millis(SystemTime::now() - Duration::from_secs(1)))());
+        // cargo lambda watch: a 600-second timeout where the deadline should be
+        assert!(until_deadline(600_000)());
+        assert!(!until_deadline(0)());
     }
 }
