@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Cold start of the api Lambda: process start to its first answered request.
+"""Cold start of the Lambda binaries: process start to the first handled event.
 
-Builds nothing: run `cargo build --profile lambda -p sluice-api` first. Starts moto's
-server on a free loopback port with Sluice's run table, plays the Lambda Runtime API
-on another, and starts the bootstrap fresh for each sample, timing from spawn until it
-posts the answer to a ListPipelines function-URL event (which reads the table).
+Builds nothing: run `cargo build --profile lambda -p sluice-api -p sluice-scheduler
+-p sluice-preconditions -p sluice-activities -p sluice-actions` first. Starts moto's
+server on a free loopback port with Sluice's run table, plays the Lambda Runtime API on
+another, and starts each bootstrap fresh for each sample, timing from spawn until it posts
+its answer: `api` to a ListPipelines function-URL event (which reads the table), each
+stage function to the scheduled tick of its `events/` folder (which reads its queues).
 
-    python3 scripts/coldstart.py [path/to/api] [samples]
+    python3 scripts/coldstart.py [function ...]    # default: all five, 20 samples each
 """
 import http.server, json, os, socket, statistics, subprocess, sys, threading, time, urllib.request
 
@@ -14,9 +16,19 @@ import boto3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-BINARY = sys.argv[1] if len(sys.argv) > 1 else os.path.join(TARGET, "lambda", "api")
-SAMPLES = int(sys.argv[2]) if len(sys.argv) > 2 else 20
-EVENT = open(os.path.join(ROOT, "events", "api", "list-pipelines.json"), "rb").read()
+FUNCTIONS = sys.argv[1:] or ["api", "scheduler", "preconditions", "activities", "actions"]
+SAMPLES = int(os.environ.get("SAMPLES", "20"))
+
+
+def event_of(function):
+    name = "list-pipelines.json" if function == "api" else "scheduled-tick.json"
+    return open(os.path.join(ROOT, "events", function, name), "rb").read()
+
+
+def answered_well(function, answer):
+    if function == "api":
+        return answer.get("statusCode") == 200
+    return answer.get("stage") == function and "error" not in answer
 
 
 def free_port():
@@ -28,6 +40,7 @@ def free_port():
 class RuntimeApi(http.server.BaseHTTPRequestHandler):
     answered = None  # threading.Event set when the function posts its response
     answer = None
+    event = b""
 
     def log_message(self, *args):
         pass
@@ -39,9 +52,12 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         self.send_header("Lambda-Runtime-Aws-Request-Id", "coldstart")
         self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
         self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:api")
-        self.send_header("Content-Length", str(len(EVENT)))
+        self.send_header("Content-Length", str(len(RuntimeApi.event)))
         self.end_headers()
-        self.wfile.write(EVENT)
+        try:
+            self.wfile.write(RuntimeApi.event)
+        except BrokenPipeError:
+            pass  # a function stopped after its answer
 
     def do_POST(self):  # .../response or .../error
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -50,6 +66,34 @@ class RuntimeApi(http.server.BaseHTTPRequestHandler):
         self.send_response(202)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+
+def measure(function, runtime, endpoint):
+    binary = os.path.join(TARGET, "lambda", function)
+    RuntimeApi.event = event_of(function)
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{runtime.server_address[1]}",
+               AWS_LAMBDA_FUNCTION_NAME=function, AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+               AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_REGION="us-east-1",
+               AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+               AWS_ENDPOINT_URL=endpoint, SLUICE_TABLE="sluice-coldstart")
+    samples = []
+    for _ in range(SAMPLES):
+        RuntimeApi.answered = threading.Event()
+        started = time.perf_counter()
+        process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not RuntimeApi.answered.wait(30):
+            process.kill()
+            sys.exit(f"{function} did not answer within 30 s")
+        samples.append((time.perf_counter() - started) * 1000)
+        process.kill()
+        process.wait()
+        path, body = RuntimeApi.answer
+        answer = json.loads(body)
+        if not path.endswith("/response") or not answered_well(function, answer):
+            sys.exit(f"{function} answered {path}: {body[:300]!r}")
+    samples.sort()
+    print(f"{function}: binary {os.path.getsize(binary) / 1e6:.1f} MB; cold start to the first handled event, "
+          f"{SAMPLES} samples: p50 {statistics.median(samples):.1f} ms, max {samples[-1]:.1f} ms")
 
 
 def main():
@@ -75,31 +119,8 @@ def main():
                                                    {"AttributeName": "due_sk", "KeyType": "RANGE"}]}])
         runtime = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
         threading.Thread(target=runtime.serve_forever, daemon=True).start()
-        env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{runtime.server_address[1]}",
-                   AWS_LAMBDA_FUNCTION_NAME="api", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-                   AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_REGION="us-east-1",
-                   AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                   AWS_ENDPOINT_URL=endpoint, SLUICE_TABLE="sluice-coldstart")
-        samples = []
-        for _ in range(SAMPLES):
-            RuntimeApi.answered = threading.Event()
-            started = time.perf_counter()
-            function = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if not RuntimeApi.answered.wait(30):
-                function.kill()
-                sys.exit("the function did not answer within 30 s")
-            samples.append((time.perf_counter() - started) * 1000)
-            function.kill()
-            function.wait()
-            path, body = RuntimeApi.answer
-            answer = json.loads(body)
-            if not path.endswith("/response") or answer.get("statusCode") != 200:
-                sys.exit(f"the function answered {path}: {body[:300]!r}")
-        samples.sort()
-        size = os.path.getsize(BINARY)
-        print(f"binary {BINARY}: {size / 1e6:.1f} MB")
-        print(f"cold start to first answered ListPipelines, {SAMPLES} samples: "
-              f"p50 {statistics.median(samples):.1f} ms, max {samples[-1]:.1f} ms")
+        for function in FUNCTIONS:
+            measure(function, runtime, endpoint)
     finally:
         moto.terminate()
         moto.wait()

@@ -145,13 +145,7 @@ struct HttpTaskSource {
 }
 
 fn api_error(operation: &'static str, error: impl std::error::Error) -> SourceError {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
+    let message = sluice::error_chain(&error);
     SourceError { operation, message }
 }
 

@@ -19,3 +19,16 @@ pub mod stages;
 pub mod store;
 pub mod suggest;
 pub mod time;
+
+/// An error with every cause under it, `outer: inner: innermost`: the AWS SDK's own
+/// message is terse ("service error"), and the code that says why is in its sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    message
+}

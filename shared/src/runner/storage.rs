@@ -139,14 +139,7 @@ fn encode_key(key: &str) -> String {
 }
 
 fn transfer(action: &'static str, uri: &str, error: impl std::error::Error) -> StorageError {
-    // The SDK's Display is terse ("service error"); its source chain carries the code.
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
+    let message = crate::error_chain(&error);
     StorageError::Transfer {
         action,
         uri: uri.to_owned(),

@@ -119,13 +119,7 @@ pub struct StreamReader {
 const DISCOVER_EVERY: u32 = 40;
 
 fn unavailable(what: &str, error: impl std::error::Error) -> StoreError {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        source = inner.source();
-    }
+    let message = crate::error_chain(&error);
     StoreError::Unavailable(format!("{what}: {message}"))
 }
 
