@@ -22,9 +22,12 @@ use sluice::{
     },
 };
 
-/// How often the table's stream is read: Lambda's event-source mapping polls about four
-/// times a second per shard; locally it costs little to look more often.
-const STREAM_POLL: Duration = Duration::from_millis(25);
+/// How often the table's stream is read: every 25 ms until a second passes without changes,
+/// then every 250 ms (Lambda's event-source mapping polls about four times a second), so an
+/// idle `sluice dev` leaves the emulator to the API.
+const STREAM_POLL_BUSY: Duration = Duration::from_millis(25);
+const STREAM_POLL_IDLE: Duration = Duration::from_millis(250);
+const STREAM_QUIET_AFTER: Duration = Duration::from_secs(1);
 
 use crate::{
     Outcome,
@@ -263,8 +266,10 @@ async fn follow_stream(
     mut reader: StreamReader,
     wake: std::sync::Arc<tokio::sync::Notify>,
 ) {
+    let mut last_change = std::time::Instant::now();
     loop {
-        tokio::time::sleep(STREAM_POLL).await;
+        let quiet = last_change.elapsed() > STREAM_QUIET_AFTER;
+        tokio::time::sleep(if quiet { STREAM_POLL_IDLE } else { STREAM_POLL_BUSY }).await;
         let (changes, poison) = match reader.next_batch().await {
             Ok(batch) => batch,
             Err(error) => {
@@ -279,6 +284,7 @@ async fn follow_stream(
         if changes.is_empty() {
             continue;
         }
+        last_change = std::time::Instant::now();
         let trigger = Trigger::Changes(changes);
         // Preconditions first, and the runner woken as soon as it may have work.
         run_logged(api, Stage::Preconditions, &trigger, ports).await;
