@@ -21,7 +21,7 @@ fn measure(dev: &Dev, target: &str, body: &str) -> Vec<Duration> {
 }
 
 fn main() {
-    let dev = Dev::start(&["--tick", "1", "--poll-wait", "0"], None);
+    let dev = Dev::start(&["--poll-wait", "0"], None);
 
     // A pipeline with one finished run to describe
     let created = dev.post("CreatePipeline", r#"{"name": "bench", "uniqueId": "bench-1"}"#);
