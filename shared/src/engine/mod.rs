@@ -198,9 +198,18 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
     /// Due items of every shard of a stage's queue, earliest first within each shard.
     async fn due_items(&self, stage: &str) -> Result<Vec<Item>, EngineError> {
         let now = millis(self.now());
+        let queues: Vec<String> = keys::queues(stage).collect();
+        // The shards are read at once: one round trip, not one per shard.
+        let pages = crate::concurrent::join_all(
+            queues
+                .iter()
+                .map(|queue| self.store.due(queue, now, self.limits.batch))
+                .collect(),
+        )
+        .await;
         let mut items = Vec::new();
-        for queue in keys::queues(stage) {
-            items.extend(self.store.due(&queue, now, self.limits.batch).await?);
+        for page in pages {
+            items.extend(page?);
         }
         Ok(items)
     }

@@ -67,8 +67,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             let stored = existing.get(spec.id.as_str()).copied();
             let mut cursor = self.cursor(&compiled, record, spec, stored);
             let due_again = if cursor.paused {
-                // Look again while paused, so that work resumes with RESUME.
-                cursor.next_start.map(|_| now + self.limits.recheck)
+                // Look again while paused, so that work resumes with RESUME, and so that a
+                // pipeline whose schedules have all ended finishes once it is resumed.
+                Some(now + self.limits.recheck)
             } else {
                 self.create_due_instances(&compiled, record, spec, &mut cursor, report)
                     .await?
