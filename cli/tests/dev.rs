@@ -106,6 +106,27 @@ impl Dev {
             .expect("the aws CLI (pip install awscli)")
     }
 
+    /// Creates a pipeline from `definition` (file format) with the AWS CLI, saves the
+    /// definition and activates it; its id.
+    fn activated(&self, name: &str, definition: &str) -> String {
+        let file = self.directory.join(format!("{name}.json"));
+        std::fs::write(&file, definition).unwrap();
+        let unique = format!("{name}-1");
+        let id = self.aws(&["create-pipeline", "--name", name, "--unique-id", &unique])["pipelineId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.aws(&[
+            "put-pipeline-definition",
+            "--pipeline-id",
+            &id,
+            "--pipeline-definition",
+            &format!("file://{}", file.display()),
+        ]);
+        self.aws(&["activate-pipeline", "--pipeline-id", &id]);
+        id
+    }
+
     /// Runs a Python snippet with a boto3 `client` for the endpoint; returns its stdout.
     fn boto3(&self, script: &str) -> String {
         let program = format!(
@@ -306,9 +327,8 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     // Given sluice dev on an emulator the test can look into
     let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
     let dev = Dev::start_with(Some(&moto.endpoint()));
-    let definition = dev.directory.join("local.json");
-    std::fs::write(
-        &definition,
+    let id = dev.activated(
+        "local",
         r#"{"objects": [
             {"id": "Default", "scheduleType": "ondemand", "pipelineLogUri": "s3://sluice-dev/logs/"},
             {"id": "Greet", "type": "ShellCommandActivity", "command": "echo hello $1", "scriptArgument": ["world"],
@@ -319,20 +339,7 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
              "resourceRole": "DataPipelineDefaultResourceRole"},
             {"id": "OnBox", "type": "ShellCommandActivity", "command": "echo on the box", "runsOn": {"ref": "Box"}}
         ]}"#,
-    )
-    .unwrap();
-    let id = dev.aws(&["create-pipeline", "--name", "local", "--unique-id", "local-1"])["pipelineId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    dev.aws(&[
-        "put-pipeline-definition",
-        "--pipeline-id",
-        &id,
-        "--pipeline-definition",
-        &format!("file://{}", definition.display()),
-    ]);
-    dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
+    );
     // The local runner takes both tasks; the second fails with its exit status and stderr
     let deadline = Instant::now() + Duration::from_secs(60);
     let (status, error) = loop {
@@ -454,9 +461,8 @@ fn sluice_runner_works_a_worker_group_over_http_and_hands_its_task_back_on_sigte
     // group "remote": a command, one that fails after it, and one that runs long
     let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
     let dev = Dev::start_with(Some(&moto.endpoint()));
-    let definition = dev.directory.join("remote.json");
-    std::fs::write(
-        &definition,
+    let id = dev.activated(
+        "remote",
         r#"{"objects": [
             {"id": "Default", "scheduleType": "ondemand", "workerGroup": "remote",
              "pipelineLogUri": "s3://sluice-dev/logs/"},
@@ -466,20 +472,7 @@ fn sluice_runner_works_a_worker_group_over_http_and_hands_its_task_back_on_sigte
              "maximumRetries": "0", "dependsOn": {"ref": "Say"}},
             {"id": "Slow", "type": "ShellCommandActivity", "command": "sleep 120", "maximumRetries": "1"}
         ]}"#,
-    )
-    .unwrap();
-    let id = dev.aws(&["create-pipeline", "--name", "remote", "--unique-id", "remote-1"])["pipelineId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    dev.aws(&[
-        "put-pipeline-definition",
-        "--pipeline-id",
-        &id,
-        "--pipeline-definition",
-        &format!("file://{}", definition.display()),
-    ]);
-    dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
+    );
 
     // When `sluice runner` serves the worker group over the API
     let runner = Command::new(env!("CARGO_BIN_EXE_sluice"))
