@@ -1264,14 +1264,15 @@ async fn an_alarm_is_published_once_with_the_instances_real_error_text<S: RunSto
     let definition = alarmed(
         vec![
             json!({"id": "Load", "name": "Nightly load", "type": "ShellCommandActivity", "command": "load",
-                    "onFail": {"ref": "Page"}, "onSuccess": {"ref": "Quiet"}}),
+                    "onFail": {"ref": "Page"}, "onSuccess": {"ref": "Quiet"}, "*myToken": "s3cr3t"}),
         ],
         vec![
             json!({"id": "Page", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:oncall",
                    "subject": "#{node.name} #{node.@status}",
                    "message": "#{node.name} at #{node.@scheduledStartTime}: #{node.errorId} #{node.errorMessage} after #{node.@attemptCount} attempt(s)"}),
             json!({"id": "Quiet", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:quiet",
-                   "subject": "#{node.name} is #{node.@status}", "message": "error: '#{node.errorMessage}'"}),
+                   "subject": "#{node.name} is #{node.@status}",
+                   "message": "error: '#{node.errorMessage}' (#{node.*myToken})"}),
         ],
     );
     world.pipeline("df-alarm", definition, ActivateOptions::default()).await;
@@ -1316,7 +1317,10 @@ async fn an_alarm_is_published_once_with_the_instances_real_error_text<S: RunSto
     assert_eq!(published.len(), 2, "{published:#?}");
     assert_eq!(published[1].topic_arn, "arn:aws:sns:us-east-1:1:quiet");
     assert_eq!(published[1].subject, "Nightly load is FINISHED");
-    assert_eq!(published[1].message, "error: ''", "no error is empty, not null");
+    assert_eq!(
+        published[1].message, "error: '' (********)",
+        "no error is empty, not null; secrets masked"
+    );
 }
 
 async fn an_alarm_sns_fails_for_now_is_sent_later_and_one_it_refuses_is_recorded<S: RunStore>(store: S) {

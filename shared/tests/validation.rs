@@ -624,3 +624,21 @@ fn values_read_from_secrets_are_never_quoted_whatever_the_path() {
     assert_error(&report, Some("Later"), Some("startDateTime"), "comes from a secret");
     assert_error(&report, Some("Secretive"), Some("*token"), "expression error at column");
 }
+
+#[test]
+fn a_secret_field_of_ones_own_is_kept_without_a_warning_and_an_unknown_secret_is_flagged() {
+    let report = validated(with(
+        "Work",
+        json!({"id": "Work", "type": "ShellCommandActivity", "command": "echo hi", "*myToken": "s3cr3t",
+               "*passwrd": "x"}),
+    ));
+    assert!(
+        !report
+            .warnings
+            .iter()
+            .any(|issue| issue.field.as_deref() == Some("*myToken")),
+        "{report:#?}"
+    );
+    assert_warning(&report, Some("Work"), Some("*passwrd"), "has no field \"*passwrd\"");
+    assert!(!format!("{report:?}").contains("s3cr3t"), "the secret is never quoted");
+}

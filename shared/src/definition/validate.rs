@@ -320,7 +320,11 @@ impl<'a> Validator<'a> {
                 )),
                 FieldKind::User => {}
                 FieldKind::Secret | FieldKind::Standard => {
-                    if ["type", "parent"].contains(&field.key.as_str()) || spec.field(&field.key).is_some() {
+                    let own_secret = field.key.strip_prefix('*').is_some_and(super::model::is_user_name);
+                    if own_secret
+                        || ["type", "parent"].contains(&field.key.as_str())
+                        || spec.field(&field.key).is_some()
+                    {
                         continue;
                     }
                     let hint = suggest::did_you_mean(&field.key, spec.fields().map(|field| field.name));

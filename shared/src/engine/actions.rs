@@ -226,7 +226,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     }
 }
 
-/// A field of an alarm evaluated for the instance. A field that cannot be evaluated is
+/// A field of an alarm evaluated for the instance, secrets masked. A field that cannot be evaluated is
 /// sent as written with the reason, and a missing one gets Sluice's own text: an alarm
 /// never goes out empty or saying `null`.
 fn alarm_text(
@@ -237,7 +237,8 @@ fn alarm_text(
     node: Option<(&str, &Runtime)>,
     default: impl FnOnce() -> String,
 ) -> String {
-    match compiled.evaluate_field(action, key, runtime, node) {
+    // An alarm goes to people: secrets in it are masked, as in every answer.
+    match compiled.evaluate_field_masking(action, key, runtime, node, true) {
         Ok(Some(text)) if !text.trim().is_empty() => text,
         Ok(_) => default(),
         Err(error) => {

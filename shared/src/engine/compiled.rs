@@ -359,11 +359,24 @@ impl CompiledPipeline {
         runtime: &Runtime,
         node: Option<(&str, &Runtime)>,
     ) -> Result<Option<String>, String> {
+        self.evaluate_field_masking(object, key, runtime, node, false)
+    }
+
+    /// [`CompiledPipeline::evaluate_field`], with secrets masked when `mask_secrets`: for
+    /// text that leaves Sluice for people, such as an alarm's message.
+    pub fn evaluate_field_masking(
+        &self,
+        object: &str,
+        key: &str,
+        runtime: &Runtime,
+        node: Option<(&str, &Runtime)>,
+        mask_secrets: bool,
+    ) -> Result<Option<String>, String> {
         let (inheritance, _) = Inheritance::new(&self.definition);
         let scope = Scope {
             inheritance: &inheritance,
             parameters: &self.parameters,
-            mask_secrets: false,
+            mask_secrets,
         };
         let index = inheritance
             .index(object)
