@@ -740,3 +740,49 @@ proptest! {
         }
     }
 }
+
+#[tokio::test]
+async fn a_pipeline_tagged_to_allow_backfill_activates_three_days_back_and_one_not_tagged_is_told_how() {
+    let world = World::new();
+    let objects = json!([
+        {"id": "Default", "name": "Default", "fields": [
+            field("scheduleType", "cron"), reference("schedule", "Daily"), field("workerGroup", "wg")]},
+        {"id": "Daily", "name": "Daily", "fields": [
+            field("type", "Schedule"), field("period", "1 day"), field("startDateTime", "2025-12-29T00:00:00")]},
+        {"id": "A", "name": "A", "fields": [field("type", "ShellCommandActivity"), field("command", "a")]},
+    ]);
+    // Without the tag, AWS's one-day guard refuses, and says how to lift it
+    let plain = world.create("plain").await;
+    world
+        .ok(
+            "PutPipelineDefinition",
+            json!({"pipelineId": plain, "pipelineObjects": objects}),
+        )
+        .await;
+    let (kind, message) = world.error("ActivatePipeline", json!({"pipelineId": plain})).await;
+    assert_eq!(kind, "InvalidRequestException");
+    assert!(message.contains("sluice:allowBackfill=true"), "{message}");
+    // With it, the pipeline activates and the schedule stage creates the four days
+    let tagged = world
+        .ok(
+            "CreatePipeline",
+            json!({"name": "backfill", "uniqueId": "backfill",
+                   "tags": [{"key": "sluice:allowBackfill", "value": "true"}]}),
+        )
+        .await["pipelineId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    world
+        .ok(
+            "PutPipelineDefinition",
+            json!({"pipelineId": tagged, "pipelineObjects": objects}),
+        )
+        .await;
+    world.ok("ActivatePipeline", json!({"pipelineId": tagged})).await;
+    world.tick().await;
+    let instances = world
+        .ok("QueryObjects", json!({"pipelineId": tagged, "sphere": "INSTANCE"}))
+        .await;
+    assert_eq!(instances["ids"].as_array().unwrap().len(), 4, "{instances}");
+}

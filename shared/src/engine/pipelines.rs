@@ -45,6 +45,9 @@ pub enum DefinitionVersion {
     Active,
 }
 
+/// The tag that lets ActivatePipeline start a schedule more than a day back.
+pub const ALLOW_BACKFILL_TAG: &str = "sluice:allowBackfill";
+
 /// What activation needs besides the pipeline id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ActivateOptions {
@@ -350,11 +353,19 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let parsed = Definition::try_from(definition.record.definition.clone())
             .map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
         let compiled = CompiledPipeline::compile(id, version, parsed, &options.parameter_values, first)?;
-        // The guard applies to what this activation would create first.
+        // The guard applies to what this activation would create first. Through the API, a
+        // pipeline tagged `sluice:allowBackfill` = `true` lifts it (the Data Pipeline API
+        // has no member for it; tags reach Sluice from every client).
+        let allow_backfill = options.allow_backfill
+            || pipeline
+                .record
+                .tags
+                .iter()
+                .any(|tag| tag.key == ALLOW_BACKFILL_TAG && tag.value.eq_ignore_ascii_case("true"));
         let activation = Activation {
             at: now,
             start_timestamp: options.start_timestamp,
-            allow_backfill: options.allow_backfill,
+            allow_backfill,
         };
         if pipeline.record.first_activated_at.is_none() || options.start_timestamp.is_some() {
             for (index, component) in compiled.components.iter().enumerate() {
@@ -376,7 +387,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             first_activated_at: Some(first),
             activated_at: Some(now),
             start_timestamp: options.start_timestamp,
-            allow_backfill: options.allow_backfill,
+            allow_backfill,
             parameter_values: options.parameter_values.clone(),
             next_check_at: Some(now),
             ..pipeline.record.clone()

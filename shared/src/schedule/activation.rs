@@ -100,7 +100,8 @@ impl fmt::Display for BackfillError {
         write!(
             f,
             ": its first instance would be scheduled at {}, more than one day before the activation at {}, \
-             so activating would backfill every missed interval: activate with --allow-backfill to run them, ",
+             so activating would backfill every missed interval: activate with --allow-backfill (through the API: \
+             tag the pipeline sluice:allowBackfill=true) to run them, ",
             format_datetime(self.first_start),
             format_datetime(self.activated_at),
         )?;
