@@ -273,13 +273,7 @@ fn the_aws_cli_and_boto3_drive_a_pipeline_through_sluice_dev() {
     assert_eq!(runs.matches("FINISHED").count(), 2, "{runs}");
     let extract = finished.iter().find(|id| id.starts_with("@Extract_")).unwrap().clone();
     let described = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &extract]);
-    let fields = described["pipelineObjects"][0]["fields"].as_array().unwrap();
-    assert!(
-        fields
-            .iter()
-            .any(|field| field["key"] == "@status" && field["stringValue"] == "FINISHED"),
-        "{described}"
-    );
+    assert_eq!(described_field(&described, "@status"), "FINISHED", "{described}");
 
     // Operators: rerun, evaluate an expression, deactivate and delete
     dev.aws(&[
@@ -292,14 +286,7 @@ fn the_aws_cli_and_boto3_drive_a_pipeline_through_sluice_dev() {
         "RERUN",
     ]);
     let described = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &extract]);
-    let status = described["pipelineObjects"][0]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|field| field["key"] == "@status")
-        .and_then(|field| field["stringValue"].as_str())
-        .unwrap()
-        .to_owned();
+    let status = described_field(&described, "@status");
     assert_ne!(status, "FINISHED", "rerun");
     let evaluated = dev.aws(&[
         "evaluate-expression",
@@ -356,16 +343,7 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
             .map(|id| (*id).to_owned());
         if let Some(broken) = broken {
             let described = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &broken]);
-            let field = |key: &str| {
-                described["pipelineObjects"][0]["fields"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|field| field["key"] == key)
-                    .and_then(|field| field["stringValue"].as_str())
-                    .unwrap_or("")
-                    .to_owned()
-            };
+            let field = |key: &str| described_field(&described, key);
             if field("@status") == "FAILED" || Instant::now() > deadline {
                 break (field("@status"), field("errorMessage"));
             }
@@ -443,14 +421,14 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     );
 }
 
-/// A field of the one object a describe-objects answer holds.
+/// A field (its string or its reference) of the one object a describe-objects answer holds.
 fn described_field(described: &Value, key: &str) -> String {
     described["pipelineObjects"][0]["fields"]
         .as_array()
         .unwrap()
         .iter()
         .find(|field| field["key"] == key)
-        .and_then(|field| field["stringValue"].as_str())
+        .and_then(|field| field["stringValue"].as_str().or(field["refValue"].as_str()))
         .unwrap_or("")
         .to_owned()
 }
@@ -514,14 +492,7 @@ fn sluice_runner_works_a_worker_group_over_http_and_hands_its_task_back_on_sigte
     assert_eq!(described_field(&say, "@status"), "FINISHED", "{say}");
     let error = described_field(&failed, "errorMessage");
     assert!(error.contains("status 4") && error.contains("broken pipe"), "{error}");
-    let head = slow["pipelineObjects"][0]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|field| field["key"] == "@headAttempt")
-        .and_then(|field| field["refValue"].as_str())
-        .unwrap()
-        .to_owned();
+    let head = described_field(&slow, "@headAttempt");
     let attempt = dev.aws(&["describe-objects", "--pipeline-id", &id, "--object-ids", &head]);
     assert_eq!(described_field(&attempt, "hostname"), "http-runner", "{attempt}");
     // And the commands' output is under pipelineLogUri in AWS's layout

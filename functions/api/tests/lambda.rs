@@ -4,31 +4,15 @@
 
 use std::{
     io::{Read, Write},
-    net::{TcpListener, TcpStream},
-    process::{Child, Command, Stdio},
+    net::TcpStream,
+    process::Command,
     time::{Duration, Instant},
 };
 
-use sluice::{local::MotoServer, store::dynamodb::create_table};
-
-struct Watch(Child);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use sluice::{
+    local::{LambdaWatch, MotoServer},
+    store::dynamodb::create_table,
+};
 
 /// POSTs a Data Pipeline request to the function URL; the status line and the body.
 fn post(port: u16, target: &str, body: &str) -> std::io::Result<(String, String)> {
@@ -55,28 +39,14 @@ async fn cargo_lambda_serves_the_api_function_behind_its_function_url() {
     let moto = MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
     let client = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
     create_table(&client, "runs").await.unwrap();
-    let port = free_port();
-    let environment = format!(
-        "SLUICE_TABLE=runs,AWS_ENDPOINT_URL={},AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_REGION=us-east-1",
-        moto.endpoint()
-    );
-    let _watch = Watch(
-        Command::new("cargo")
-            .args([
-                "lambda",
-                "watch",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-                &port.to_string(),
-            ])
-            .args(["--package", "sluice-api", "--env-var", &environment])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cargo lambda (pip install cargo-lambda)"),
-    );
+    let watch = LambdaWatch::start(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")),
+        Some("sluice-api"),
+        &moto.endpoint(),
+        "runs",
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
+    let port = watch.port();
 
     // When a CreatePipeline request arrives at the function URL (the first builds the function)
     let deadline = Instant::now() + Duration::from_secs(600);

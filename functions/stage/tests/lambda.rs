@@ -5,9 +5,8 @@
 //! would). The test itself plays the Task Runner.
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
@@ -22,7 +21,7 @@ use sluice::{
         pipelines::ActivateOptions,
         tasks::TaskStatus,
     },
-    local::MotoServer,
+    local::{LambdaWatch, MotoServer},
     store::{
         RunStore,
         dynamodb::{DynamoStore, create_table},
@@ -36,17 +35,6 @@ const TABLE: &str = "runs";
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-struct Watch(Child);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// The AWS CLI against moto; its JSON answer.
@@ -278,32 +266,9 @@ async fn the_stage_lambdas_run_a_failure_through_cascade_alarm_and_terminate_fro
     .await;
 
     // When cargo lambda watch serves the functions
-    let port = TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let environment = format!(
-        "SLUICE_TABLE={TABLE},AWS_ENDPOINT_URL={},AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_REGION=us-east-1",
-        moto.endpoint()
-    );
-    let _watch = Watch(
-        Command::new("cargo")
-            .args([
-                "lambda",
-                "watch",
-                "--invoke-address",
-                "127.0.0.1",
-                "--invoke-port",
-                &port.to_string(),
-            ])
-            .args(["--env-var", &environment])
-            .current_dir(workspace())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cargo lambda (pip install cargo-lambda)"),
-    );
+    let watch =
+        LambdaWatch::start(&workspace(), None, &moto.endpoint(), TABLE).unwrap_or_else(|error| panic!("{error}"));
+    let port = watch.port();
     let mut stream = Stream::open(&moto);
 
     // Then the scheduler's tick creates the instances and the preconditions' tick readies them

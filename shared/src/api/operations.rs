@@ -231,14 +231,7 @@ impl<'a, S: RunStore, P: Probe> Api<'a, S, P> {
     pub async fn activate_pipeline(&self, input: ActivatePipelineInput) -> Result<Empty, ApiError> {
         let options = ActivateOptions {
             start_timestamp: input.start_timestamp,
-            parameter_values: input
-                .parameter_values
-                .into_iter()
-                .map(|value| ParameterValue {
-                    id: value.id,
-                    value: value.string_value,
-                })
-                .collect(),
+            parameter_values: input.parameter_values.into_iter().map(ParameterValue::from).collect(),
             allow_backfill: false,
         };
         let done = self.engine.activate(&input.pipeline_id, &options).await;

@@ -59,6 +59,15 @@ pub struct ApiParameterValue {
     pub string_value: String,
 }
 
+impl From<ApiParameterValue> for ParameterValue {
+    fn from(value: ApiParameterValue) -> Self {
+        Self {
+            id: value.id,
+            value: value.string_value,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("object \"{object}\", field \"{key}\": a field has exactly one of stringValue and refValue")]
 pub struct ApiFieldError {
@@ -168,14 +177,7 @@ impl TryFrom<ApiDefinition> for Definition {
                         .collect(),
                 })
                 .collect(),
-            values: api
-                .parameter_values
-                .into_iter()
-                .map(|value| ParameterValue {
-                    id: value.id,
-                    value: value.string_value,
-                })
-                .collect(),
+            values: api.parameter_values.into_iter().map(ParameterValue::from).collect(),
         })
     }
 }

@@ -113,17 +113,7 @@ impl DynamoStore {
             .set_expression_attribute_values(non_empty(condition.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(failure("PutItem", &self.on_key(&item.key), error)),
-        }
+        conditional(result, "PutItem", &self.on_key(&item.key))
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<bool, StoreError> {
@@ -137,17 +127,7 @@ impl DynamoStore {
             .set_expression_attribute_values(non_empty(condition.values))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(failure("DeleteItem", &self.on_key(key), error)),
-        }
+        conditional(result, "DeleteItem", &self.on_key(key))
     }
 
     async fn check(&self, key: &Key, expected: &Expected) -> Result<bool, StoreError> {
@@ -771,6 +751,23 @@ fn is_retryable(code: Option<&str>, http_status: u16) -> bool {
 }
 
 /// An SDK failure as a store error, keeping the SDK's error code.
+/// A conditional write's answer: written, not written because its condition did not hold
+/// (a lost race, not an error), or a failure.
+fn conditional<O, E>(
+    result: Result<O, SdkError<E, HttpResponse>>,
+    operation: &str,
+    on: &str,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(error) => Err(failure(operation, on, error)),
+    }
+}
+
 fn failure<E>(operation: &str, on: &str, error: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
