@@ -10,7 +10,12 @@ mod support;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDateTime;
-use sluice::store::{Range, RunStore, dynamodb::DynamoStore, keys, records::InstanceRecord, records::Stored};
+use sluice::store::{
+    Range, RunStore,
+    dynamodb::DynamoStore,
+    keys,
+    records::{AttemptRecord, InstanceRecord, Stored},
+};
 use support::{Dev, percentiles};
 
 const LENGTH: usize = 20;
@@ -55,6 +60,10 @@ async fn main() {
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "sluice-dev");
     let mut handoffs = Vec::new();
     let mut wholes = Vec::new();
+    // Where a step's time goes: upstream FINISHED to the consumer's attempt (the dependency
+    // stage, woken by the stream), attempt to claim (the runner's poll), claim to FINISHED
+    // (running `true` and reporting it).
+    let (mut to_attempt, mut to_claim, mut to_finish) = (Vec::new(), Vec::new(), Vec::new());
     for chain in 0..CHAINS {
         let created = dev.post(
             "CreatePipeline",
@@ -89,7 +98,23 @@ async fn main() {
                 Instant::now() < deadline,
                 "chain {chain}: {finished} of {LENGTH} finished in two minutes"
             );
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Seldom enough not to load the emulator the chain runs on: the figures come
+            // from the records' own timestamps, not from when this loop sees them.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        };
+        let attempts: Vec<AttemptRecord> = store
+            .query(&keys::pipeline_pk(&id), &Range::prefix("ATT#", 1000))
+            .await
+            .expect("reads the run table")
+            .iter()
+            .filter_map(|item| Stored::<AttemptRecord>::from_item(item).ok())
+            .map(|stored| stored.record)
+            .collect();
+        let attempt = |n: usize| {
+            attempts
+                .iter()
+                .find(|attempt| attempt.component_id == format!("Step{n}"))
+                .expect("every step has its attempt")
         };
         let step = |n: usize| {
             instances
@@ -103,6 +128,10 @@ async fn main() {
                 upstream.ended_at.expect("ended"),
                 consumer.started_at.expect("started"),
             ));
+            let made = attempt(n);
+            to_attempt.push(between(upstream.ended_at.expect("ended"), made.available_at));
+            to_claim.push(between(made.available_at, made.claimed_at.expect("claimed")));
+            to_finish.push(between(made.claimed_at.expect("claimed"), made.ended_at.expect("ended")));
         }
         wholes.push(between(activated_at, step(LENGTH - 1).ended_at.expect("ended")));
     }
@@ -111,4 +140,7 @@ async fn main() {
         handoffs,
     );
     percentiles("whole chain, activation to last FINISHED", wholes);
+    percentiles("  of a step: upstream FINISHED to consumer's attempt", to_attempt);
+    percentiles("  of a step: attempt to claimed by the runner", to_claim);
+    percentiles("  of a step: claimed to FINISHED", to_finish);
 }

@@ -86,23 +86,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
             (Some(moto.endpoint()), Some(moto))
         }
     };
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-        loader = loader.region(aws_config::Region::new("us-east-1"));
-    }
-    if let Some(endpoint) = &endpoint {
-        loader = loader.endpoint_url(endpoint);
-        if moto.is_some() || std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
-            loader = loader.credentials_provider(aws_sdk_datapipeline::config::Credentials::new(
-                "test",
-                "test",
-                None,
-                None,
-                "sluice-dev",
-            ));
-        }
-    }
-    let sdk = loader.load().await;
+    let sdk = aws_sdk_config(endpoint.as_deref(), moto.is_some()).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     create_table(&dynamodb, &options.table)
         .await
@@ -243,6 +227,29 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     drop(moto);
     say!("Sluice dev stopped.");
     Ok(())
+}
+
+/// The AWS SDK's configuration for `endpoint` (an emulator), or for AWS itself. An emulator
+/// gets dummy credentials when none are configured (or always, with `dummy_credentials`):
+/// it does not check them. The region is us-east-1 unless one is set.
+pub async fn aws_sdk_config(endpoint: Option<&str>, dummy_credentials: bool) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        loader = loader.region(aws_config::Region::new("us-east-1"));
+    }
+    if let Some(endpoint) = endpoint {
+        loader = loader.endpoint_url(endpoint);
+        if dummy_credentials || std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+            loader = loader.credentials_provider(aws_sdk_datapipeline::config::Credentials::new(
+                "test",
+                "test",
+                None,
+                None,
+                "sluice-dev",
+            ));
+        }
+    }
+    loader.load().await
 }
 
 type DevApi = Api<'static, DynamoStore, AwsProbe>;

@@ -4,6 +4,7 @@
 //! and maps outcomes to exit codes: 0 success, 1 the input has errors, 2 bad usage or a
 //! file that cannot be read.
 
+mod demo;
 mod dev;
 mod eval;
 mod http;
@@ -104,6 +105,16 @@ enum Command {
         /// arrives (AWS holds up to 90)
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=90))]
         poll_wait: u64,
+    },
+    /// Run the demo pipelines to the end on this machine: starts sluice dev (and the emulator),
+    /// creates and activates every definition in a folder, shows their runs live, prints the alarm
+    Demo {
+        /// The folder of definitions to run
+        #[arg(long, default_value = "examples/demo")]
+        examples: PathBuf,
+        /// Seconds the pipelines may take before the demo gives up
+        #[arg(long, default_value_t = 180)]
+        timeout: u64,
     },
     /// Poll a worker group and run its ShellCommandActivity and ShellCommandPrecondition tasks
     Runner(runner::Args),
@@ -241,6 +252,11 @@ fn main() -> ExitCode {
             topic,
             tick: std::time::Duration::from_secs(tick.max(1)),
             poll_wait: std::time::Duration::from_secs(poll_wait),
+        }),
+        Command::Demo { examples, timeout } => demo::run(&demo::Options {
+            endpoint,
+            examples,
+            timeout: std::time::Duration::from_secs(timeout),
         }),
         Command::Verb(verb) => run_verb(endpoint.as_deref(), verb),
         Command::Runner(args) => runner::run_command(&args),

@@ -328,6 +328,13 @@ pub async fn set_status(
 /// `sluice runs`: every instance with its status, times and error, like `aws datapipeline
 /// list-runs`, newest runs last.
 pub async fn runs(client: &Client, pipeline: &str, status: Option<&str>) -> anyhow::Result<Outcome> {
+    let rows = fetch_runs(client, pipeline, status).await?;
+    print!("{}", runs_table(&rows, colour_wanted()));
+    Ok(Outcome::Success)
+}
+
+/// Every instance of `pipeline` (those in `status` only, when given), oldest first.
+pub async fn fetch_runs(client: &Client, pipeline: &str, status: Option<&str>) -> anyhow::Result<Vec<Run>> {
     let mut ids = Vec::new();
     let mut marker = None;
     loop {
@@ -371,29 +378,66 @@ pub async fn runs(client: &Client, pipeline: &str, status: Option<&str>) -> anyh
                     .find(|field| field.key() == key)
                     .and_then(|field| field.string_value())
                     .unwrap_or("")
+                    .to_owned()
             };
             rows.push(Run {
-                name: field("@componentParent").to_owned().if_empty(object.name()),
-                scheduled: field("@scheduledStartTime").to_owned(),
-                status: field("@status").to_owned(),
-                started: field("@actualStartTime").to_owned(),
-                ended: field("@actualEndTime").to_owned(),
-                error: field("errorMessage").to_owned(),
+                id: object.id().to_owned(),
+                name: field("@componentParent").if_empty(object.name()),
+                scheduled: field("@scheduledStartTime"),
+                status: field("@status"),
+                attempts: field("@attemptCount"),
+                started: field("@actualStartTime"),
+                ended: field("@actualEndTime"),
+                error: field("errorMessage"),
+                waiting_on: field("@waitingOn"),
             });
         }
     }
-    rows.sort_by(|a, b| (&a.scheduled, &a.name).cmp(&(&b.scheduled, &b.name)));
-    print_runs(&rows);
-    Ok(Outcome::Success)
+    // By scheduled start, then in the order they started (a chain reads top to bottom),
+    // those yet to start last.
+    rows.sort_by(|a, b| {
+        let started = |run: &Run| (run.started.is_empty(), run.started.clone());
+        (&a.scheduled, started(a), &a.name).cmp(&(&b.scheduled, started(b), &b.name))
+    });
+    Ok(rows)
 }
 
-struct Run {
-    name: String,
-    scheduled: String,
-    status: String,
-    started: String,
-    ended: String,
-    error: String,
+/// One instance, as the runs table shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub id: String,
+    pub name: String,
+    pub scheduled: String,
+    pub status: String,
+    pub attempts: String,
+    pub started: String,
+    pub ended: String,
+    pub error: String,
+    pub waiting_on: String,
+}
+
+impl Run {
+    /// Whether the instance has ended for good (a rerun would start it again).
+    pub fn has_ended(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "FINISHED" | "FAILED" | "CASCADE_FAILED" | "CANCELED" | "TIMEDOUT" | "SKIPPED" | "MARK_FINISHED"
+        )
+    }
+
+    /// The error of a failed run, or what a waiting one waits on, on one line.
+    pub fn note(&self) -> String {
+        let note = match (self.error.is_empty(), self.waiting_on.is_empty() || self.has_ended()) {
+            (false, _) => self.error.clone(),
+            (true, false) => format!("waiting on {}", self.waiting_on),
+            (true, true) => String::new(),
+        };
+        note.lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
 }
 
 trait IfEmpty {
@@ -406,12 +450,23 @@ impl IfEmpty for String {
     }
 }
 
-fn print_runs(rows: &[Run]) {
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let width = rows.iter().map(|row| row.name.len()).max().unwrap_or(4).max(4);
-    println!(
-        "{:<width$}  {:<19}  {:<23}  {:<19}  {:>9}  ERROR",
-        "NAME", "SCHEDULED START", "STATUS", "STARTED", "DURATION"
+/// Whether to colour statuses: on a terminal, unless `NO_COLOR` is set.
+pub fn colour_wanted() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
+/// The runs table, one line per instance and a count.
+pub fn runs_table(rows: &[Run], colour: bool) -> String {
+    use std::fmt::Write as _;
+    let width = rows
+        .iter()
+        .map(|row| row.name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let mut table = format!(
+        "{:<width$}  {:<19}  {:<23}  {:>8}  {:<19}  {:>9}  ERROR OR WAIT\n",
+        "NAME", "SCHEDULED START", "STATUS", "ATTEMPTS", "STARTED", "DURATION"
     );
     for row in rows {
         let status = if colour {
@@ -419,16 +474,19 @@ fn print_runs(rows: &[Run]) {
         } else {
             format!("{:<23}", row.status)
         };
-        println!(
-            "{:<width$}  {:<19}  {status}  {:<19}  {:>9}  {}",
+        let _ = writeln!(
+            table,
+            "{:<width$}  {:<19}  {status}  {:>8}  {:<19}  {:>9}  {}",
             row.name,
             row.scheduled,
+            row.attempts,
             row.started,
             duration(&row.started, &row.ended),
-            row.error
+            row.note()
         );
     }
-    println!("{} runs", rows.len());
+    let _ = writeln!(table, "{} runs", rows.len());
+    table
 }
 
 fn paint(status: &str) -> String {

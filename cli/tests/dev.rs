@@ -597,3 +597,243 @@ fn the_sluice_verbs_drive_a_pipeline_through_sluice_dev() {
     let (_, listed) = sluice(&dev, &["list"]);
     assert!(!listed.contains(&id), "{listed}");
 }
+
+/// `aws <args> --endpoint-url <endpoint>` for the emulator's services; its JSON answer.
+fn aws_at(endpoint: &str, args: &[&str]) -> Value {
+    let output = Command::new("aws")
+        .args(args)
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the aws CLI (pip install awscli)");
+    assert!(
+        output.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Every object of `sphere` in a pipeline, described: id to its fields.
+fn described_objects(dev: &Dev, pipeline: &str, sphere: &str) -> std::collections::BTreeMap<String, Value> {
+    let ids = dev.aws(&["query-objects", "--pipeline-id", pipeline, "--sphere", sphere])["ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut described = std::collections::BTreeMap::new();
+    for id in ids {
+        let id = id.as_str().unwrap().to_owned();
+        let answer = dev.aws(&["describe-objects", "--pipeline-id", pipeline, "--object-ids", &id]);
+        described.insert(id, answer);
+    }
+    described
+}
+
+#[test]
+fn the_demo_runs_its_pipelines_to_the_end_with_retries_a_cascade_and_an_alarm() {
+    // Given an emulator the test can look into, with its own queue on the alarm topic
+    let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let emulator = moto.endpoint();
+    let topic = aws_at(&emulator, &["sns", "create-topic", "--name", "sluice-dev-alarms"])["TopicArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue = aws_at(&emulator, &["sqs", "create-queue", "--queue-name", "test-alarms"])["QueueUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue_arn = aws_at(
+        &emulator,
+        &[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            &queue,
+            "--attribute-names",
+            "QueueArn",
+        ],
+    )["Attributes"]["QueueArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    aws_at(
+        &emulator,
+        &[
+            "sns",
+            "subscribe",
+            "--topic-arn",
+            &topic,
+            "--protocol",
+            "sqs",
+            "--notification-endpoint",
+            &queue_arn,
+        ],
+    );
+
+    // When the demo runs, starting sluice dev on that emulator
+    let began = Instant::now();
+    let demo = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "demo",
+            "--examples",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo"),
+        ])
+        .env("AWS_ENDPOINT_URL", &emulator)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let took = began.elapsed();
+    let printed = String::from_utf8_lossy(&demo.stdout).into_owned();
+    // Then it ends well within two minutes, having printed the live changes, the runs
+    // tables and the alarm it read back
+    assert!(
+        demo.status.success(),
+        "sluice demo: {printed}\n{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    assert!(took < Duration::from_secs(120), "the demo took {took:?}");
+    for expected in [
+        "WAITING_ON_DEPENDENCIES",
+        "== flaky-import",
+        "== nightly-report",
+        "== sales-backfill",
+        "CASCADE_FAILED",
+        "SNS alarm read back from the queue:",
+        "Subject: Sluice: Import the partner feed failed",
+        "sales/day=",
+    ] {
+        assert!(printed.contains(expected), "no {expected:?} in {printed}");
+    }
+
+    // And the run records, read back through the API of a new sluice dev on the same
+    // emulator, say how each pipeline ended
+    let dev = Dev::start_with(Some(&emulator));
+    let listed = dev.aws(&["list-pipelines"]);
+    let pipeline = |name: &str| {
+        listed["pipelineIdList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|pipeline| pipeline["name"] == name)
+            .and_then(|pipeline| pipeline["id"].as_str())
+            .unwrap_or_else(|| panic!("no pipeline {name} in {listed}"))
+            .to_owned()
+    };
+    let field = |described: &Value, key: &str| described_field(described, key);
+    let by_component = |instances: &std::collections::BTreeMap<String, Value>, component: &str| {
+        let mut found: Vec<Value> = instances
+            .values()
+            .filter(|described| field(described, "@componentParent") == component)
+            .cloned()
+            .collect();
+        found.sort_by_key(|described| field(described, "@scheduledStartTime"));
+        found
+    };
+
+    // The backfill copied three days, one instance per day, each after its export landed
+    let backfill = described_objects(&dev, &pipeline("sales-backfill"), "INSTANCE");
+    let copies = by_component(&backfill, "ArchiveSales");
+    assert_eq!(copies.len(), 3, "{backfill:?}");
+    let today = chrono::Utc::now().date_naive();
+    for (copy, back) in copies.iter().zip([3u64, 2, 1]) {
+        let day = today - chrono::Days::new(back);
+        assert_eq!(field(copy, "@status"), "FINISHED", "{copy}");
+        assert_eq!(field(copy, "@scheduledStartTime"), format!("{day}T00:00:00"));
+    }
+    for described in backfill.values() {
+        assert_eq!(field(described, "@status"), "FINISHED", "{described}");
+    }
+    let archived = aws_at(
+        &emulator,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            "sluice-demo-archive",
+            "--prefix",
+            "sales/",
+        ],
+    );
+    let keys: Vec<&str> = archived["Contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|object| object["Key"].as_str())
+        .collect();
+    for back in [3u64, 2, 1] {
+        let day = today - chrono::Days::new(back);
+        assert!(
+            keys.contains(&format!("sales/day={day}/orders.csv").as_str()),
+            "{keys:?}"
+        );
+    }
+
+    // The chain ran in order on the local runner
+    let report = described_objects(&dev, &pipeline("nightly-report"), "INSTANCE");
+    let mut previous_end = String::new();
+    for component in ["Extract", "Transform", "Load"] {
+        let [step] = by_component(&report, component).try_into().unwrap();
+        assert_eq!(field(&step, "@status"), "FINISHED", "{step}");
+        assert!(field(&step, "@actualStartTime") >= previous_end, "{report:?}");
+        previous_end = field(&step, "@actualEndTime");
+    }
+
+    // The flaky import failed three times, waiting 4 s then 8 s between attempts, and its
+    // consumer failed with it
+    let flaky = pipeline("flaky-import");
+    let instances = described_objects(&dev, &flaky, "INSTANCE");
+    let [import] = by_component(&instances, "ImportPartnerFeed").try_into().unwrap();
+    assert_eq!(field(&import, "@status"), "FAILED", "{import}");
+    assert_eq!(field(&import, "@attemptCount"), "3", "{import}");
+    assert!(
+        field(&import, "errorMessage").contains("connection refused"),
+        "{import}"
+    );
+    let [publish] = by_component(&instances, "PublishFeed").try_into().unwrap();
+    assert_eq!(field(&publish, "@status"), "CASCADE_FAILED", "{publish}");
+    let attempts = described_objects(&dev, &flaky, "ATTEMPT");
+    let mut starts: Vec<chrono::NaiveDateTime> = attempts
+        .values()
+        .filter(|described| field(described, "@componentParent") == "ImportPartnerFeed")
+        .map(|described| sluice::time::parse_datetime(&field(described, "@actualStartTime")).unwrap())
+        .collect();
+    starts.sort();
+    assert_eq!(starts.len(), 3, "{attempts:?}");
+    // Times have whole seconds: a 4 s wait shows as 3 s at least.
+    assert!((starts[1] - starts[0]).num_seconds() >= 3, "{starts:?}");
+    assert!((starts[2] - starts[1]).num_seconds() >= 7, "{starts:?}");
+
+    // And the alarm reached the test's own queue too, every expression evaluated
+    let received = aws_at(
+        &emulator,
+        &[
+            "sqs",
+            "receive-message",
+            "--queue-url",
+            &queue,
+            "--max-number-of-messages",
+            "10",
+        ],
+    );
+    let [message] = received["Messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .try_into()
+        .unwrap();
+    let envelope: Value = serde_json::from_str(message["Body"].as_str().unwrap()).unwrap();
+    assert_eq!(envelope["Subject"], "Sluice: Import the partner feed failed");
+    let text = envelope["Message"].as_str().unwrap();
+    let instance_id = import["pipelineObjects"][0]["id"].as_str().unwrap();
+    assert_eq!(
+        text,
+        format!(
+            "Import the partner feed ({instance_id}) is FAILED after its retries: {}",
+            field(&import, "errorMessage")
+        )
+    );
+    assert!(!text.contains("null"), "{text}");
+}

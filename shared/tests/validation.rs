@@ -450,9 +450,23 @@ fn enumerations_match_without_regard_to_case_as_aws_did() {
 fn sluice_extensions_and_aws_limits_are_warnings() {
     let report = validated(with(
         "Work",
-        json!({"id": "Work", "type": "ShellCommandActivity", "command": "x", "retryDelay": "30 seconds"}),
+        json!({"id": "Work", "type": "ShellCommandActivity", "command": "x", "retryDelay": "30 fortnights"}),
     ));
     assert_error(&report, Some("Work"), Some("retryDelay"), "not a period");
+    // Seconds are Sluice's, for waits: AWS had no such unit and a 2-minute floor
+    let report = validated(with(
+        "Work",
+        json!({"id": "Work", "type": "ShellCommandActivity", "command": "x", "retryDelay": "30 seconds"}),
+    ));
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_warning(&report, Some("Work"), Some("retryDelay"), "2-minute minimum");
+    // A schedule still steps by a minute at least
+    let report = validated(json!({"objects": [
+        {"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Often"}, "workerGroup": "wg"},
+        {"id": "Often", "type": "Schedule", "period": "30 seconds", "startAt": "FIRST_ACTIVATION_DATE_TIME"},
+        {"id": "Work", "type": "ShellCommandActivity", "command": "x"}
+    ]}));
+    assert_error(&report, Some("Often"), Some("period"), "at most once a minute");
     let report = validated(pipeline(vec![json!({
         "id": "Eager", "type": "ShellCommandActivity", "command": "x",
         "retryDelay": "1 minute", "maximumRetries": "10", "filepath": "s3://b/x"

@@ -40,9 +40,6 @@ enum Severity {
     Warning,
 }
 
-/// Sluice's own floor: schedules run at most once a minute.
-const MIN_PERIOD_SECONDS: i64 = 60;
-
 /// The outcome of validating one definition.
 #[derive(Debug, Clone)]
 pub struct Validation {
@@ -680,13 +677,7 @@ impl<'a> Validator<'a> {
                 self.error(Issue::field(&object.id, error.field, error.message))
             }
             Ok(ScheduleSpec::Periodic(schedule)) => {
-                if schedule.period.nominal_seconds() < MIN_PERIOD_SECONDS {
-                    self.error(Issue::field(
-                        &object.id,
-                        "period",
-                        "Sluice runs schedules at most once a minute",
-                    ));
-                } else if let Some(warning) = aws_period_warning(schedule.period) {
+                if let Some(warning) = aws_period_warning(schedule.period) {
                     self.warning(Issue::field(&object.id, "period", warning));
                 }
             }

@@ -1,5 +1,6 @@
 //! Periods such as `15 minutes`, `1 Day` or `3 months`: the step of a schedule and of the
-//! `plusPeriod` expression function.
+//! `plusPeriod` expression function. Seconds are a Sluice extension for the fields that
+//! wait (`retryDelay`, timeouts); a schedule still steps by a minute at least.
 
 use std::fmt;
 
@@ -8,6 +9,7 @@ use thiserror::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PeriodUnit {
+    Seconds,
     Minutes,
     Hours,
     Days,
@@ -21,6 +23,7 @@ impl PeriodUnit {
         let word = word.to_ascii_lowercase();
         let singular = word.strip_suffix('s').unwrap_or(&word);
         Some(match singular {
+            "second" => Self::Seconds,
             "minute" => Self::Minutes,
             "hour" => Self::Hours,
             "day" => Self::Days,
@@ -33,6 +36,8 @@ impl PeriodUnit {
 
     fn name(self, count: u32) -> &'static str {
         match (self, count == 1) {
+            (Self::Seconds, true) => "second",
+            (Self::Seconds, false) => "seconds",
             (Self::Minutes, true) => "minute",
             (Self::Minutes, false) => "minutes",
             (Self::Hours, true) => "hour",
@@ -49,7 +54,7 @@ impl PeriodUnit {
     }
 }
 
-/// `N minute(s)|hour(s)|day(s)|week(s)|month(s)|year(s)`, any case, N ≥ 1.
+/// `N second(s)|minute(s)|hour(s)|day(s)|week(s)|month(s)|year(s)`, any case, N ≥ 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Period {
     pub count: u32,
@@ -87,6 +92,7 @@ impl Period {
     /// period against limits, never for date arithmetic.
     pub fn nominal_seconds(self) -> i64 {
         let unit = match self.unit {
+            PeriodUnit::Seconds => 1,
             PeriodUnit::Minutes => 60,
             PeriodUnit::Hours => 3_600,
             PeriodUnit::Days => 86_400,
@@ -103,6 +109,7 @@ impl Period {
     pub fn add_naive(self, datetime: NaiveDateTime, times: i64) -> Option<NaiveDateTime> {
         let steps = times.checked_mul(i64::from(self.count))?;
         match self.unit {
+            PeriodUnit::Seconds => datetime.checked_add_signed(Duration::try_seconds(steps)?),
             PeriodUnit::Minutes => datetime.checked_add_signed(Duration::try_minutes(steps)?),
             PeriodUnit::Hours => datetime.checked_add_signed(Duration::try_hours(steps)?),
             PeriodUnit::Days => datetime.checked_add_signed(Duration::try_days(steps)?),
@@ -113,11 +120,12 @@ impl Period {
     }
 
     /// Like [`Period::add_naive`] on a zoned date-time, with Joda's rules: minutes and hours
-    /// are exact durations; days and longer move the local date and keep the local time
+    /// (and seconds) are exact durations; days and longer move the local date and keep the
+    /// local time
     /// (a local time that a DST change skips moves forward by the gap).
     pub fn add_zoned<Tz: TimeZone>(self, datetime: &DateTime<Tz>, times: i64) -> Option<DateTime<Tz>> {
         match self.unit {
-            PeriodUnit::Minutes | PeriodUnit::Hours => {
+            PeriodUnit::Seconds | PeriodUnit::Minutes | PeriodUnit::Hours => {
                 let utc = self.add_naive(datetime.naive_utc(), times)?;
                 Some(datetime.timezone().from_utc_datetime(&utc))
             }
@@ -187,6 +195,8 @@ mod tests {
             ("15 minutes", Period::new(15, PeriodUnit::Minutes)),
             ("15 Minutes", Period::new(15, PeriodUnit::Minutes)),
             ("1 minute", Period::new(1, PeriodUnit::Minutes)),
+            ("10 seconds", Period::new(10, PeriodUnit::Seconds)),
+            ("1 Second", Period::new(1, PeriodUnit::Seconds)),
             ("1 Hour", Period::new(1, PeriodUnit::Hours)),
             ("2 HOURS", Period::new(2, PeriodUnit::Hours)),
             ("1 Day", Period::new(1, PeriodUnit::Days)),

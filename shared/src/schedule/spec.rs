@@ -13,6 +13,8 @@ use crate::time::parse_datetime;
 /// AWS refuses periods shorter than 15 minutes; Sluice allows down to 1 minute, so validation
 /// compares against this only to warn.
 pub const AWS_MIN_PERIOD_SECONDS: i64 = 15 * 60;
+/// Sluice's own floor: the minute tick (EventBridge's finest rate) wakes the schedule stage.
+pub const MIN_PERIOD_SECONDS: i64 = 60;
 
 /// AWS refuses periods longer than 3 years (3 × 365 days, as [`Period::nominal_seconds`]
 /// counts them); Sluice allows any length, so validation compares against this only to warn.
@@ -171,6 +173,12 @@ impl ScheduleSpec {
             return on_demand(fields, on_demand_period, on_demand_start);
         }
         let period = Period::parse(period_text).map_err(|error| ScheduleError::new("period", error.to_string()))?;
+        if period.nominal_seconds() < MIN_PERIOD_SECONDS {
+            return Err(ScheduleError::new(
+                "period",
+                format!("\"{period}\" is too short: Sluice runs schedules at most once a minute"),
+            ));
+        }
         let start = start(fields)?;
         let end = end(fields)?;
         if let (ScheduleStart::At(start), ScheduleEnd::At(end)) = (start, end)
@@ -606,5 +614,28 @@ mod tests {
         assert_eq!(warn(36, PeriodUnit::Months), None);
         assert!(warn(4, PeriodUnit::Years).unwrap().contains("3 years"));
         assert!(warn(157, PeriodUnit::Weeks).is_some());
+    }
+
+    #[test]
+    fn a_schedule_steps_by_a_minute_at_least() {
+        // Given schedules of seconds (seconds are for waits such as retryDelay)
+        for period in ["59 seconds", "1 second"] {
+            let error = ScheduleSpec::from_fields(ScheduleFields {
+                start_at: Some("FIRST_ACTIVATION_DATE_TIME"),
+                ..fields(period)
+            })
+            .unwrap_err();
+            // Then the period is refused, saying why
+            assert_eq!(error.field, "period");
+            assert!(error.to_string().contains("at most once a minute"), "{error}");
+        }
+        // And 60 seconds is a minute
+        assert!(
+            ScheduleSpec::from_fields(ScheduleFields {
+                start_at: Some("FIRST_ACTIVATION_DATE_TIME"),
+                ..fields("60 seconds")
+            })
+            .is_ok()
+        );
     }
 }
