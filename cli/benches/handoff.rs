@@ -131,7 +131,10 @@ async fn main() {
             let made = attempt(n);
             to_attempt.push(between(upstream.ended_at.expect("ended"), made.available_at));
             to_claim.push(between(made.available_at, made.claimed_at.expect("claimed")));
-            to_finish.push(between(made.claimed_at.expect("claimed"), made.ended_at.expect("ended")));
+            to_finish.push(between(
+                made.claimed_at.expect("claimed"),
+                made.ended_at.expect("ended"),
+            ));
         }
         wholes.push(between(activated_at, step(LENGTH - 1).ended_at.expect("ended")));
     }

@@ -15,7 +15,7 @@ use sluice::{
     },
     local::MotoServer,
     runner::{self, EngineTaskSource, Executor, ExecutorSettings, RunSettings, S3Storage},
-    stages::{Ports, Stage, Trigger, run_stage},
+    stages::{Ports, Stage, Trigger, run_stage, tasks_offered},
     store::{
         dynamodb::{DynamoStore, create_table},
         stream::{Follow, StreamReader, stream_arn},
@@ -293,10 +293,19 @@ async fn follow_stream(
         }
         last_change = std::time::Instant::now();
         let trigger = Trigger::Changes(changes);
-        // Preconditions first, and the runner woken as soon as it may have work.
-        run_logged(api, Stage::Preconditions, &trigger, ports).await;
-        wake.notify_waiters();
-        wake.notify_one();
+        // Preconditions first (they make the attempts), then as many of the runner's idle
+        // workers woken as there are new tasks: waking all of them on every change had them
+        // polling dozens of times a second, and the emulator answered everything else later.
+        // One worker at once when the stage changed something (most likely it made the
+        // attempt the chain waits for), and one per task the batch shows was offered.
+        let changed = run_logged(api, Stage::Preconditions, &trigger, ports).await;
+        let offered = match &trigger {
+            Trigger::Changes(changes) => tasks_offered(changes),
+            Trigger::Tick => 0,
+        };
+        for _ in 0..offered + usize::from(changed > 0) {
+            wake.notify_one();
+        }
         for stage in [Stage::Activities, Stage::Actions, Stage::Scheduler] {
             run_logged(api, stage, &trigger, ports).await;
         }
@@ -311,7 +320,7 @@ async fn run_logged(
     stage: Stage,
     trigger: &Trigger,
     ports: &'static Ports<'static, SnsNotifier, S3Storage>,
-) {
+) -> usize {
     let _turn = STAGE_TURN.lock().await;
     match run_stage(&api.engine, stage, trigger, ports, || true).await {
         Ok(report) => {
@@ -321,7 +330,11 @@ async fn run_logged(
             for problem in report.problems {
                 eprintln!("sluice dev: {stage}: {problem}");
             }
+            report.changed
         }
-        Err(error) => eprintln!("sluice dev: {stage} failed: {error}"),
+        Err(error) => {
+            eprintln!("sluice dev: {stage} failed: {error}");
+            0
+        }
     }
 }

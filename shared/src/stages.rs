@@ -15,7 +15,7 @@ use std::fmt;
 use crate::{
     cloud::{notify::Notifier, probe::Probe},
     engine::{
-        Engine, EngineError, StepReport,
+        Engine, EngineError, Status, StepReport,
         wake::{Change, ChangeKind},
     },
     runner::{Storage, serverless::serverless_step},
@@ -86,6 +86,21 @@ impl Stage {
     }
 }
 
+/// How many attempts the changes made ready for a runner (a new attempt, or one given
+/// back): how many of a local runner's idle workers are worth waking, no more.
+pub fn tasks_offered(changes: &[Change]) -> usize {
+    let waiting = Status::WaitingForRunner.as_str();
+    changes
+        .iter()
+        .filter(|change| {
+            change.key.sk.starts_with("ATT#")
+                && change.kind != ChangeKind::Remove
+                && change.new_status.as_deref() == Some(waiting)
+                && change.old_status.as_deref() != Some(waiting)
+        })
+        .count()
+}
+
 /// What the stage does besides the engine: publish alarms, copy objects.
 pub struct Ports<'p, N, St> {
     pub notifier: &'p N,
@@ -153,4 +168,46 @@ where
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Key;
+
+    fn change(kind: ChangeKind, sk: &str, old: Option<&str>, new: Option<&str>) -> Change {
+        Change {
+            kind,
+            key: Key::new("PIPELINE#df-1", sk),
+            old_status: old.map(str::to_owned),
+            new_status: new.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_attempts_that_became_ready_for_a_runner_are_offered_tasks() {
+        let attempt = "ATT#Step#2026-01-01T00:00:00#0001";
+        let changes = [
+            // A new attempt, and one handed back: two tasks
+            change(ChangeKind::Insert, attempt, None, Some("WAITING_FOR_RUNNER")),
+            change(ChangeKind::Modify, attempt, Some("RUNNING"), Some("WAITING_FOR_RUNNER")),
+            // Not tasks: a progress report on a waiting attempt, a claim, an instance, a removal
+            change(
+                ChangeKind::Modify,
+                attempt,
+                Some("WAITING_FOR_RUNNER"),
+                Some("WAITING_FOR_RUNNER"),
+            ),
+            change(ChangeKind::Modify, attempt, Some("WAITING_FOR_RUNNER"), Some("RUNNING")),
+            change(
+                ChangeKind::Insert,
+                "INST#Step#2026-01-01T00:00:00",
+                None,
+                Some("WAITING_FOR_RUNNER"),
+            ),
+            change(ChangeKind::Remove, attempt, Some("WAITING_FOR_RUNNER"), None),
+        ];
+        assert_eq!(tasks_offered(&changes), 2);
+        assert_eq!(tasks_offered(&[]), 0);
+    }
 }

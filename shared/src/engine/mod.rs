@@ -114,6 +114,9 @@ pub struct Engine<'a, S, P> {
     pub probe: &'a P,
     pub limits: Limits,
     compiled: Mutex<HashMap<(String, u32), Arc<CompiledPipeline>>>,
+    /// When this process last wrote down a poll of each worker group: a runner polls many
+    /// times a minute, and the record only needs a line a minute.
+    polls_noted: Mutex<HashMap<String, NaiveDateTime>>,
 }
 
 impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
@@ -125,6 +128,7 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             probe,
             limits: Limits::default(),
             compiled: Mutex::new(HashMap::new()),
+            polls_noted: Mutex::new(HashMap::new()),
         }
     }
 

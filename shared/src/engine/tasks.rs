@@ -163,21 +163,30 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         hostname: Option<&str>,
         now: NaiveDateTime,
     ) -> Result<(), EngineError> {
+        let fresh = |at: NaiveDateTime| now - at < chrono::TimeDelta::minutes(1);
+        let polls_noted = || self.polls_noted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let noted_here = polls_noted().get(worker_group).copied();
+        if noted_here.is_some_and(fresh) {
+            return Ok(());
+        }
         let record = WorkerGroupRecord {
             worker_group: worker_group.to_owned(),
             last_poll_at: now,
             last_hostname: hostname.map(str::to_owned),
         };
         let key = records::Record::key(&record);
-        match records::get::<WorkerGroupRecord, _>(self.store, &key).await? {
-            Some(stored) if now - stored.record.last_poll_at < chrono::TimeDelta::minutes(1) => {}
+        let noted = match records::get::<WorkerGroupRecord, _>(self.store, &key).await? {
+            Some(stored) if fresh(stored.record.last_poll_at) => stored.record.last_poll_at,
             Some(stored) => {
                 self.store.write(stored.replace(&record)?).await?;
+                now
             }
             None => {
                 self.store.write(create(&record)?).await?;
+                now
             }
-        }
+        };
+        polls_noted().insert(worker_group.to_owned(), noted);
         Ok(())
     }
 
