@@ -25,9 +25,9 @@ use crate::{
     engine::{status::Status, tasks::TaskAssignment},
     expr::{Evaluated, Value},
     store::{
-        Range, RunStore, keys,
+        Item, Key, Range, RunStore, keys,
         records::{
-            self, AttemptKind, AttemptRecord, ComponentRecord, DefinitionRecord, InstanceRecord, PipelineRecord,
+            AttemptKind, AttemptRecord, ComponentRecord, DefinitionRecord, InstanceRecord, PipelineRecord, Stored,
         },
     },
     time::{format_datetime, parse_datetime_lenient},
@@ -487,40 +487,59 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(objects)
     }
 
-    /// One object by id, read by its key (a component, an instance, or an activity's
-    /// attempt), without reading the pipeline's history; `None` when it is not found that way.
-    async fn one_object(
-        &self,
-        pipeline_id: &str,
-        described: &Source,
-        id: &str,
-        evaluate: bool,
-    ) -> Result<Option<ApiPipelineObject>, EngineError> {
+    /// The keys that hold what an id names: an attempt and its instance, an instance, or
+    /// a component's record (for a component id; harmless for any other).
+    fn object_keys(pipeline_id: &str, id: &str) -> Vec<Key> {
         if let Some((component, start, number)) = parse_attempt_id(id) {
-            let Some(attempt) =
-                records::get::<AttemptRecord, _>(self.store, &keys::attempt(pipeline_id, &component, start, number))
-                    .await?
-            else {
-                return Ok(None);
-            };
-            let instance = super::timers::instance(self.store, pipeline_id, &component, start)
-                .await?
-                .map(|stored| stored.record);
-            return Ok(Some(attempt_object(&attempt.record, instance.as_ref()).object));
+            return vec![
+                keys::attempt(pipeline_id, &component, start, number),
+                keys::instance(pipeline_id, &component, start),
+            ];
         }
         if id.starts_with('@') {
-            let Ok((component, start)) = parse_instance_id(id) else {
+            return match parse_instance_id(id) {
+                Ok((component, start)) => vec![keys::instance(pipeline_id, &component, start)],
+                Err(_) => Vec::new(),
+            };
+        }
+        vec![keys::component(pipeline_id, id)]
+    }
+
+    /// The object an id names, from the items its keys read (`None`: not found so).
+    fn one_object(
+        described: &Source,
+        pipeline_id: &str,
+        id: &str,
+        items: &[Option<Item>],
+        evaluate: bool,
+    ) -> Result<Option<ApiPipelineObject>, EngineError> {
+        let decode = |index: usize| items.get(index).and_then(Option::as_ref);
+        if parse_attempt_id(id).is_some() {
+            let Some(attempt) = decode(0) else {
                 return Ok(None);
             };
-            return Ok(super::timers::instance(self.store, pipeline_id, &component, start)
-                .await?
-                .map(|instance| instance_object(described, &instance.record, pipeline_id, evaluate).object));
+            let attempt = Stored::<AttemptRecord>::from_item(attempt)?.record;
+            let instance = decode(1)
+                .map(Stored::<InstanceRecord>::from_item)
+                .transpose()?
+                .map(|stored| stored.record);
+            return Ok(Some(attempt_object(&attempt, instance.as_ref()).object));
+        }
+        if id.starts_with('@') {
+            let Some(instance) = decode(0) else {
+                return Ok(None);
+            };
+            let instance = Stored::<InstanceRecord>::from_item(instance)?.record;
+            return Ok(Some(
+                instance_object(described, &instance, pipeline_id, evaluate).object,
+            ));
         }
         let Some(object) = described.definition.objects.iter().find(|object| object.id == id) else {
             return Ok(None);
         };
-        let paused = records::get::<ComponentRecord, _>(self.store, &keys::component(pipeline_id, id))
-            .await?
+        let paused = decode(0)
+            .map(Stored::<ComponentRecord>::from_item)
+            .transpose()?
             .is_some_and(|component| component.record.paused);
         Ok(Some(
             component_object(described, object, pipeline_id, paused, evaluate).object,
@@ -528,15 +547,26 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     }
 
     /// DescribeObjects: the objects with these ids, in the order asked; an id the
-    /// pipeline does not have is ObjectNotFound. Each is read by its key; only an id not
-    /// found so (a precondition check's attempt) is looked for among all objects.
+    /// pipeline does not have is ObjectNotFound. The pipeline and every record the ids name
+    /// are read in one request; only an id not found so (a precondition check's attempt)
+    /// is looked for among all objects.
     pub async fn describe_objects(
         &self,
         pipeline_id: &str,
         ids: &[String],
         evaluate: bool,
     ) -> Result<Vec<ApiPipelineObject>, EngineError> {
-        let pipeline = self.pipeline(pipeline_id).await?.record;
+        let per_id: Vec<Vec<Key>> = ids.iter().map(|id| Self::object_keys(pipeline_id, id)).collect();
+        let mut wanted = vec![keys::pipeline(pipeline_id)];
+        wanted.extend(per_id.iter().flatten().cloned());
+        let mut items = self.store.get_many(&wanted).await?.into_iter();
+        let pipeline = items
+            .next()
+            .flatten()
+            .map(|item| Stored::<PipelineRecord>::from_item(&item))
+            .transpose()?
+            .ok_or_else(|| EngineError::PipelineNotFound(pipeline_id.to_owned()))?
+            .record;
         let not_found = |id: &String| EngineError::ObjectNotFound {
             pipeline: pipeline_id.to_owned(),
             object: id.clone(),
@@ -547,17 +577,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 None => Ok(Vec::new()),
             };
         };
-        // Each id is one or two reads: made at once, not one after another.
-        let looked_up = crate::concurrent::join_all(
-            ids.iter()
-                .map(|id| self.one_object(pipeline_id, &described, id, evaluate))
-                .collect(),
-        )
-        .await;
         let mut found = Vec::with_capacity(ids.len());
         let mut all: Option<Vec<Described>> = None;
-        for (id, looked_up) in ids.iter().zip(looked_up) {
-            if let Some(object) = looked_up? {
+        for (id, keys) in ids.iter().zip(&per_id) {
+            let read: Vec<Option<Item>> = items.by_ref().take(keys.len()).collect();
+            if let Some(object) = Self::one_object(&described, pipeline_id, id, &read, evaluate)? {
                 found.push(object);
                 continue;
             }

@@ -51,6 +51,13 @@ impl<S: RunStore> RunStore for CountingStore<S> {
         self.inner.get(key).await
     }
 
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        // One request per hundred keys, as BatchGetItem takes them.
+        let requests = u64::try_from(keys.len().div_ceil(100)).unwrap_or(u64::MAX);
+        self.reads.fetch_add(requests, Ordering::Relaxed);
+        self.inner.get_many(keys).await
+    }
+
     async fn write(&self, write: Write) -> Result<bool, StoreError> {
         self.writes.fetch_add(1, Ordering::Relaxed);
         self.inner.write(write).await

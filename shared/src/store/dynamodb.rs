@@ -51,8 +51,8 @@ use aws_sdk_dynamodb::{
     operation::transact_write_items::TransactWriteItemsError,
     types::{
         AttributeDefinition, AttributeValue, BillingMode, CancellationReason, ConditionCheck, Delete,
-        GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-        ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription, TableStatus,
+        GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType,
+        Put, ScalarAttributeType, StreamSpecification, StreamViewType, TableDescription, TableStatus,
         TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
     },
 };
@@ -74,6 +74,12 @@ mod attr {
     pub const EXPIRES_AT: &str = "expires_at";
     pub const DATA: &str = "data";
 }
+
+/// BatchGetItem takes at most this many keys.
+const BATCH_GET_LIMIT: usize = 100;
+/// Keys DynamoDB leaves unprocessed (throttling) are asked for again, this many times in
+/// all, before the read is reported unavailable (retrying later can help).
+const BATCH_GET_TRIES: usize = 4;
 
 /// How long [`create_table`] waits for a new table and its index to become ACTIVE.
 const ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -286,6 +292,60 @@ impl RunStore for DynamoStore {
             .await
             .map_err(|error| failure("GetItem", &self.on_key(key), error))?;
         output.item.map(from_attributes).transpose()
+    }
+
+    async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        // BatchGetItem refuses a key named twice, and an empty key part.
+        let mut seen = HashSet::new();
+        let wanted: Vec<&Key> = keys
+            .iter()
+            .filter(|key| !key.pk.is_empty() && !key.sk.is_empty())
+            .filter(|key| seen.insert((key.pk.as_str(), key.sk.as_str())))
+            .collect();
+        let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(wanted.len());
+        for chunk in wanted.chunks(BATCH_GET_LIMIT) {
+            let on = format!("{} items in table {:?}", chunk.len(), self.table);
+            let mut pending: Vec<HashMap<String, AttributeValue>> =
+                chunk.iter().map(|key| key_attributes(key)).collect();
+            for _ in 0..BATCH_GET_TRIES {
+                if pending.is_empty() {
+                    break;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|error| self.unbuildable("BatchGetItem", error))?;
+                let output = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|error| failure("BatchGetItem", &on, error))?;
+                let answered = output.responses.and_then(|mut tables| tables.remove(&self.table));
+                for attributes in answered.unwrap_or_default() {
+                    let item = from_attributes(attributes)?;
+                    found.insert((item.key.pk.clone(), item.key.sk.clone()), item);
+                }
+                pending = output
+                    .unprocessed_keys
+                    .and_then(|mut tables| tables.remove(&self.table))
+                    .map(|left| left.keys)
+                    .unwrap_or_default();
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable(format!(
+                    "DynamoDB BatchGetItem on {on} left {} keys unprocessed after {BATCH_GET_TRIES} tries \
+                     (throttled); try again",
+                    pending.len()
+                )));
+            }
+        }
+        Ok(keys
+            .iter()
+            .map(|key| found.get(&(key.pk.clone(), key.sk.clone())).cloned())
+            .collect())
     }
 
     async fn write(&self, write: Write) -> Result<bool, StoreError> {

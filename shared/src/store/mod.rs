@@ -154,6 +154,19 @@ impl StoreError {
 pub trait RunStore: Send + Sync {
     fn get(&self, key: &Key) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
 
+    /// Several items at once, in the order of `keys` (`None` where there is none; a key
+    /// named twice is read once and answered twice). One request where the store can
+    /// (DynamoDB's BatchGetItem); read one after another otherwise.
+    fn get_many(&self, keys: &[Key]) -> impl Future<Output = Result<Vec<Option<Item>>, StoreError>> + Send {
+        async move {
+            let mut items = Vec::with_capacity(keys.len());
+            for key in keys {
+                items.push(self.get(key).await?);
+            }
+            Ok(items)
+        }
+    }
+
     fn write(&self, write: Write) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// All writes or none: `Ok(false)` when any condition fails.

@@ -42,6 +42,7 @@ suite![
     versions_start_at_one_whatever_the_created_item_says,
     a_second_create_of_the_same_key_fails_and_leaves_the_item_unchanged,
     get_finds_only_the_exact_key,
+    get_many_answers_every_key_in_order_past_one_request,
     replace_with_the_expected_version_and_status_succeeds_and_bumps_the_version,
     replace_with_a_stale_version_fails_and_writes_nothing,
     replace_with_another_status_fails_and_writes_nothing,
@@ -303,6 +304,39 @@ async fn get_finds_only_the_exact_key<S: RunStore>(store: Arc<S>) {
         );
     }
     assert!(read(&*store, &Key::new("p", "a")).await.is_some());
+}
+
+async fn get_many_answers_every_key_in_order_past_one_request<S: RunStore>(store: Arc<S>) {
+    // Given two items
+    create(&*store, item("p", "a")).await;
+    create(&*store, item("p", "b")).await;
+    // When they are asked for with a missing key, one key twice and an empty key
+    let keys = [
+        Key::new("p", "b"),
+        Key::new("p", "x"),
+        Key::new("p", "a"),
+        Key::new("p", "b"),
+        Key::new("", ""),
+    ];
+    let found = answered(store.get_many(&keys).await, "get_many");
+    // Then every key is answered in its place
+    let sks: Vec<Option<&str>> = found
+        .iter()
+        .map(|item| item.as_ref().map(|item| item.key.sk.as_str()))
+        .collect();
+    assert_eq!(sks, [Some("b"), None, Some("a"), Some("b"), None]);
+    assert_eq!(found[2], Some(stored(&*store, &Key::new("p", "a")).await));
+    // And more keys than one BatchGetItem takes are all answered
+    let many: Vec<String> = (0..130).map(|n| format!("k{n:03}")).collect();
+    let names: Vec<&str> = many.iter().map(String::as_str).collect();
+    create_all(&*store, "q", &names).await;
+    let keys: Vec<Key> = names.iter().map(|sk| Key::new("q", *sk)).collect();
+    let found = answered(store.get_many(&keys).await, "get_many of 130 keys");
+    assert_eq!(found.len(), 130);
+    for (key, item) in keys.iter().zip(&found) {
+        assert_eq!(item.as_ref().map(|item| &item.key), Some(key));
+    }
+    assert_eq!(answered(store.get_many(&[]).await, "get_many of nothing"), Vec::new());
 }
 
 // ---- replace ------------------------------------------------------------------------------
