@@ -100,7 +100,7 @@ async fn main() {
             );
             // Seldom enough not to load the emulator the chain runs on: the figures come
             // from the records' own timestamps, not from when this loop sees them.
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
         };
         let attempts: Vec<AttemptRecord> = store
             .query(&keys::pipeline_pk(&id), &Range::prefix("ATT#", 1000))

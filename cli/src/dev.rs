@@ -176,7 +176,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let reader = StreamReader::open(aws_sdk_dynamodbstreams::Client::new(&sdk), arn, follow)
         .await
         .context("opening the run table's stream")?;
-    let stages = tokio::spawn(run_ticks(api, ports, options.tick));
+    let stages = tokio::spawn(run_ticks(api, ports, options.tick, wake.clone()));
     let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone()));
     // A local runner for worker group `local`, working straight on the engine.
     let (stop_runner, runner_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -255,12 +255,20 @@ pub async fn aws_sdk_config(endpoint: Option<&str>, dummy_credentials: bool) -> 
 type DevApi = Api<'static, DynamoStore, AwsProbe>;
 
 /// Every stage, every tick: the minute schedule of a deployment, faster.
-async fn run_ticks(api: &'static DevApi, ports: &'static Ports<'static, SnsNotifier, S3Storage>, tick: Duration) {
+async fn run_ticks(
+    api: &'static DevApi,
+    ports: &'static Ports<'static, SnsNotifier, S3Storage>,
+    tick: Duration,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) {
     let mut interval = tokio::time::interval(tick);
     loop {
         interval.tick().await;
         for stage in Stage::ALL {
-            run_logged(api, stage, &Trigger::Tick, ports).await;
+            let changed = run_logged(api, stage, &Trigger::Tick, ports).await;
+            if stage == Stage::Preconditions && changed > 0 {
+                wake.notify_one();
+            }
         }
     }
 }
@@ -297,7 +305,7 @@ async fn follow_stream(
         // workers woken as there are new tasks: waking all of them on every change had them
         // polling dozens of times a second, and the emulator answered everything else later.
         // One worker at once when the stage changed something (most likely it made the
-        // attempt the chain waits for), and one per task the batch shows was offered.
+        // attempt the chain waits for), and one per task the batch shows was handed back.
         let changed = run_logged(api, Stage::Preconditions, &trigger, ports).await;
         let offered = match &trigger {
             Trigger::Changes(changes) => tasks_offered(changes),

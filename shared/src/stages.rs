@@ -86,15 +86,17 @@ impl Stage {
     }
 }
 
-/// How many attempts the changes made ready for a runner (a new attempt, or one given
-/// back): how many of a local runner's idle workers are worth waking, no more.
+/// How many attempts the changes handed back to the runners (a task whose runner stopped
+/// or lost its lease waits for one again): how many of a local runner's idle workers are
+/// worth waking for them. New attempts are not counted: the stage that made them wakes a
+/// worker as it makes them, and by the time the stream shows them they are taken.
 pub fn tasks_offered(changes: &[Change]) -> usize {
     let waiting = Status::WaitingForRunner.as_str();
     changes
         .iter()
         .filter(|change| {
             change.key.sk.starts_with("ATT#")
-                && change.kind != ChangeKind::Remove
+                && change.kind == ChangeKind::Modify
                 && change.new_status.as_deref() == Some(waiting)
                 && change.old_status.as_deref() != Some(waiting)
         })
@@ -185,13 +187,15 @@ mod tests {
     }
 
     #[test]
-    fn only_attempts_that_became_ready_for_a_runner_are_offered_tasks() {
+    fn only_attempts_handed_back_to_the_runners_are_offered_tasks() {
         let attempt = "ATT#Step#2026-01-01T00:00:00#0001";
         let changes = [
-            // A new attempt, and one handed back: two tasks
-            change(ChangeKind::Insert, attempt, None, Some("WAITING_FOR_RUNNER")),
+            // Two attempts handed back: two tasks
             change(ChangeKind::Modify, attempt, Some("RUNNING"), Some("WAITING_FOR_RUNNER")),
-            // Not tasks: a progress report on a waiting attempt, a claim, an instance, a removal
+            change(ChangeKind::Modify, attempt, Some("RUNNING"), Some("WAITING_FOR_RUNNER")),
+            // Not counted: a new attempt (its stage woke a worker), a progress report on a
+            // waiting attempt, a claim, an instance, a removal
+            change(ChangeKind::Insert, attempt, None, Some("WAITING_FOR_RUNNER")),
             change(
                 ChangeKind::Modify,
                 attempt,
