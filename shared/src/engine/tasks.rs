@@ -16,8 +16,8 @@ use crate::{
     store::{
         RunStore, Write, keys,
         records::{
-            self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord, Stored,
-            TaskRecord, TaskRunnerRecord, WorkerGroupRecord, create,
+            self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord, PipelineRecord,
+            Stored, TaskRecord, TaskRunnerRecord, WorkerGroupRecord, create,
         },
     },
     time::format_datetime,
@@ -248,7 +248,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             )));
         }
         for _ in 0..CONTENTION_TRIES {
-            let (_, attempt) = self.task(task_id, worker_group).await?;
+            let (_, attempt, pipeline) = self.task(task_id, worker_group).await?;
             if attempt.record.status.is_terminal() || attempt.record.cancel_requested {
                 return Ok(true);
             }
@@ -260,7 +260,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 });
             }
             let now = self.now();
-            let pipeline = self.pipeline(&attempt.record.pipeline_id).await?;
+            let pipeline = pipeline.ok_or_else(|| EngineError::PipelineNotFound(attempt.record.pipeline_id.clone()))?;
             let compiled = self.compiled(&pipeline.record).await?;
             let timeout = compiled
                 .component(&attempt.record.component_id)
@@ -294,7 +294,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         error: ErrorDetails,
     ) -> Result<(), EngineError> {
         for _ in 0..CONTENTION_TRIES {
-            let (_, attempt) = self.task(task_id, worker_group).await?;
+            let (_, attempt, _) = self.task(task_id, worker_group).await?;
             let current = attempt.record.status;
             if current.is_terminal() {
                 let same = matches!(
@@ -349,7 +349,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         &self,
         task_id: &str,
         worker_group: Option<&str>,
-    ) -> Result<(TaskRecord, Stored<AttemptRecord>), EngineError> {
+    ) -> Result<(TaskRecord, Stored<AttemptRecord>, Option<Stored<PipelineRecord>>), EngineError> {
         let task: TaskRecord = records::get::<TaskRecord, _>(self.store, &keys::task(task_id))
             .await?
             .ok_or_else(|| EngineError::TaskNotFound(task_id.to_owned()))?
@@ -363,10 +363,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 given: given.to_owned(),
             });
         }
-        let attempt = records::get::<AttemptRecord, _>(self.store, &task.attempt_key())
-            .await?
+        // The attempt and its pipeline in one request: every caller needs both.
+        let [attempt, pipeline] =
+            records::get_each(self.store, [task.attempt_key(), keys::pipeline_in(&task.attempt_pk)]).await?;
+        let attempt = records::decode::<AttemptRecord>(attempt.as_ref())?
             .ok_or_else(|| EngineError::TaskNotFound(task_id.to_owned()))?;
-        Ok((task, attempt))
+        let pipeline = records::decode::<PipelineRecord>(pipeline.as_ref())?;
+        Ok((task, attempt, pipeline))
     }
 
     /// The attempt succeeded: so does its instance. `Ok(false)` when something changed in
@@ -539,16 +542,22 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         EngineError,
     > {
         let record = &attempt.record;
-        let pipeline = self.pipeline(&record.pipeline_id).await?;
+        // The three records in one request.
+        let wanted = [
+            keys::pipeline(&record.pipeline_id),
+            keys::instance(&record.pipeline_id, &record.component_id, record.scheduled_start),
+            keys::component(&record.pipeline_id, &record.component_id),
+        ];
+        let [pipeline, instance, component] = records::get_each(self.store, wanted).await?;
+        let pipeline = records::decode::<PipelineRecord>(pipeline.as_ref())?
+            .ok_or_else(|| EngineError::PipelineNotFound(record.pipeline_id.clone()))?;
         let compiled = self.compiled(&pipeline.record).await?;
-        let instance_key = keys::instance(&record.pipeline_id, &record.component_id, record.scheduled_start);
-        let instance = records::get::<InstanceRecord, _>(self.store, &instance_key)
-            .await?
-            .ok_or_else(|| EngineError::ObjectNotFound {
+        let instance =
+            records::decode::<InstanceRecord>(instance.as_ref())?.ok_or_else(|| EngineError::ObjectNotFound {
                 pipeline: record.pipeline_id.clone(),
                 object: record.component_id.clone(),
             })?;
-        let component = records::get(self.store, &keys::component(&record.pipeline_id, &record.component_id)).await?;
+        let component = records::decode(component.as_ref())?;
         Ok((compiled, instance, component))
     }
 }

@@ -38,7 +38,13 @@ pub fn pipeline_pk(pipeline: &str) -> String {
 }
 
 pub fn pipeline(pipeline: &str) -> Key {
-    Key::new(pipeline_pk(pipeline), "META")
+    pipeline_in(&pipeline_pk(pipeline))
+}
+
+/// The pipeline record of the partition `pk` (`PIPELINE#<id>`), for a caller that holds a
+/// key of that partition but not the id.
+pub fn pipeline_in(pk: &str) -> Key {
+    Key::new(pk, "META")
 }
 
 pub fn definition(pipeline: &str, version: u32) -> Key {

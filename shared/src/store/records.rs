@@ -606,6 +606,21 @@ impl Record for TaskRunnerRecord {
 }
 
 /// Reads a typed record.
+/// The items of `keys`, in one request where the store can, each in its place.
+pub async fn get_each<const N: usize, S: super::RunStore>(
+    store: &S,
+    keys: [Key; N],
+) -> Result<[Option<super::Item>; N], StoreError> {
+    let found = store.get_many(&keys).await?;
+    <[Option<super::Item>; N]>::try_from(found)
+        .map_err(|found| StoreError::Rejected(format!("the store answered {} items for {N} keys", found.len())))
+}
+
+/// A record read from its item, if there is one.
+pub fn decode<T: Record>(item: Option<&super::Item>) -> Result<Option<Stored<T>>, StoreError> {
+    item.map(Stored::from_item).transpose()
+}
+
 pub async fn get<T: Record, S: super::RunStore>(store: &S, key: &Key) -> Result<Option<Stored<T>>, StoreError> {
     match store.get(key).await? {
         Some(item) => Stored::from_item(&item).map(Some),
