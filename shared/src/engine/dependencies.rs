@@ -17,7 +17,7 @@ use crate::{
     store::{
         RunStore, Write, keys,
         records::{
-            self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord,
+            self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord, PipelineRecord,
             PreconditionState, Stored, create,
         },
     },
@@ -50,7 +50,18 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             return Ok(());
         }
         let now = self.now();
-        let pipeline = self.pipeline(&stored.record.pipeline_id).await?;
+        // The pipeline and the component's record in one request.
+        let [pipeline, component] = records::get_each(
+            self.store,
+            [
+                keys::pipeline(&stored.record.pipeline_id),
+                keys::component(&stored.record.pipeline_id, &stored.record.component_id),
+            ],
+        )
+        .await?;
+        let pipeline = records::decode::<PipelineRecord>(pipeline.as_ref())?
+            .ok_or_else(|| EngineError::PipelineNotFound(stored.record.pipeline_id.clone()))?;
+        let component: Option<Stored<ComponentRecord>> = records::decode(component.as_ref())?;
         let mut next = stored.record.clone();
         let mut writes = Vec::new();
         // A FINISHED pipeline has created all its instances; those still waiting run on.
@@ -77,8 +88,6 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         if let Some(event) = raise_late(&mut next, spec, now) {
             writes.push(create(&event)?);
         }
-        let component: Option<Stored<ComponentRecord>> =
-            records::get(self.store, &keys::component(&next.pipeline_id, &next.component_id)).await?;
         if component.as_ref().is_some_and(|component| component.record.paused) {
             next.waiting_on = vec![format!(
                 "component \"{}\" is paused (SetStatus RESUME starts it again)",
@@ -211,13 +220,22 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         if worker_group == super::compiled::SERVERLESS_WORKER_GROUP {
             return Ok("Sluice's activities function, which runs activities that name no runner".to_owned());
         }
-        let key = records::Record::key(&records::WorkerGroupRecord {
-            worker_group: worker_group.to_owned(),
-            last_poll_at: NaiveDateTime::default(),
-            last_hostname: None,
-        });
-        let last = records::get::<records::WorkerGroupRecord, _>(self.store, &key).await?;
-        Ok(match last.map(|last| last.record) {
+        // What this process wrote down of the group's polls is the record (it changes once
+        // a minute); only another process's runners need it read.
+        let last = match self.poll_noted(worker_group) {
+            Some(noted) => Some(noted),
+            None => {
+                let key = records::Record::key(&records::WorkerGroupRecord {
+                    worker_group: worker_group.to_owned(),
+                    last_poll_at: NaiveDateTime::default(),
+                    last_hostname: None,
+                });
+                records::get::<records::WorkerGroupRecord, _>(self.store, &key)
+                    .await?
+                    .map(|last| last.record)
+            }
+        };
+        Ok(match last {
             None => format!(
                 "a runner polling worker group \"{worker_group}\"; none has polled yet (start one with `sluice runner --worker-group {worker_group}`; the name must match exactly)"
             ),

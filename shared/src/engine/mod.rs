@@ -116,7 +116,7 @@ pub struct Engine<'a, S, P> {
     compiled: Mutex<HashMap<(String, u32), Arc<CompiledPipeline>>>,
     /// When this process last wrote down a poll of each worker group: a runner polls many
     /// times a minute, and the record only needs a line a minute.
-    polls_noted: Mutex<HashMap<String, NaiveDateTime>>,
+    polls_noted: Mutex<HashMap<String, crate::store::records::WorkerGroupRecord>>,
 }
 
 impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {

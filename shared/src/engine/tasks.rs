@@ -164,9 +164,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         now: NaiveDateTime,
     ) -> Result<(), EngineError> {
         let fresh = |at: NaiveDateTime| now - at < chrono::TimeDelta::minutes(1);
-        let polls_noted = || self.polls_noted.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let noted_here = polls_noted().get(worker_group).copied();
-        if noted_here.is_some_and(fresh) {
+        if self
+            .poll_noted(worker_group)
+            .is_some_and(|noted| fresh(noted.last_poll_at))
+        {
             return Ok(());
         }
         let record = WorkerGroupRecord {
@@ -176,18 +177,30 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         let key = records::Record::key(&record);
         let noted = match records::get::<WorkerGroupRecord, _>(self.store, &key).await? {
-            Some(stored) if fresh(stored.record.last_poll_at) => stored.record.last_poll_at,
+            Some(stored) if fresh(stored.record.last_poll_at) => stored.record,
             Some(stored) => {
                 self.store.write(stored.replace(&record)?).await?;
-                now
+                record
             }
             None => {
                 self.store.write(create(&record)?).await?;
-                now
+                record
             }
         };
-        polls_noted().insert(worker_group.to_owned(), noted);
+        self.polls_noted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(worker_group.to_owned(), noted);
         Ok(())
+    }
+
+    /// The worker group's poll record as this process last wrote or read it, if it did.
+    pub(crate) fn poll_noted(&self, worker_group: &str) -> Option<WorkerGroupRecord> {
+        self.polls_noted
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(worker_group)
+            .cloned()
     }
 
     /// ReportTaskRunnerHeartbeat: records that the runner lives, and answers whether it

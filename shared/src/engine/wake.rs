@@ -14,8 +14,8 @@ use super::{Engine, EngineError, Status, StepReport};
 use crate::{
     cloud::probe::Probe,
     store::{
-        Key, RunStore,
-        records::{self, InstanceRecord},
+        Key, RunStore, keys,
+        records::{self, InstanceRecord, PipelineRecord},
     },
 };
 
@@ -67,7 +67,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         // A consumer that ends when checked (a data node whose producer finished) wakes its
         // own consumers in the same call, rather than one stream delivery later.
         while let Some(key) = ended.pop() {
-            let Some(instance) = records::get::<InstanceRecord, _>(self.store, &key).await? else {
+            // The instance and its pipeline (the record of the same partition) at once.
+            let [instance, pipeline] = records::get_each(self.store, [key.clone(), keys::pipeline_in(&key.pk)]).await?;
+            let Some(instance) = records::decode::<InstanceRecord>(instance.as_ref())? else {
                 report.problems.push(format!(
                     "a stream record for {}/{}, which is not in the table (deleted since): skipped",
                     key.pk, key.sk
@@ -75,10 +77,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 continue;
             };
             let instance = instance.record;
-            let pipeline = match self.pipeline(&instance.pipeline_id).await {
-                Ok(pipeline) => pipeline,
-                Err(EngineError::PipelineNotFound(_)) => continue,
-                Err(error) => return Err(error),
+            let Some(pipeline) = records::decode::<PipelineRecord>(pipeline.as_ref())? else {
+                continue;
             };
             let Ok(compiled) = self.compiled(&pipeline.record).await else {
                 continue;
