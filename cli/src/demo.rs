@@ -54,12 +54,9 @@ pub struct Options {
 }
 
 pub fn run(options: &Options) -> Outcome {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match crate::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start: {error}");
-            return Outcome::Usage;
-        }
+        Err(outcome) => return outcome,
     };
     match runtime.block_on(demo(options)) {
         Ok(true) => Outcome::Success,

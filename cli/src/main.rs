@@ -264,6 +264,18 @@ fn main() -> ExitCode {
     ExitCode::from(outcome as u8)
 }
 
+/// A multi-threaded Tokio runtime for the commands that serve or wait, or the exit code
+/// of a start that failed (said on stderr).
+fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| {
+            eprintln!("error: cannot start the async runtime: {error}");
+            Outcome::Usage
+        })
+}
+
 /// The outcome of a command whose output has been written: a reader that stopped early
 /// (`| head`) is not an error; any other failure to write is.
 fn finish(written: std::io::Result<()>, outcome: Outcome) -> Outcome {

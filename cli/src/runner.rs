@@ -38,12 +38,9 @@ pub struct Args {
 }
 
 pub fn run_command(args: &Args) -> Outcome {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match crate::runtime() {
         Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return Outcome::Usage;
-        }
+        Err(outcome) => return outcome,
     };
     runtime.block_on(serve(args))
 }
