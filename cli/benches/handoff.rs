@@ -64,6 +64,7 @@ async fn main() {
     // stage, woken by the stream), attempt to claim (the runner's poll), claim to FINISHED
     // (running `true` and reporting it).
     let (mut to_attempt, mut to_claim, mut to_finish) = (Vec::new(), Vec::new(), Vec::new());
+    let mut starts = Vec::new();
     for chain in 0..CHAINS {
         let created = dev.post(
             "CreatePipeline",
@@ -137,12 +138,26 @@ async fn main() {
             ));
         }
         wholes.push(between(activated_at, step(LENGTH - 1).ended_at.expect("ended")));
+        starts.push(between(activated_at, attempt(0).available_at));
+        if std::env::var_os("HANDOFF_STEPS").is_some() {
+            let each: Vec<u128> = (1..LENGTH)
+                .map(|n| {
+                    between(
+                        step(n - 1).ended_at.expect("ended"),
+                        step(n).started_at.expect("started"),
+                    )
+                    .as_millis()
+                })
+                .collect();
+            println!("chain {chain}: hand-offs in ms {each:?}");
+        }
     }
     percentiles(
         &format!("hand-off, upstream FINISHED to consumer RUNNING ({CHAINS} chains of {LENGTH})"),
         handoffs,
     );
     percentiles("whole chain, activation to last FINISHED", wholes);
+    percentiles("  the start: activation to the first step's attempt", starts);
     percentiles("  of a step: upstream FINISHED to consumer's attempt", to_attempt);
     percentiles("  of a step: attempt to claimed by the runner", to_claim);
     percentiles("  of a step: claimed to FINISHED", to_finish);

@@ -10,8 +10,9 @@ use sluice::{
     api::{Api, handle_long_polling},
     cloud::{AwsProbe, sns::SnsNotifier},
     engine::{
-        Engine, Limits,
+        Engine, Limits, TaskOffered,
         clock::{SeededRandom, SystemClock},
+        compiled::SERVERLESS_WORKER_GROUP,
     },
     local::MotoServer,
     runner::{self, EngineTaskSource, Executor, ExecutorSettings, RunSettings, S3Storage},
@@ -120,8 +121,21 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         simulated_resources: Some(LOCAL_WORKER_GROUP.to_owned()),
         ..Limits::default()
     };
+    // The local runner is woken the moment the engine makes an attempt ready for it
+    // (the activities stage runs the serverless ones when the stream shows them).
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let offered: TaskOffered = {
+        let wake = wake.clone();
+        std::sync::Arc::new(move |worker_group: &str| {
+            if worker_group != SERVERLESS_WORKER_GROUP {
+                wake.notify_one();
+            }
+        })
+    };
     let api: &'static Api<'static, DynamoStore, AwsProbe> = Box::leak(Box::new(Api::new(
-        Engine::new(store, clock, random, probe).with_limits(limits),
+        Engine::new(store, clock, random, probe)
+            .with_limits(limits)
+            .with_task_offered(offered),
     )));
 
     let listener = bind(options.listen).await.map_err(|error| anyhow!(error))?;
@@ -159,7 +173,6 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let notifier: &'static SnsNotifier = Box::leak(Box::new(SnsNotifier::new(&sdk)));
     let storage: &'static S3Storage = Box::leak(Box::new(S3Storage::new(&sdk)));
     let ports: &'static Ports<'static, SnsNotifier, S3Storage> = Box::leak(Box::new(Ports { notifier, storage }));
-    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let arn = stream_arn(&dynamodb, &options.table)
         .await
         .context("finding the run table's stream")?;
@@ -173,8 +186,11 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let reader = StreamReader::open(aws_sdk_dynamodbstreams::Client::new(&sdk), arn, follow)
         .await
         .context("opening the run table's stream")?;
-    let stages = tokio::spawn(run_ticks(api, ports, options.tick, wake.clone()));
-    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone()));
+    let stages = tokio::spawn(run_ticks(api, ports, options.tick));
+    // Every API call nudges the stream reader: after an activation or a rerun it reads at
+    // once rather than at its next idle poll.
+    let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
+    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone(), nudge.clone()));
     // A local runner for worker group `local`, working straight on the engine.
     let (stop_runner, runner_stopped) = tokio::sync::oneshot::channel::<()>();
     // It runs on this task (its future is not Send), beside the server.
@@ -188,13 +204,17 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         let _ = runner_stopped.await;
     });
     let poll_wait = options.poll_wait;
-    let handler = move |call: crate::http::Call| async move {
-        let response =
-            handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
-        Answer {
-            status: response.status,
-            content_type: response.content_type(),
-            body: response.body,
+    let handler = move |call: crate::http::Call| {
+        let nudge = nudge.clone();
+        async move {
+            let response =
+                handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
+            nudge.notify_one();
+            Answer {
+                status: response.status,
+                content_type: response.content_type(),
+                body: response.body,
+            }
         }
     };
     let stopped = async {
@@ -252,20 +272,12 @@ pub async fn aws_sdk_config(endpoint: Option<&str>, dummy_credentials: bool) -> 
 type DevApi = Api<'static, DynamoStore, AwsProbe>;
 
 /// Every stage, every tick: the minute schedule of a deployment, faster.
-async fn run_ticks(
-    api: &'static DevApi,
-    ports: &'static Ports<'static, SnsNotifier, S3Storage>,
-    tick: Duration,
-    wake: std::sync::Arc<tokio::sync::Notify>,
-) {
+async fn run_ticks(api: &'static DevApi, ports: &'static Ports<'static, SnsNotifier, S3Storage>, tick: Duration) {
     let mut interval = tokio::time::interval(tick);
     loop {
         interval.tick().await;
         for stage in Stage::ALL {
-            let changed = run_logged(api, stage, &Trigger::Tick, ports).await;
-            if stage == Stage::Preconditions && changed > 0 {
-                wake.notify_one();
-            }
+            run_logged(api, stage, &Trigger::Tick, ports).await;
         }
     }
 }
@@ -277,11 +289,19 @@ async fn follow_stream(
     ports: &'static Ports<'static, SnsNotifier, S3Storage>,
     mut reader: StreamReader,
     wake: std::sync::Arc<tokio::sync::Notify>,
+    nudge: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut last_change = std::time::Instant::now();
     loop {
         let quiet = last_change.elapsed() > STREAM_QUIET_AFTER;
-        tokio::time::sleep(if quiet { STREAM_POLL_IDLE } else { STREAM_POLL_BUSY }).await;
+        if quiet {
+            tokio::select! {
+                () = tokio::time::sleep(STREAM_POLL_IDLE) => {}
+                () = nudge.notified() => {}
+            }
+        } else {
+            tokio::time::sleep(STREAM_POLL_BUSY).await;
+        }
         let (changes, poison) = match reader.next_batch().await {
             Ok(batch) => batch,
             Err(error) => {
@@ -301,14 +321,14 @@ async fn follow_stream(
         // Preconditions first (they make the attempts), then as many of the runner's idle
         // workers woken as there are new tasks: waking all of them on every change had them
         // polling dozens of times a second, and the emulator answered everything else later.
-        // One worker at once when the stage changed something (most likely it made the
-        // attempt the chain waits for), and one per task the batch shows was handed back.
-        let changed = run_logged(api, Stage::Preconditions, &trigger, ports).await;
-        let offered = match &trigger {
+        // The engine wakes the runner for each attempt it makes; tasks handed back (a
+        // runner that stopped, a lease that lapsed) wake one worker each here.
+        run_logged(api, Stage::Preconditions, &trigger, ports).await;
+        let handed_back = match &trigger {
             Trigger::Changes(changes) => tasks_offered(changes),
             Trigger::Tick => 0,
         };
-        for _ in 0..offered + usize::from(changed > 0) {
+        for _ in 0..handed_back {
             wake.notify_one();
         }
         for stage in [Stage::Activities, Stage::Actions, Stage::Scheduler] {
@@ -325,7 +345,7 @@ async fn run_logged(
     stage: Stage,
     trigger: &Trigger,
     ports: &'static Ports<'static, SnsNotifier, S3Storage>,
-) -> usize {
+) {
     let _turn = STAGE_TURN.lock().await;
     match run_stage(&api.engine, stage, trigger, ports, || true).await {
         Ok(report) => {
@@ -335,11 +355,7 @@ async fn run_logged(
             for problem in report.problems {
                 eprintln!("sluice dev: {stage}: {problem}");
             }
-            report.changed
         }
-        Err(error) => {
-            eprintln!("sluice dev: {stage} failed: {error}");
-            0
-        }
+        Err(error) => eprintln!("sluice dev: {stage} failed: {error}"),
     }
 }

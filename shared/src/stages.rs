@@ -152,6 +152,9 @@ where
             break;
         }
         let round = match stage {
+            // A pipeline's record changed: its schedule may have new instances. Leases and
+            // lateness are matters of time, for the tick.
+            Stage::Scheduler if matches!(trigger, Trigger::Changes(_)) => engine.schedule_step().await?,
             Stage::Scheduler => {
                 let mut round = engine.schedule_step().await?;
                 round.add(engine.reap_step().await?);

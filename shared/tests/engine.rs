@@ -192,6 +192,7 @@ on_both_stores![
     an_alarm_sns_fails_for_now_is_sent_later_and_one_it_refuses_is_recorded,
     a_terminate_action_on_lateness_cancels_the_instance_and_its_attempt,
     a_finish_wakes_its_consumers_at_once_through_a_data_node_and_only_once,
+    new_instances_are_checked_at_once_unless_what_they_wait_for_is_new_too,
     every_stage_runs_from_a_tick_or_a_batch_of_changes,
 ];
 
@@ -1464,6 +1465,54 @@ async fn a_finish_wakes_its_consumers_at_once_through_a_data_node_and_only_once<
     assert_eq!((skipped.examined, skipped.changed), (0, 0));
     assert_eq!(skipped.problems.len(), 1, "{skipped:?}");
     assert!(skipped.problems[0].contains("not in the table"), "{skipped:?}");
+}
+
+async fn new_instances_are_checked_at_once_unless_what_they_wait_for_is_new_too<S: RunStore>(store: S) {
+    // Given a chain A <- B <- C whose instances the schedule stage has just created
+    let world = World::new(store, "2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-new",
+            hourly(vec![
+                json!({"id": "A", "type": "ShellCommandActivity", "command": "a"}),
+                json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+                json!({"id": "C", "type": "ShellCommandActivity", "command": "c", "dependsOn": {"ref": "B"}}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    let engine = world.engine();
+    engine.schedule_step().await.unwrap();
+    let start = "2026-01-01T00:00:00";
+    // Each says what it waits for before any check
+    assert_eq!(
+        world.instance("df-new", "A", start).await.waiting_on,
+        ["its first check, due now"]
+    );
+    assert_eq!(
+        world.instance("df-new", "B", start).await.waiting_on,
+        ["the runs it depends on (A)"]
+    );
+    // When the stream shows the three created in one batch
+    let created = |component: &str| Change {
+        kind: ChangeKind::Insert,
+        key: keys::instance("df-new", component, at(start)),
+        old_status: None,
+        new_status: Some("WAITING_ON_DEPENDENCIES".into()),
+    };
+    let report = engine
+        .check_new_instances(&[created("A"), created("B"), created("C")])
+        .await
+        .unwrap();
+    // Then only A, which waits for nothing new, is checked, and it is ready for a runner
+    assert_eq!(report.examined, 1, "{report:?}");
+    assert_eq!(world.status("df-new", "A", start).await, Status::WaitingForRunner);
+    assert_eq!(world.status("df-new", "B", start).await, Status::WaitingOnDependencies);
+    // And B alone in a batch (its upstream is not new there) is checked, and says why it waits
+    let report = engine.check_new_instances(&[created("B")]).await.unwrap();
+    assert_eq!(report.examined, 1, "{report:?}");
+    let waiting = world.instance("df-new", "B", start).await.waiting_on.join(" ");
+    assert!(waiting.contains("@A_2026-01-01T00:00:00"), "{waiting}");
 }
 
 async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: S) {

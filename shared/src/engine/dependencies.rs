@@ -211,7 +211,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         writes.push(create(&attempt)?);
         writes.push(component.replace(&counted)?);
-        self.commit(&stored, next, writes, report).await
+        let changed = report.changed;
+        self.commit(&stored, next, writes, report).await?;
+        if report.changed > changed {
+            self.offer_task(&attempt.worker_group);
+        }
+        Ok(())
     }
 
     /// Why a ready instance waits for a runner, in words: whether anyone polls its worker

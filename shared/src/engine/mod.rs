@@ -117,7 +117,14 @@ pub struct Engine<'a, S, P> {
     /// When this process last wrote down a poll of each worker group: a runner polls many
     /// times a minute, and the record only needs a line a minute.
     polls_noted: Mutex<HashMap<String, crate::store::records::WorkerGroupRecord>>,
+    /// Told the worker group of each attempt this engine makes ready for a runner, as it
+    /// writes it: a runner in the same process (`sluice dev`'s) starts at once instead of
+    /// at its next poll. Deployed, runners are elsewhere and nothing is told.
+    task_offered: Option<TaskOffered>,
 }
+
+/// See [`Engine::with_task_offered`].
+pub type TaskOffered = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
     pub fn new(store: &'a S, clock: &'a dyn Clock, random: &'a dyn Random, probe: &'a P) -> Self {
@@ -129,12 +136,26 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             limits: Limits::default(),
             compiled: Mutex::new(HashMap::new()),
             polls_noted: Mutex::new(HashMap::new()),
+            task_offered: None,
         }
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Calls `offered` with the worker group of each attempt this engine makes ready for a
+    /// runner, once written.
+    pub fn with_task_offered(mut self, offered: TaskOffered) -> Self {
+        self.task_offered = Some(offered);
+        self
+    }
+
+    fn offer_task(&self, worker_group: &str) {
+        if let Some(offered) = &self.task_offered {
+            offered(worker_group);
+        }
     }
 
     pub fn now(&self) -> NaiveDateTime {

@@ -206,10 +206,15 @@ fn new_instance(
         run_first_attempt: 1,
         precondition_attempts: 0,
         reruns: 0,
+        // What it waits for until its first check says more exactly.
         waiting_on: if skipped {
             Vec::new()
-        } else {
+        } else if runs_at > now {
             vec![format!("its scheduled time, {}", crate::time::format_datetime(runs_at))]
+        } else if spec.upstream.is_empty() {
+            vec!["its first check, due now".to_owned()]
+        } else {
+            vec![format!("the runs it depends on ({})", spec.upstream.join(", "))]
         },
         next_check_at: (!skipped).then_some(runs_at),
         worker_group: None,

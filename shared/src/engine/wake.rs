@@ -6,16 +6,19 @@
 //! or an out-of-order delivery only ever looks at the current state, and changes nothing
 //! that another worker already did.
 
-use std::collections::BTreeSet;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    sync::Arc,
+};
 
 use chrono::NaiveDateTime;
 
-use super::{Engine, EngineError, Status, StepReport};
+use super::{Engine, EngineError, Status, StepReport, compiled::CompiledPipeline};
 use crate::{
     cloud::probe::Probe,
     store::{
         Key, RunStore, keys,
-        records::{self, InstanceRecord, PipelineRecord},
+        records::{self, InstanceRecord, PipelineRecord, Stored},
     },
 };
 
@@ -120,22 +123,67 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     }
 
     /// Checks at once each instance the changes say was created waiting on its
-    /// dependencies (a new run may be ready now rather than at the next tick).
+    /// dependencies (a new run may be ready now rather than at the next tick). One whose
+    /// upstream component got instances in the same changes is left alone: what it waits
+    /// for cannot have ended yet, and its end wakes it (`wake_consumers`); checking all of a
+    /// new chain's instances here would hold up the first step's hand-off.
     pub async fn check_new_instances(&self, changes: &[Change]) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        let created = changes.iter().filter(|change| {
-            change.kind == ChangeKind::Insert
-                && change.key.sk.starts_with("INST#")
-                && change.new_status.as_deref() == Some(Status::WaitingOnDependencies.as_str())
-        });
-        for change in created {
-            if let Some(instance) = records::get::<InstanceRecord, _>(self.store, &change.key).await?
-                && instance.record.status == Status::WaitingOnDependencies
-                && instance.record.next_check_at.is_none_or(|at| at <= self.now())
+        let keys: Vec<Key> = changes
+            .iter()
+            .filter(|change| {
+                change.kind == ChangeKind::Insert
+                    && change.key.sk.starts_with("INST#")
+                    && change.new_status.as_deref() == Some(Status::WaitingOnDependencies.as_str())
+            })
+            .map(|change| change.key.clone())
+            .collect();
+        if keys.is_empty() {
+            return Ok(report);
+        }
+        let mut created = Vec::with_capacity(keys.len());
+        for item in self.store.get_many(&keys).await?.iter().flatten() {
+            created.push(Stored::<InstanceRecord>::from_item(item)?);
+        }
+        let new_components: BTreeSet<(String, String)> = created
+            .iter()
+            .map(|instance| {
+                (
+                    instance.record.pipeline_id.clone(),
+                    instance.record.component_id.clone(),
+                )
+            })
+            .collect();
+        let mut compiled_of: BTreeMap<String, Option<Arc<CompiledPipeline>>> = BTreeMap::new();
+        for instance in created {
+            if instance.record.status != Status::WaitingOnDependencies
+                || instance.record.next_check_at.is_some_and(|at| at > self.now())
             {
-                report.examined += 1;
-                self.check_dependencies(instance, &mut report).await?;
+                continue;
             }
+            let pipeline_id = instance.record.pipeline_id.clone();
+            if !compiled_of.contains_key(&pipeline_id) {
+                let compiled = match self.pipeline(&pipeline_id).await {
+                    Ok(pipeline) => self.compiled(&pipeline.record).await.ok(),
+                    Err(EngineError::PipelineNotFound(_)) => None,
+                    Err(error) => return Err(error),
+                };
+                compiled_of.insert(pipeline_id.clone(), compiled);
+            }
+            let upstream_is_new = compiled_of
+                .get(&pipeline_id)
+                .and_then(|compiled| compiled.as_ref())
+                .and_then(|compiled| compiled.component(&instance.record.component_id))
+                .is_some_and(|spec| {
+                    spec.upstream
+                        .iter()
+                        .any(|upstream| new_components.contains(&(pipeline_id.clone(), upstream.clone())))
+                });
+            if upstream_is_new {
+                continue;
+            }
+            report.examined += 1;
+            self.check_dependencies(instance, &mut report).await?;
         }
         Ok(report)
     }
