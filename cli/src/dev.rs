@@ -187,10 +187,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         .await
         .context("opening the run table's stream")?;
     let stages = tokio::spawn(run_ticks(api, ports, options.tick));
-    // Every API call nudges the stream reader: after an activation or a rerun it reads at
-    // once rather than at its next idle poll.
-    let nudge = std::sync::Arc::new(tokio::sync::Notify::new());
-    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone(), nudge.clone()));
+    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone()));
     // A local runner for worker group `local`, working straight on the engine.
     let (stop_runner, runner_stopped) = tokio::sync::oneshot::channel::<()>();
     // It runs on this task (its future is not Send), beside the server.
@@ -204,17 +201,13 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         let _ = runner_stopped.await;
     });
     let poll_wait = options.poll_wait;
-    let handler = move |call: crate::http::Call| {
-        let nudge = nudge.clone();
-        async move {
-            let response =
-                handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
-            nudge.notify_one();
-            Answer {
-                status: response.status,
-                content_type: response.content_type(),
-                body: response.body,
-            }
+    let handler = move |call: crate::http::Call| async move {
+        let response =
+            handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
+        Answer {
+            status: response.status,
+            content_type: response.content_type(),
+            body: response.body,
         }
     };
     let stopped = async {
@@ -289,19 +282,11 @@ async fn follow_stream(
     ports: &'static Ports<'static, SnsNotifier, S3Storage>,
     mut reader: StreamReader,
     wake: std::sync::Arc<tokio::sync::Notify>,
-    nudge: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut last_change = std::time::Instant::now();
     loop {
         let quiet = last_change.elapsed() > STREAM_QUIET_AFTER;
-        if quiet {
-            tokio::select! {
-                () = tokio::time::sleep(STREAM_POLL_IDLE) => {}
-                () = nudge.notified() => {}
-            }
-        } else {
-            tokio::time::sleep(STREAM_POLL_BUSY).await;
-        }
+        tokio::time::sleep(if quiet { STREAM_POLL_IDLE } else { STREAM_POLL_BUSY }).await;
         let (changes, poison) = match reader.next_batch().await {
             Ok(batch) => batch,
             Err(error) => {
