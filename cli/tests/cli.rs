@@ -1349,3 +1349,28 @@ fn a_reader_that_stops_early_is_not_an_error() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(output.status.code(), Some(1), "{stderr}");
 }
+
+#[test]
+fn the_demo_says_what_is_missing_before_it_starts_anything() {
+    let sandbox = Sandbox::new("demo-missing");
+    let demo = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .arg("demo")
+            .args(args)
+            .current_dir(&sandbox.root)
+            .env_remove("AWS_ENDPOINT_URL")
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8(output.stderr).unwrap())
+    };
+    // A folder without definitions
+    std::fs::create_dir_all(sandbox.root.join("empty")).unwrap();
+    let (code, stderr) = demo(&["--examples", "empty"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("empty holds no pipeline definitions"), "{stderr}");
+    // A running sluice dev named without the emulator it uses
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo");
+    let (code, stderr) = demo(&["--endpoint", "http://127.0.0.1:9", "--examples", examples]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("set AWS_ENDPOINT_URL"), "{stderr}");
+}
