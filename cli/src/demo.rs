@@ -27,7 +27,7 @@ use sluice::{
 
 use crate::{
     Outcome, dev,
-    pipelines::{self, Run, colour_wanted, runs_table},
+    pipelines::{self, Run, colour_wanted, or_if_empty, runs_table},
 };
 
 /// The bucket the daily exports land in, and the archive the backfill copies them to
@@ -449,7 +449,7 @@ async fn receive_alarms(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> anyhow::R
 fn print_summary(demos: &[DemoPipeline], runs: &[(String, Vec<Run>)], alarms: &[Alarm]) {
     let colour = colour_wanted();
     for (demo, (state, rows)) in demos.iter().zip(runs) {
-        println!("== {} ({}, {})", demo.name, demo.id, state.if_empty_then("SCHEDULED"));
+        println!("== {} ({}, {})", demo.name, demo.id, or_if_empty(state, "SCHEDULED"));
         println!("{}", runs_table(rows, colour));
     }
     if alarms.is_empty() {
@@ -460,16 +460,6 @@ fn print_summary(demos: &[DemoPipeline], runs: &[(String, Vec<Run>)], alarms: &[
         println!("  Subject: {}", alarm.subject);
         println!("  Message: {}", alarm.message.replace('\n', "\n           "));
         println!();
-    }
-}
-
-trait IfEmptyThen {
-    fn if_empty_then<'a>(&'a self, other: &'a str) -> &'a str;
-}
-
-impl IfEmptyThen for String {
-    fn if_empty_then<'a>(&'a self, other: &'a str) -> &'a str {
-        if self.is_empty() { other } else { self }
     }
 }
 
@@ -501,7 +491,7 @@ impl LiveView {
         if self.terminal {
             let mut frame = String::new();
             for (demo, (state, rows)) in demos.iter().zip(runs) {
-                let _ = writeln!(frame, "== {} ({})", demo.name, state.if_empty_then("SCHEDULED"));
+                let _ = writeln!(frame, "== {} ({})", demo.name, or_if_empty(state, "SCHEDULED"));
                 frame.push_str(&runs_table(rows, true));
             }
             let _ = writeln!(
@@ -638,8 +628,10 @@ impl DevProcess {
                 if let Some(rest) = line.trim().strip_prefix("AWS emulator: ") {
                     emulator = rest.split_whitespace().next().map(str::to_owned);
                 }
-                if let (Some(api), Some(emulator)) = (&api, &emulator) {
-                    let _ = found.send((api.clone(), emulator.clone()));
+                if let (Some(found_api), Some(found_emulator)) = (&api, &emulator) {
+                    let _ = found.send((found_api.clone(), found_emulator.clone()));
+                    // Once: the rest of the output only goes to the log.
+                    (api, emulator) = (None, None);
                 }
             }
         });

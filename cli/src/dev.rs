@@ -16,7 +16,7 @@ use sluice::{
     },
     local::MotoServer,
     runner::{self, EngineTaskSource, Executor, ExecutorSettings, RunSettings, S3Storage},
-    stages::{Ports, Stage, Trigger, run_stage, tasks_offered},
+    stages::{Ports, Stage, Trigger, run_stage, tasks_handed_back},
     store::{
         dynamodb::{DynamoStore, create_table},
         stream::{Follow, StreamReader, stream_arn},
@@ -302,6 +302,7 @@ async fn follow_stream(
             continue;
         }
         last_change = std::time::Instant::now();
+        let handed_back = tasks_handed_back(&changes);
         let trigger = Trigger::Changes(changes);
         // Preconditions first (they make the attempts), then as many of the runner's idle
         // workers woken as there are new tasks: waking all of them on every change had them
@@ -309,10 +310,6 @@ async fn follow_stream(
         // The engine wakes the runner for each attempt it makes; tasks handed back (a
         // runner that stopped, a lease that lapsed) wake one worker each here.
         run_logged(api, Stage::Preconditions, &trigger, ports).await;
-        let handed_back = match &trigger {
-            Trigger::Changes(changes) => tasks_offered(changes),
-            Trigger::Tick => 0,
-        };
         for _ in 0..handed_back {
             wake.notify_one();
         }

@@ -382,7 +382,7 @@ pub async fn fetch_runs(client: &Client, pipeline: &str, status: Option<&str>) -
             };
             rows.push(Run {
                 id: object.id().to_owned(),
-                name: field("@componentParent").if_empty(object.name()),
+                name: or_if_empty(&field("@componentParent"), object.name()).to_owned(),
                 scheduled: field("@scheduledStartTime"),
                 status: field("@status"),
                 attempts: field("@attemptCount"),
@@ -440,14 +440,9 @@ impl Run {
     }
 }
 
-trait IfEmpty {
-    fn if_empty(self, other: &str) -> String;
-}
-
-impl IfEmpty for String {
-    fn if_empty(self, other: &str) -> String {
-        if self.is_empty() { other.to_owned() } else { self }
-    }
+/// `text`, or `other` when it is empty.
+pub fn or_if_empty<'a>(text: &'a str, other: &'a str) -> &'a str {
+    if text.is_empty() { other } else { text }
 }
 
 /// Whether to colour statuses: on a terminal, unless `NO_COLOR` is set.

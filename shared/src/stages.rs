@@ -19,7 +19,7 @@ use crate::{
         wake::{Change, ChangeKind},
     },
     runner::{Storage, serverless::serverless_step},
-    store::RunStore,
+    store::{RunStore, keys},
 };
 
 /// A stage function.
@@ -78,7 +78,7 @@ impl Stage {
                 // An instance created, or one that ended (its consumers may start).
                 Stage::Preconditions => sk.starts_with("INST#") && status_changed,
                 // A new attempt may be for an activity that names no runner.
-                Stage::Activities => sk.starts_with("ATT#") && change.kind == ChangeKind::Insert,
+                Stage::Activities => sk.starts_with(keys::ATTEMPT_PREFIX) && change.kind == ChangeKind::Insert,
                 // A success, failure or lateness recorded, or a retry rescheduled.
                 Stage::Actions => sk.starts_with("EVENT#") && change.kind != ChangeKind::Remove,
             }
@@ -90,12 +90,12 @@ impl Stage {
 /// or lost its lease waits for one again): how many of a local runner's idle workers are
 /// worth waking for them. New attempts are not counted: the stage that made them wakes a
 /// worker as it makes them, and by the time the stream shows them they are taken.
-pub fn tasks_offered(changes: &[Change]) -> usize {
+pub fn tasks_handed_back(changes: &[Change]) -> usize {
     let waiting = Status::WaitingForRunner.as_str();
     changes
         .iter()
         .filter(|change| {
-            change.key.sk.starts_with("ATT#")
+            keys::is_attempt(&change.key.sk)
                 && change.kind == ChangeKind::Modify
                 && change.new_status.as_deref() == Some(waiting)
                 && change.old_status.as_deref() != Some(waiting)
@@ -193,9 +193,14 @@ mod tests {
     fn only_attempts_handed_back_to_the_runners_are_offered_tasks() {
         let attempt = "ATT#Step#2026-01-01T00:00:00#0001";
         let changes = [
-            // Two attempts handed back: two tasks
+            // An activity's attempt and a precondition's check handed back: two tasks
             change(ChangeKind::Modify, attempt, Some("RUNNING"), Some("WAITING_FOR_RUNNER")),
-            change(ChangeKind::Modify, attempt, Some("RUNNING"), Some("WAITING_FOR_RUNNER")),
+            change(
+                ChangeKind::Modify,
+                "PRECHECK#Step#2026-01-01T00:00:00#Ready#0001",
+                Some("RUNNING"),
+                Some("WAITING_FOR_RUNNER"),
+            ),
             // Not counted: a new attempt (its stage woke a worker), a progress report on a
             // waiting attempt, a claim, an instance, a removal
             change(ChangeKind::Insert, attempt, None, Some("WAITING_FOR_RUNNER")),
@@ -214,7 +219,7 @@ mod tests {
             ),
             change(ChangeKind::Remove, attempt, Some("WAITING_FOR_RUNNER"), None),
         ];
-        assert_eq!(tasks_offered(&changes), 2);
-        assert_eq!(tasks_offered(&[]), 0);
+        assert_eq!(tasks_handed_back(&changes), 2);
+        assert_eq!(tasks_handed_back(&[]), 0);
     }
 }

@@ -193,6 +193,7 @@ on_both_stores![
     a_terminate_action_on_lateness_cancels_the_instance_and_its_attempt,
     a_finish_wakes_its_consumers_at_once_through_a_data_node_and_only_once,
     new_instances_are_checked_at_once_unless_what_they_wait_for_is_new_too,
+    attempts_made_ready_are_offered_as_they_are_written_and_retries_are_not,
     every_stage_runs_from_a_tick_or_a_batch_of_changes,
 ];
 
@@ -1513,6 +1514,44 @@ async fn new_instances_are_checked_at_once_unless_what_they_wait_for_is_new_too<
     assert_eq!(report.examined, 1, "{report:?}");
     let waiting = world.instance("df-new", "B", start).await.waiting_on.join(" ");
     assert!(waiting.contains("@A_2026-01-01T00:00:00"), "{waiting}");
+}
+
+async fn attempts_made_ready_are_offered_as_they_are_written_and_retries_are_not<S: RunStore>(store: S) {
+    // Given a runner precondition gating A, and B with nothing before it
+    let world = World::new(store, "2026-01-01T00:00:00");
+    world
+        .pipeline(
+            "df-offer",
+            hourly(vec![
+                json!({"id": "Ready", "type": "ShellCommandPrecondition", "command": "true"}),
+                json!({"id": "A", "type": "ShellCommandActivity", "command": "a", "precondition": {"ref": "Ready"}}),
+                json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "workerGroup": "other"}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    let offered = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let told = offered.clone();
+    let engine = world
+        .engine()
+        .with_task_offered(std::sync::Arc::new(move |group: &str| {
+            told.lock().unwrap().push(group.to_owned())
+        }));
+    // When the stages make the precondition's check and B's attempt
+    engine.schedule_step().await.unwrap();
+    engine.dependencies_step().await.unwrap();
+    // Then each was offered to its worker group as it was written
+    let mut groups = offered.lock().unwrap().clone();
+    groups.sort();
+    assert_eq!(groups, ["other", "wg"]);
+    // And a failed attempt's retry, which waits out its delay, is not offered
+    offered.lock().unwrap().clear();
+    let task = engine.poll_for_task("other", None).await.unwrap().unwrap();
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Failed, ErrorDetails::default())
+        .await
+        .unwrap();
+    assert!(offered.lock().unwrap().is_empty(), "{:?}", offered.lock().unwrap());
 }
 
 async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: S) {

@@ -211,12 +211,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         writes.push(create(&attempt)?);
         writes.push(component.replace(&counted)?);
-        let changed = report.changed;
-        self.commit(&stored, next, writes, report).await?;
-        if report.changed > changed {
-            self.offer_task(&attempt.worker_group);
-        }
-        Ok(())
+        self.commit(&stored, next, writes, report).await
     }
 
     /// Why a ready instance waits for a runner, in words: whether anyone polls its worker
@@ -266,12 +261,18 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             return Ok(());
         }
         writes.push(stored.replace(&next)?);
+        let offered = self.tasks_made_ready(&writes);
         let written = if writes.len() == 1 {
             self.store.write(writes.remove(0)).await?
         } else {
             self.store.transact(writes).await?
         };
         report.wrote(written);
+        if written {
+            for worker_group in offered {
+                self.offer_task(&worker_group);
+            }
+        }
         Ok(())
     }
 

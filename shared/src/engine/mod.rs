@@ -38,8 +38,11 @@ use crate::{
     cloud::probe::Probe,
     definition::Definition,
     store::{
-        Item, RunStore, keys,
-        records::{self, DefinitionRecord, EventKind, EventRecord, InstanceRecord, PipelineRecord, Record, Stored},
+        Item, RunStore, Write, keys,
+        records::{
+            self, AttemptRecord, DefinitionRecord, EventKind, EventRecord, InstanceRecord, PipelineRecord, Record,
+            Stored,
+        },
     },
 };
 
@@ -156,6 +159,25 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
         if let Some(offered) = &self.task_offered {
             offered(worker_group);
         }
+    }
+
+    /// The worker groups of the attempts `writes` create ready for a runner now (an
+    /// activity's attempt, a runner precondition's check; not a retry that waits out its
+    /// delay). Read only when someone is to be told.
+    fn tasks_made_ready(&self, writes: &[Write]) -> Vec<String> {
+        if self.task_offered.is_none() {
+            return Vec::new();
+        }
+        let now = self.now();
+        writes
+            .iter()
+            .filter_map(|write| match write {
+                Write::Create(item) if keys::is_attempt(&item.key.sk) => Stored::<AttemptRecord>::from_item(item).ok(),
+                _ => None,
+            })
+            .filter(|attempt| attempt.record.status == Status::WaitingForRunner && attempt.record.available_at <= now)
+            .map(|attempt| attempt.record.worker_group)
+            .collect()
     }
 
     pub fn now(&self) -> NaiveDateTime {

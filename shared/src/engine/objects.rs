@@ -437,7 +437,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// Every attempt of the pipeline: activities' attempts, then runners' precondition checks.
     async fn attempts_of(&self, pipeline: &str) -> Result<Vec<AttemptRecord>, EngineError> {
         let mut attempts = Vec::new();
-        for prefix in ["ATT#", "PRECHECK#"] {
+        for prefix in [keys::ATTEMPT_PREFIX, keys::PRECONDITION_ATTEMPT_PREFIX] {
             let items = self
                 .store
                 .query(&keys::pipeline_pk(pipeline), &Range::prefix(prefix, usize::MAX))

@@ -71,10 +71,23 @@ pub fn instance_prefix(component: &str) -> String {
     format!("INST#{}#", escape(component))
 }
 
+/// The sort-key prefixes of an activity's attempts and of a runner's precondition checks.
+pub const ATTEMPT_PREFIX: &str = "ATT#";
+pub const PRECONDITION_ATTEMPT_PREFIX: &str = "PRECHECK#";
+
+/// Whether `sk` is an attempt's (of either kind): the tasks runners are handed.
+pub fn is_attempt(sk: &str) -> bool {
+    sk.starts_with(ATTEMPT_PREFIX) || sk.starts_with(PRECONDITION_ATTEMPT_PREFIX)
+}
+
 pub fn attempt(pipeline: &str, component: &str, start: NaiveDateTime, number: u32) -> Key {
     Key::new(
         pipeline_pk(pipeline),
-        format!("ATT#{}#{}#{number:04}", escape(component), format_datetime(start)),
+        format!(
+            "{ATTEMPT_PREFIX}{}#{}#{number:04}",
+            escape(component),
+            format_datetime(start)
+        ),
     )
 }
 
@@ -89,7 +102,7 @@ pub fn precondition_attempt(
     Key::new(
         pipeline_pk(pipeline),
         format!(
-            "PRECHECK#{}#{}#{}#{number:04}",
+            "{PRECONDITION_ATTEMPT_PREFIX}{}#{}#{}#{number:04}",
             escape(component),
             format_datetime(start),
             escape(precondition)
