@@ -37,6 +37,10 @@ pub struct RunSettings {
     pub wake: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
+/// When the first progress report of a task is due, however rarely the later ones are:
+/// half of the 2 minutes AWS gives a runner to acknowledge a polled task.
+const ACKNOWLEDGE_WITHIN: Duration = Duration::from_secs(60);
+
 /// Resolves when `wake` is pulled; never without one.
 async fn woken(wake: Option<&tokio::sync::Notify>) {
     match wake {
@@ -196,20 +200,15 @@ async fn run_task<Src: TaskSource, St: Storage>(
     stopping: &mut watch::Receiver<bool>,
     summary: &mut RunSummary,
 ) {
-    // The first report claims the task (AWS: within 2 minutes of the poll).
-    match source.progress(&task.task_id).await {
-        Ok(true) => {
-            summary.canceled = summary.canceled.saturating_add(1);
-            return;
-        }
-        Ok(false) => {}
-        Err(error) => summary.problem(error.to_string()),
-    }
+    // The task starts at once: the poll has claimed it, and the acknowledgement AWS asks
+    // for within 2 minutes is the first progress tick (or the end, for a short task). A
+    // report before starting cost a chain of quick tasks three requests a step.
     let (stop_task, stop) = watch::channel(None);
     let execution = executor.execute(task, stop);
     tokio::pin!(execution);
     let every = settings.progress_every.max(Duration::from_millis(1));
-    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let first = every.min(ACKNOWLEDGE_WITHIN);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut asked: Option<Stop> = None;
     let Execution { ended, warnings } = loop {
