@@ -14,6 +14,9 @@ fixes to moto's DynamoDB that Sluice's local runs depend on.
    index key, so each query on the `due` index cost time in proportion to the table
    (12 ms at 2,000 items, 1 ms with the fix), the largest share of a hand-off in
    `sluice dev`.
+4. GetRecords answers the stream records as moto holds them, already in the wire's form,
+   instead of walking each attribute of each image through moto's model-driven
+   serializer: about 1 ms a record, 11 ms for a batch of six (a hand-off's), against 5.
 """
 import copy as _copy, os, sys, threading, time
 
@@ -125,6 +128,24 @@ def query(self, *args, **kwargs):
         del self.all_items
 
 _Table.query = query
+
+import datetime as _datetime, json as _json
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler as _Streams
+
+def _wire(value):
+    """A stream record's timestamps as the wire has them: seconds since the epoch."""
+    if isinstance(value, _datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=_datetime.timezone.utc)
+        return value.timestamp()
+    raise TypeError(f"{type(value).__name__} in a stream record")
+
+def get_records(self):
+    limit = self._get_param("Limit") or 1000
+    result = self.backend.get_records(self._get_param("ShardIterator"), limit)
+    return _json.dumps(result, default=_wire)
+
+_Streams.get_records = get_records
 
 _run_simple = _server.run_simple
 _one_at_a_time = threading.Lock()
