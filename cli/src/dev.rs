@@ -10,7 +10,7 @@ use sluice::{
     api::{Api, handle_long_polling},
     cloud::{AwsProbe, sns::SnsNotifier},
     engine::{
-        Engine, Limits, TaskOffered,
+        Engine, Limits, TaskEnded, TaskOffered,
         clock::{SeededRandom, SystemClock},
         compiled::SERVERLESS_WORKER_GROUP,
     },
@@ -132,10 +132,17 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
             }
         })
     };
+    // The stream is read the moment a runner's report ends a task, not at its next poll.
+    let task_ended = std::sync::Arc::new(tokio::sync::Notify::new());
+    let ended: TaskEnded = {
+        let task_ended = task_ended.clone();
+        std::sync::Arc::new(move || task_ended.notify_one())
+    };
     let api: &'static Api<'static, DynamoStore, AwsProbe> = Box::leak(Box::new(Api::new(
         Engine::new(store, clock, random, probe)
             .with_limits(limits)
-            .with_task_offered(offered),
+            .with_task_offered(offered)
+            .with_task_ended(ended),
     )));
 
     let listener = bind(options.listen).await.map_err(|error| anyhow!(error))?;
@@ -187,7 +194,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         .await
         .context("opening the run table's stream")?;
     let stages = tokio::spawn(run_ticks(api, ports, options.tick));
-    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone()));
+    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone(), task_ended));
     // A local runner for worker group `local`, working straight on the engine.
     let (stop_runner, runner_stopped) = tokio::sync::oneshot::channel::<()>();
     // It runs on this task (its future is not Send), beside the server.
@@ -282,11 +289,15 @@ async fn follow_stream(
     ports: &'static Ports<'static, SnsNotifier, S3Storage>,
     mut reader: StreamReader,
     wake: std::sync::Arc<tokio::sync::Notify>,
+    task_ended: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut last_change = std::time::Instant::now();
     loop {
         let quiet = last_change.elapsed() > STREAM_QUIET_AFTER;
-        tokio::time::sleep(if quiet { STREAM_POLL_IDLE } else { STREAM_POLL_BUSY }).await;
+        tokio::select! {
+            () = tokio::time::sleep(if quiet { STREAM_POLL_IDLE } else { STREAM_POLL_BUSY }) => {}
+            () = task_ended.notified() => {}
+        }
         let (changes, poison) = match reader.next_batch().await {
             Ok(batch) => batch,
             Err(error) => {

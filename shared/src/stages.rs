@@ -16,6 +16,7 @@ use crate::{
     cloud::{notify::Notifier, probe::Probe},
     engine::{
         Engine, EngineError, Status, StepReport,
+        compiled::SERVERLESS_WORKER_GROUP,
         wake::{Change, ChangeKind},
     },
     runner::{Storage, serverless::serverless_step},
@@ -77,8 +78,16 @@ impl Stage {
                 Stage::Scheduler => sk == "META" && status_changed,
                 // An instance created, or one that ended (its consumers may start).
                 Stage::Preconditions => sk.starts_with("INST#") && status_changed,
-                // A new attempt may be for an activity that names no runner.
-                Stage::Activities => sk.starts_with(keys::ATTEMPT_PREFIX) && change.kind == ChangeKind::Insert,
+                // A new attempt for an activity that names no runner (a record that does
+                // not show its queue may be one).
+                Stage::Activities => {
+                    sk.starts_with(keys::ATTEMPT_PREFIX)
+                        && change.kind == ChangeKind::Insert
+                        && change
+                            .new_queue
+                            .as_deref()
+                            .is_none_or(|queue| queue == keys::runner_queue(SERVERLESS_WORKER_GROUP))
+                }
                 // A success, failure or lateness recorded, or a retry rescheduled.
                 Stage::Actions => sk.starts_with("EVENT#") && change.kind != ChangeKind::Remove,
             }
@@ -186,6 +195,7 @@ mod tests {
             key: Key::new("PIPELINE#df-1", sk),
             old_status: old.map(str::to_owned),
             new_status: new.map(str::to_owned),
+            new_queue: None,
         }
     }
 
@@ -221,5 +231,22 @@ mod tests {
         ];
         assert_eq!(tasks_handed_back(&changes), 2);
         assert_eq!(tasks_handed_back(&[]), 0);
+    }
+
+    #[test]
+    fn the_activities_stage_wakes_only_for_attempts_queued_for_the_lambda_itself() {
+        let attempt = "ATT#Step#2026-01-01T00:00:00#0001";
+        let queued = |queue: Option<&str>| Change {
+            new_queue: queue.map(str::to_owned),
+            ..change(ChangeKind::Insert, attempt, None, Some("WAITING_FOR_RUNNER"))
+        };
+        // An attempt for a runner's worker group is the runner's to take
+        assert!(!Stage::Activities.concerned_by(&[queued(Some(&keys::runner_queue("local")))]));
+        // One queued for the Lambda, or one whose stream record does not show its queue, wakes it
+        assert!(Stage::Activities.concerned_by(&[queued(Some(&keys::runner_queue(SERVERLESS_WORKER_GROUP)))]));
+        assert!(Stage::Activities.concerned_by(&[queued(None)]));
+        // A claim or an end is not new work
+        let claimed = change(ChangeKind::Modify, attempt, Some("WAITING_FOR_RUNNER"), Some("RUNNING"));
+        assert!(!Stage::Activities.concerned_by(&[claimed]));
     }
 }

@@ -195,6 +195,7 @@ on_both_stores![
     new_instances_are_checked_at_once_unless_what_they_wait_for_is_new_too,
     attempts_made_ready_are_offered_as_they_are_written_and_retries_are_not,
     every_stage_runs_from_a_tick_or_a_batch_of_changes,
+    a_schedule_step_writes_its_new_instances_together_and_a_crash_leftover_holds_nothing_back,
 ];
 
 /// One moto server for this test binary; a fresh table for every scenario.
@@ -724,6 +725,53 @@ async fn a_task_is_never_handed_out_twice_to_concurrent_pollers() {
     };
     let handed: Vec<_> = [first.unwrap(), second.unwrap()].into_iter().flatten().collect();
     assert_eq!(handed.len(), 1);
+}
+
+async fn a_schedule_step_writes_its_new_instances_together_and_a_crash_leftover_holds_nothing_back<S: RunStore>(
+    store: S,
+) {
+    // Given an hourly chain of two, activated at its first hour
+    let world = World::new(store, "2026-01-01T00:00:00");
+    let definition = hourly(vec![
+        json!({"id": "A", "type": "ShellCommandActivity", "command": "a"}),
+        json!({"id": "B", "type": "ShellCommandActivity", "command": "b", "dependsOn": {"ref": "A"}}),
+    ]);
+    world
+        .pipeline("df-together", definition, ActivateOptions::default())
+        .await;
+    // When the schedule stage makes the first hour's instances
+    world.store.reset();
+    let report = world.engine().schedule_step().await.unwrap();
+    // Then both instances, both cursors and the pipeline's next look took one request
+    assert_eq!(world.store.requests().writes, 1, "{report:?}");
+    assert_eq!(report.changed, 5, "{report:?}");
+    world.status("df-together", "B", "2026-01-01T00:00:00").await;
+    // And when a step crashed after making A's instance but before moving A's cursor
+    // (the cursor is as if never written), the next step, an hour on
+    let cursor = world
+        .store
+        .get(&keys::component("df-together", "A"))
+        .await
+        .unwrap()
+        .unwrap();
+    let forgotten = sluice::store::Write::Delete {
+        key: cursor.key.clone(),
+        expected: sluice::store::Expected::of(&cursor),
+    };
+    assert!(world.store.write(forgotten).await.unwrap());
+    world.clock.advance(TimeDelta::hours(1));
+    let report = world.engine().schedule_step().await.unwrap();
+    // finds the leftover made already (a lost race, nothing written twice) and still makes
+    // the second hour's instances and moves the cursor past them
+    assert_eq!(report.lost_races, 1, "{report:?}");
+    assert_eq!(
+        world.status("df-together", "A", "2026-01-01T01:00:00").await,
+        Status::WaitingOnDependencies
+    );
+    world.status("df-together", "B", "2026-01-01T01:00:00").await;
+    world.clock.advance(TimeDelta::hours(1));
+    let report = world.engine().schedule_step().await.unwrap();
+    assert_eq!(report.lost_races, 0, "{report:?}");
 }
 
 #[tokio::test]
@@ -1419,6 +1467,7 @@ fn ended(pipeline: &str, component: &str, start: &str, old: &str, new: &str) -> 
         key: keys::instance(pipeline, component, at(start)),
         old_status: Some(old.into()),
         new_status: Some(new.into()),
+        new_queue: None,
     }
 }
 
@@ -1458,6 +1507,7 @@ async fn a_finish_wakes_its_consumers_at_once_through_a_data_node_and_only_once<
             key: keys::pipeline("df-wake"),
             old_status: None,
             new_status: Some("SCHEDULED".into()),
+            new_queue: None,
         },
         ended("df-wake", "A", start, "FINISHED", "FINISHED"),
         ended("df-gone", "X", start, "RUNNING", "FAILED"),
@@ -1500,6 +1550,7 @@ async fn new_instances_are_checked_at_once_unless_what_they_wait_for_is_new_too<
         key: keys::instance("df-new", component, at(start)),
         old_status: None,
         new_status: Some("WAITING_ON_DEPENDENCIES".into()),
+        new_queue: None,
     };
     let report = engine
         .check_new_instances(&[created("A"), created("B"), created("C")])
@@ -1611,6 +1662,7 @@ async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: 
         key: sluice::store::records::Record::key(event),
         old_status: None,
         new_status: Some("RECORDED".into()),
+        new_queue: None,
     }]);
     let nothing = run_stage(&engine, Stage::Actions, &recorded, &ports, || false)
         .await

@@ -3,6 +3,8 @@
 //! node, roll-ups) has finished, every precondition holds, and its component has room
 //! under maxActiveInstances. Whatever it still waits for is written on it in words.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 
 use super::{
@@ -15,7 +17,7 @@ use crate::{
     definition::{context::Runtime, schema::Category},
     schedule::instance_id,
     store::{
-        RunStore, Write, keys,
+        Key, RunStore, Write, keys,
         records::{
             self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord, PipelineRecord,
             PreconditionState, Stored, create,
@@ -40,16 +42,15 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(report)
     }
 
-    /// Checks one waiting instance and writes what changed.
+    /// Checks one waiting instance and writes what changed; returns the status written.
     pub async fn check_dependencies(
         &self,
         stored: Stored<InstanceRecord>,
         report: &mut StepReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Option<Status>, EngineError> {
         if stored.record.status != Status::WaitingOnDependencies {
-            return Ok(());
+            return Ok(None);
         }
-        let now = self.now();
         // The pipeline and the component's record in one request.
         let [pipeline, component] = records::get_each(
             self.store,
@@ -59,9 +60,68 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             ],
         )
         .await?;
-        let pipeline = records::decode::<PipelineRecord>(pipeline.as_ref())?
-            .ok_or_else(|| EngineError::PipelineNotFound(stored.record.pipeline_id.clone()))?;
-        let component: Option<Stored<ComponentRecord>> = records::decode(component.as_ref())?;
+        let read = ReadAhead {
+            pipeline: records::decode(pipeline.as_ref())?,
+            component: records::decode(component.as_ref())?,
+            upstream: HashMap::new(),
+        };
+        self.check_read(stored, read, report).await
+    }
+
+    /// Checks the instance of `component_id` at `start`, if it waits on its dependencies,
+    /// reading it, its pipeline, its component and the upstream instances at `upstream` in
+    /// one request (a caller that knows the definition reads ahead what the check needs: a
+    /// consumer woken by its upstream's end); returns the status written.
+    pub(crate) async fn check_dependencies_at(
+        &self,
+        pipeline_id: &str,
+        component_id: &str,
+        start: NaiveDateTime,
+        upstream: Vec<Key>,
+        report: &mut StepReport,
+    ) -> Result<Option<Status>, EngineError> {
+        let mut wanted = vec![
+            keys::instance(pipeline_id, component_id, start),
+            keys::pipeline(pipeline_id),
+            keys::component(pipeline_id, component_id),
+        ];
+        wanted.extend(upstream);
+        let mut found = self.store.get_many(&wanted).await?.into_iter();
+        let mut next = || found.next().flatten();
+        let Some(stored) = records::decode::<InstanceRecord>(next().as_ref())? else {
+            return Ok(None);
+        };
+        if stored.record.status != Status::WaitingOnDependencies {
+            return Ok(None);
+        }
+        report.examined += 1;
+        let pipeline = records::decode(next().as_ref())?;
+        let component = records::decode(next().as_ref())?;
+        let mut read = ReadAhead {
+            pipeline,
+            component,
+            upstream: HashMap::new(),
+        };
+        for key in wanted.into_iter().skip(3) {
+            read.upstream.insert(key, records::decode(next().as_ref())?);
+        }
+        self.check_read(stored, read, report).await
+    }
+
+    /// The check itself, over what was read for it.
+    async fn check_read(
+        &self,
+        stored: Stored<InstanceRecord>,
+        read: ReadAhead,
+        report: &mut StepReport,
+    ) -> Result<Option<Status>, EngineError> {
+        let now = self.now();
+        let ReadAhead {
+            pipeline,
+            component,
+            upstream,
+        } = read;
+        let pipeline = pipeline.ok_or_else(|| EngineError::PipelineNotFound(stored.record.pipeline_id.clone()))?;
         let mut next = stored.record.clone();
         let mut writes = Vec::new();
         // A FINISHED pipeline has created all its instances; those still waiting run on.
@@ -101,7 +161,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             next.next_check_at = Some(next.runs_at);
             return self.commit(&stored, next, writes, report).await;
         }
-        match self.upstream(&compiled, spec, &next).await? {
+        match self.upstream(&compiled, spec, &next, upstream).await? {
             Upstream::Failed(failed) => {
                 // failureAndRerunMode: cascade (reference §3.8).
                 next.status = apply(next.status, Event::DependencyFailed)?;
@@ -183,7 +243,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         mut next: InstanceRecord,
         mut writes: Vec<Write>,
         report: &mut StepReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Option<Status>, EngineError> {
         let now = self.now();
         let Some(component) = component else {
             next.waiting_on = vec!["the schedule stage has not set up this component yet".into()];
@@ -256,10 +316,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next: InstanceRecord,
         mut writes: Vec<Write>,
         report: &mut StepReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Option<Status>, EngineError> {
         if next == stored.record && writes.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
+        let status = next.status;
         writes.push(stored.replace(&next)?);
         let offered = self.tasks_made_ready(&writes);
         let written = if writes.len() == 1 {
@@ -268,12 +329,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             self.store.transact(writes).await?
         };
         report.wrote(written);
-        if written {
-            for worker_group in offered {
-                self.offer_task(&worker_group);
-            }
+        if !written {
+            return Ok(None);
         }
-        Ok(())
+        for worker_group in offered {
+            self.offer_task(&worker_group);
+        }
+        Ok(Some(status))
     }
 
     /// Ends a run: the end time, and the event for its actions.
@@ -299,18 +361,26 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         compiled: &CompiledPipeline,
         spec: &ComponentSpec,
         instance: &InstanceRecord,
+        mut read: HashMap<Key, Option<Stored<InstanceRecord>>>,
     ) -> Result<Upstream, EngineError> {
-        let interval = spec.interval_at(instance.scheduled_start);
+        let wanted = upstream_keys(compiled, spec, &instance.pipeline_id, instance.scheduled_start);
+        // Whatever was not read ahead, in one request.
+        let missing: Vec<Key> = wanted
+            .iter()
+            .map(|(_, key)| key)
+            .filter(|key| !read.contains_key(*key))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            let found = self.store.get_many(&missing).await?;
+            for (key, item) in missing.into_iter().zip(found) {
+                read.insert(key, records::decode(item.as_ref())?);
+            }
+        }
         let mut reasons = Vec::new();
-        for upstream_id in &spec.upstream {
-            let Some(upstream) = compiled.component(upstream_id) else {
-                continue;
-            };
-            for start in compiled.upstream_starts(upstream, interval) {
-                let id = instance_id(upstream_id, start);
-                let key = keys::instance(&instance.pipeline_id, upstream_id, start);
-                let found: Option<Stored<InstanceRecord>> = records::get(self.store, &key).await?;
-                match found.map(|found| found.record) {
+        for (id, key) in wanted {
+            {
+                match read.remove(&key).flatten().map(|found| found.record) {
                     None => reasons.push(format!("{id}, which has not been created yet")),
                     Some(found) if found.status.is_success() => {}
                     Some(found) if found.status.is_failure() && spec.cascade => return Ok(Upstream::Failed(id)),
@@ -438,6 +508,38 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             Some(check_at) => Preconditions::Waiting { reasons, check_at },
         })
     }
+}
+
+/// What a dependency check needs read, read beforehand.
+struct ReadAhead {
+    pipeline: Option<Stored<PipelineRecord>>,
+    component: Option<Stored<ComponentRecord>>,
+    /// Upstream instances read ahead, by key (`None`: not there); the rest are read when
+    /// the check needs them.
+    upstream: HashMap<Key, Option<Stored<InstanceRecord>>>,
+}
+
+/// The upstream instances an instance of `spec` waits for, with their ids.
+pub(crate) fn upstream_keys(
+    compiled: &CompiledPipeline,
+    spec: &ComponentSpec,
+    pipeline_id: &str,
+    scheduled_start: NaiveDateTime,
+) -> Vec<(String, Key)> {
+    let interval = spec.interval_at(scheduled_start);
+    let mut wanted = Vec::new();
+    for upstream_id in &spec.upstream {
+        let Some(upstream) = compiled.component(upstream_id) else {
+            continue;
+        };
+        for start in compiled.upstream_starts(upstream, interval) {
+            wanted.push((
+                instance_id(upstream_id, start),
+                keys::instance(pipeline_id, upstream_id, start),
+            ));
+        }
+    }
+    wanted
 }
 
 enum Upstream {

@@ -124,10 +124,23 @@ pub struct Engine<'a, S, P> {
     /// writes it: a runner in the same process (`sluice dev`'s) starts at once instead of
     /// at its next poll. Deployed, runners are elsewhere and nothing is told.
     task_offered: Option<TaskOffered>,
+    /// Told when a runner's report ends a task, once written: `sluice dev` reads the
+    /// table's stream at once instead of at its next poll, so the consumers of a finished
+    /// run start sooner. Deployed, the event-source mapping delivers the change.
+    task_ended: Option<TaskEnded>,
+    /// The tasks this engine handed out lately: a task record never changes, and the
+    /// runner that polled one reports on it through the same process more often than not
+    /// (`sluice dev`, a warm API function), so its reports skip one read.
+    tasks_given: Mutex<HashMap<String, records::TaskRecord>>,
 }
+
+/// How many handed-out tasks an engine remembers before it starts again from none.
+const TASKS_REMEMBERED: usize = 1024;
 
 /// See [`Engine::with_task_offered`].
 pub type TaskOffered = Arc<dyn Fn(&str) + Send + Sync>;
+/// See [`Engine::with_task_ended`].
+pub type TaskEnded = Arc<dyn Fn() + Send + Sync>;
 
 impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
     pub fn new(store: &'a S, clock: &'a dyn Clock, random: &'a dyn Random, probe: &'a P) -> Self {
@@ -140,6 +153,8 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             compiled: Mutex::new(HashMap::new()),
             polls_noted: Mutex::new(HashMap::new()),
             task_offered: None,
+            task_ended: None,
+            tasks_given: Mutex::new(HashMap::new()),
         }
     }
 
@@ -152,6 +167,12 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
     /// runner, once written.
     pub fn with_task_offered(mut self, offered: TaskOffered) -> Self {
         self.task_offered = Some(offered);
+        self
+    }
+
+    /// Calls `ended` each time a runner's SetTaskStatus ends a task, once written.
+    pub fn with_task_ended(mut self, ended: TaskEnded) -> Self {
+        self.task_ended = Some(ended);
         self
     }
 
@@ -178,6 +199,19 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             .filter(|attempt| attempt.record.status == Status::WaitingForRunner && attempt.record.available_at <= now)
             .map(|attempt| attempt.record.worker_group)
             .collect()
+    }
+
+    fn remember_task(&self, task: &records::TaskRecord) {
+        let mut given = self.tasks_given.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if given.len() >= TASKS_REMEMBERED {
+            given.clear();
+        }
+        given.insert(task.task_id.clone(), task.clone());
+    }
+
+    fn task_given(&self, task_id: &str) -> Option<records::TaskRecord> {
+        let given = self.tasks_given.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        given.get(task_id).cloned()
     }
 
     pub fn now(&self) -> NaiveDateTime {
@@ -240,6 +274,26 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             Some(group) if spec.runs_on.is_some() => group.clone(),
             _ => compiled.worker_group(spec, start),
         }
+    }
+
+    /// Writes `writes` in as few transactions as DynamoDB allows, in order. A transaction
+    /// refused (an instance a crashed step already made, a record another worker changed)
+    /// is written again one write at a time, so each write that can still take effect does:
+    /// a new instance that exists already must not hold back its component's cursor.
+    async fn write_together(&self, writes: Vec<Write>, report: &mut StepReport) -> Result<(), EngineError> {
+        let mut writes = writes.into_iter().peekable();
+        while writes.peek().is_some() {
+            let chunk: Vec<Write> = writes.by_ref().take(crate::store::MAX_TRANSACTION_WRITES).collect();
+            let count = chunk.len();
+            if count > 1 && self.store.transact(chunk.clone()).await? {
+                report.changed += count;
+                continue;
+            }
+            for write in chunk {
+                report.wrote(self.store.write(write).await?);
+            }
+        }
+        Ok(())
     }
 
     /// Due items of every shard of a stage's queue, earliest first within each shard.

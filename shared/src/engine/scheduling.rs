@@ -16,7 +16,7 @@ use crate::{
     definition::schema::Category,
     schedule::{ScheduleSpec, runs_at},
     store::{
-        RunStore,
+        RunStore, Write,
         keys::stages,
         records::{ComponentRecord, InstanceRecord, PipelineRecord, Stored, create},
     },
@@ -63,6 +63,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             .collect();
         let mut next_check: Option<NaiveDateTime> = None;
         let mut every_schedule_ended = true;
+        // Every new instance and cursor of the pipeline, written together at the end.
+        let mut writes = Vec::new();
         for spec in &compiled.components {
             let stored = existing.get(spec.id.as_str()).copied();
             let mut cursor = self.cursor(&compiled, record, spec, stored);
@@ -71,8 +73,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 // pipeline whose schedules have all ended finishes once it is resumed.
                 Some(now + self.limits.recheck)
             } else {
-                self.create_due_instances(&compiled, record, spec, &mut cursor, report)
-                    .await?
+                self.create_due_instances(&compiled, record, spec, &mut cursor, &mut writes)?
             };
             if let Some(at) = due_again {
                 next_check = Some(next_check.map_or(at, |current| current.min(at)));
@@ -80,12 +81,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             if cursor.next_start.is_some() || cursor.paused {
                 every_schedule_ended = false;
             }
-            let write = match stored {
-                Some(stored) if stored.record == cursor => continue,
-                Some(stored) => stored.replace(&cursor)?,
-                None => create(&cursor)?,
-            };
-            report.wrote(self.store.write(write).await?);
+            match stored {
+                Some(stored) if stored.record == cursor => {}
+                Some(stored) => writes.push(stored.replace(&cursor)?),
+                None => writes.push(create(&cursor)?),
+            }
         }
         let finished = every_schedule_ended && !compiled.on_demand;
         let next = PipelineRecord {
@@ -98,9 +98,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             ..record.clone()
         };
         if next != *record {
-            report.wrote(self.store.write(pipeline.replace(&next)?).await?);
+            writes.push(pipeline.replace(&next)?);
         }
-        Ok(())
+        self.write_together(writes, report).await
     }
 
     /// The component's cursor for this activation: resumed where it was, restarted for a
@@ -141,15 +141,15 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         }
     }
 
-    /// Creates the component's instances that are due, at most a batch; returns when the
-    /// stage should come back for it.
-    async fn create_due_instances(
+    /// The creations of the component's instances that are due, at most a batch, before
+    /// its cursor's write; returns when the stage should come back for it.
+    fn create_due_instances(
         &self,
         compiled: &CompiledPipeline,
         pipeline: &PipelineRecord,
         spec: &ComponentSpec,
         cursor: &mut ComponentRecord,
-        report: &mut StepReport,
+        writes: &mut Vec<Write>,
     ) -> Result<Option<NaiveDateTime>, EngineError> {
         let now = self.now();
         for _ in 0..self.limits.instances_per_step {
@@ -160,7 +160,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 return Ok(Some(start));
             }
             let instance = new_instance(compiled, pipeline, spec, start, now);
-            report.wrote(self.store.write(create(&instance)?).await?);
+            writes.push(create(&instance)?);
             cursor.next_index += 1;
             cursor.next_start = match spec.schedule {
                 ScheduleSpec::OnDemand => None,

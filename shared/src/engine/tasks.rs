@@ -85,15 +85,19 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         hostname: Option<&str>,
         now: NaiveDateTime,
     ) -> Result<Option<TaskAssignment>, EngineError> {
-        let pipeline = self.pipeline(&attempt.record.pipeline_id).await?;
-        let compiled = self.compiled(&pipeline.record).await?;
-        let spec = compiled.component(&attempt.record.component_id);
         let instance_key = keys::instance(
             &attempt.record.pipeline_id,
             &attempt.record.component_id,
             attempt.record.scheduled_start,
         );
-        let Some(instance) = records::get::<InstanceRecord, _>(self.store, &instance_key).await? else {
+        // The pipeline and the instance in one request.
+        let [pipeline, instance] =
+            records::get_each(self.store, [keys::pipeline(&attempt.record.pipeline_id), instance_key]).await?;
+        let pipeline = records::decode::<PipelineRecord>(pipeline.as_ref())?
+            .ok_or_else(|| EngineError::PipelineNotFound(attempt.record.pipeline_id.clone()))?;
+        let compiled = self.compiled(&pipeline.record).await?;
+        let spec = compiled.component(&attempt.record.component_id);
+        let Some(instance) = records::decode::<InstanceRecord>(instance.as_ref())? else {
             return Ok(None);
         };
         let task_id = self.random.token();
@@ -135,6 +139,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         if !self.store.transact(writes).await? {
             return Ok(None);
         }
+        self.remember_task(&task);
         let object_id = match &claimed.kind {
             AttemptKind::Activity => claimed.component_id.clone(),
             AttemptKind::Precondition { precondition_id } => precondition_id.clone(),
@@ -352,6 +357,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 }
             };
             if done {
+                if let Some(ended) = &self.task_ended {
+                    ended();
+                }
                 return Ok(());
             }
         }
@@ -363,10 +371,15 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         task_id: &str,
         worker_group: Option<&str>,
     ) -> Result<(TaskRecord, Stored<AttemptRecord>, Option<Stored<PipelineRecord>>), EngineError> {
-        let task: TaskRecord = records::get::<TaskRecord, _>(self.store, &keys::task(task_id))
-            .await?
-            .ok_or_else(|| EngineError::TaskNotFound(task_id.to_owned()))?
-            .record;
+        let task = match self.task_given(task_id) {
+            Some(task) => task,
+            None => {
+                records::get::<TaskRecord, _>(self.store, &keys::task(task_id))
+                    .await?
+                    .ok_or_else(|| EngineError::TaskNotFound(task_id.to_owned()))?
+                    .record
+            }
+        };
         if let Some(given) = worker_group
             && given != task.worker_group
         {

@@ -37,6 +37,9 @@ pub struct Change {
     pub key: Key,
     pub old_status: Option<String>,
     pub new_status: Option<String>,
+    /// The work queue the item is in after the change (the `due` index's partition), when
+    /// the stream shows it: which stage owes the item work next.
+    pub new_queue: Option<String>,
 }
 
 impl Change {
@@ -99,22 +102,17 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     if !checked.insert(id) {
                         continue;
                     }
-                    let Some(consumer) =
-                        super::timers::instance(self.store, &instance.pipeline_id, downstream_id, start).await?
-                    else {
-                        continue;
-                    };
-                    if consumer.record.status != Status::WaitingOnDependencies {
-                        continue;
-                    }
-                    let consumer_key = records::Record::key(&consumer.record);
-                    report.examined += 1;
-                    self.check_dependencies(consumer, &mut report).await?;
-                    let now_ended = records::get::<InstanceRecord, _>(self.store, &consumer_key)
-                        .await?
-                        .is_some_and(|checked| checked.record.status.is_terminal());
-                    if now_ended {
-                        ended.push(consumer_key);
+                    // The consumer, what it needs and what it waits for, in one read.
+                    let upstream =
+                        super::dependencies::upstream_keys(&compiled, downstream, &instance.pipeline_id, start)
+                            .into_iter()
+                            .map(|(_, key)| key)
+                            .collect();
+                    let written = self
+                        .check_dependencies_at(&instance.pipeline_id, downstream_id, start, upstream, &mut report)
+                        .await?;
+                    if written.is_some_and(Status::is_terminal) {
+                        ended.push(keys::instance(&instance.pipeline_id, downstream_id, start));
                     }
                 }
             }

@@ -7,7 +7,7 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
-use super::{Due, Expected, Item, Key, Range, RunStore, StoreError, Write};
+use super::{Due, Expected, Item, Key, MAX_TRANSACTION_WRITES, Range, RunStore, StoreError, Write};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -101,7 +101,6 @@ impl State {
 const MAX_PK_BYTES: usize = 2048;
 const MAX_SK_BYTES: usize = 1024;
 const MAX_ITEM_BYTES: usize = 400 * 1024;
-const MAX_TRANSACTION_WRITES: usize = 100;
 
 fn check(write: &Write) -> Result<(), StoreError> {
     let key = write.key();

@@ -111,6 +111,9 @@ impl Write {
     }
 }
 
+/// The most writes one transaction may hold (DynamoDB's TransactWriteItems limit).
+pub const MAX_TRANSACTION_WRITES: usize = 100;
+
 /// A sort-key range in one partition: `from <= sk < to`, ascending, at most `limit` items.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Range {

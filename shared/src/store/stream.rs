@@ -1,7 +1,7 @@
 //! The run table's DynamoDB stream, read as [`Change`]s: from a Lambda event's JSON
 //! records, or from the DynamoDB Streams API (how `sluice dev` and the tests read moto's
-//! stream, which nothing pushes). Only the keys and the `status` attribute matter; a record
-//! without them is poison and is returned as an error naming it, never a panic.
+//! stream, which nothing pushes). Only the keys, the `status` attribute and the work queue
+//! matter; a record without keys is poison and is returned as an error naming it, never a panic.
 
 use aws_sdk_dynamodbstreams::{
     Client,
@@ -15,6 +15,7 @@ use crate::engine::wake::{Change, ChangeKind};
 const PK: &str = "pk";
 const SK: &str = "sk";
 const STATUS: &str = "status";
+const DUE_PK: &str = "due_pk";
 
 /// Reads one record of a DynamoDB Streams event (`Records[i]` of the Lambda event).
 pub fn change_from_json(record: &Value) -> Result<Change, String> {
@@ -41,6 +42,7 @@ pub fn change_from_json(record: &Value) -> Result<Change, String> {
         key: Key::new(pk, sk),
         old_status: string(&stream["OldImage"], STATUS),
         new_status: string(&stream["NewImage"], STATUS),
+        new_queue: string(&stream["NewImage"], DUE_PK),
     })
 }
 
@@ -74,6 +76,7 @@ pub fn change_from_record(record: &Record) -> Result<Change, String> {
         key: Key::new(pk, sk),
         old_status: string(stream.old_image(), STATUS),
         new_status: string(stream.new_image(), STATUS),
+        new_queue: string(stream.new_image(), DUE_PK),
     })
 }
 
