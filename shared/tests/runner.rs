@@ -562,12 +562,14 @@ async fn an_idle_runner_stops_at_once_on_shutdown() {
 
 #[tokio::test]
 async fn a_runner_on_a_resource_stops_when_a_heartbeat_says_its_resource_has_ended() {
-    // Given a runner serving the worker group of a resource instance, heartbeating often
+    // Given a runner serving the worker group of a resource instance (asked for by the
+    // work that runs on it), heartbeating often
     let (storage, _, _) = s3().await;
     let temp = TempDir::new("terminate");
     let world = World::new(vec![
         json!({"id": "Box", "type": "Ec2Resource", "role": "DataPipelineDefaultRole",
                "resourceRole": "DataPipelineDefaultResourceRole"}),
+        json!({"id": "Work", "type": "ShellCommandActivity", "command": "true", "runsOn": {"ref": "Box"}}),
     ])
     .await;
     let engine = world.engine();

@@ -8,6 +8,7 @@
 //! AWS SDK calls live only in the adapters; this module also turns the SDK's errors into
 //! [`ProbeError`]s, keeping AWS's error codes because they decide what is retried.
 
+pub mod compute;
 pub mod dynamodb;
 pub mod notify;
 pub mod probe;

@@ -708,6 +708,11 @@ pub static TYPES: &[TypeSpec] = &[
             string("securityGroupIds").many(),
             string("securityGroups").many(),
             string("spotBidPrice"),
+            // Sluice extensions: `marketType` "spot" asks for spot capacity without a price
+            // cap (EC2 then pays at most the on-demand price); after
+            // `onDemandAfterSpotFailures` spot launches failed, the next is on demand.
+            string("marketType"),
+            integer("onDemandAfterSpotFailures"),
         ],
         requirements: &[Requirement::Field("resourceRole"), Requirement::Field("role")],
         runtime_fields: RESOURCE_RUNTIME,

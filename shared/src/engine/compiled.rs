@@ -323,25 +323,71 @@ impl CompiledPipeline {
         }
     }
 
+    /// The work that runs on the resource instance starting at `start`: each instance, as
+    /// (component, start), of the components whose `runsOn` names the resource and whose
+    /// worker group is that instance's.
+    pub fn resource_dependants(&self, resource: &ComponentSpec, start: NaiveDateTime) -> Vec<(String, NaiveDateTime)> {
+        let interval = resource.interval_at(start);
+        let served = crate::schedule::resource_worker_group(&self.pipeline_id, &instance_id(&resource.id, start));
+        let mut dependants = Vec::new();
+        for component in self
+            .components
+            .iter()
+            .filter(|component| component.runs_on.as_deref() == Some(resource.id.as_str()))
+        {
+            let mut starts = match component.schedule {
+                ScheduleSpec::OnDemand => vec![start],
+                ScheduleSpec::Periodic(schedule) => {
+                    let intervals = schedule.intervals(self.first_activated_at);
+                    let mut starts: Vec<NaiveDateTime> = intervals
+                        .clone()
+                        .containing(interval.start)
+                        .map(|found| found.start)
+                        .into_iter()
+                        .collect();
+                    starts.extend(
+                        intervals
+                            .starting_within(interval.start, interval.end.max(interval.start), MAX_ROLL_UP)
+                            .into_iter()
+                            .map(|found| found.start),
+                    );
+                    starts
+                }
+            };
+            starts.sort();
+            starts.dedup();
+            starts.retain(|&candidate| self.worker_group(component, candidate) == served);
+            dependants.extend(starts.into_iter().map(|candidate| (component.id.clone(), candidate)));
+        }
+        dependants
+    }
+
+    /// The resource instance the instance of `component` at `start` runs on (`runsOn`):
+    /// the resource and the start of its interval that contains `start`.
+    pub fn resource_of(
+        &self,
+        component: &ComponentSpec,
+        start: NaiveDateTime,
+    ) -> Option<(&ComponentSpec, NaiveDateTime)> {
+        let resource = component.runs_on.as_deref().and_then(|id| self.component(id))?;
+        let resource_start = match resource.schedule {
+            ScheduleSpec::OnDemand => Some(start),
+            ScheduleSpec::Periodic(schedule) => schedule
+                .intervals(self.first_activated_at)
+                .containing(start)
+                .map(|found| found.start),
+        }?;
+        Some((resource, resource_start))
+    }
+
     /// The worker group an instance's attempts go to: the runner on its resource instance
     /// for `runsOn`, its `workerGroup`, or Sluice's own.
     pub fn worker_group(&self, component: &ComponentSpec, start: NaiveDateTime) -> String {
-        if let Some(resource) = component.runs_on.as_deref().and_then(|id| self.component(id)) {
-            let starts = match resource.schedule {
-                ScheduleSpec::OnDemand => vec![start],
-                ScheduleSpec::Periodic(schedule) => schedule
-                    .intervals(self.first_activated_at)
-                    .containing(start)
-                    .map(|found| found.start)
-                    .into_iter()
-                    .collect(),
-            };
-            if let Some(resource_start) = starts.first() {
-                return crate::schedule::resource_worker_group(
-                    &self.pipeline_id,
-                    &instance_id(&resource.id, *resource_start),
-                );
-            }
+        if let Some((resource, resource_start)) = self.resource_of(component, start) {
+            return crate::schedule::resource_worker_group(
+                &self.pipeline_id,
+                &instance_id(&resource.id, resource_start),
+            );
         }
         component
             .worker_group

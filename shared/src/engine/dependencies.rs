@@ -214,14 +214,28 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 self.end(&mut next, now, EventKind::Success, &spec.on_success, &mut writes)?;
                 self.commit(&stored, next, writes, report).await
             }
-            Category::Resource => {
-                next.waiting_on = vec![
-                    "Ec2Resource and EmrCluster instances are launched by the resources stage, which this Sluice does not have yet"
-                        .to_owned(),
-                ];
-                next.next_check_at = Some(now + IDLE_RECHECK);
-                self.commit(&stored, next, writes, report).await
-            }
+            // A machine only once work that runs on it is ready (reference §3.4).
+            Category::Resource => match self.resource_wanted(&compiled, spec, next.scheduled_start).await? {
+                super::resources::Wanted::Now => {
+                    let served = crate::schedule::resource_worker_group(
+                        &next.pipeline_id,
+                        &instance_id(&next.component_id, next.scheduled_start),
+                    );
+                    self.launch_resource(&mut next, served, &mut writes)?;
+                    self.commit(&stored, next, writes, report).await
+                }
+                // Its work all ended without it (failed upstream, canceled): no machine.
+                super::resources::Wanted::Never => {
+                    next.status = apply(next.status, Event::Ready)?;
+                    self.end(&mut next, now, EventKind::Success, &[], &mut writes)?;
+                    self.commit(&stored, next, writes, report).await
+                }
+                super::resources::Wanted::Later(reasons) => {
+                    next.waiting_on = reasons;
+                    next.next_check_at = Some(now + self.limits.recheck);
+                    self.commit(&stored, next, writes, report).await
+                }
+            },
             // A data node has no work: once its dependencies hold, its data is ready.
             _ => {
                 next.status = apply(next.status, Event::Ready)?;
@@ -271,7 +285,19 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         writes.push(create(&attempt)?);
         writes.push(component.replace(&counted)?);
-        self.commit(&stored, next, writes, report).await
+        let resource = compiled
+            .resource_of(spec, next.scheduled_start)
+            .filter(|_| self.limits.simulated_resources.is_none())
+            .map(|(resource, start)| (resource.id.clone(), start));
+        let written = self.commit(&stored, next, writes, report).await?;
+        // Work that runs on a resource is ready: the resource is looked at now, so its
+        // machine is asked for at once rather than at its next check.
+        if written.is_some()
+            && let Some((resource, start)) = resource
+        {
+            Box::pin(self.check_dependencies_at(&compiled.pipeline_id, &resource, start, Vec::new(), report)).await?;
+        }
+        Ok(written)
     }
 
     /// Why a ready instance waits for a runner, in words: whether anyone polls its worker

@@ -13,6 +13,7 @@ pub mod error;
 pub mod objects;
 pub mod operator;
 pub mod pipelines;
+pub mod resources;
 pub mod retry;
 pub mod scheduling;
 pub mod status;

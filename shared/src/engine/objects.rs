@@ -312,7 +312,7 @@ fn error_fields(error: &crate::store::records::ErrorDetails, fields: &mut Vec<Ap
 fn attempt_fields(attempt: &AttemptRecord, instance: Option<&InstanceRecord>) -> Vec<ApiField> {
     // A precondition check belongs to the precondition, on behalf of the gated instance.
     let component = match &attempt.kind {
-        AttemptKind::Activity => attempt.component_id.clone(),
+        AttemptKind::Activity | AttemptKind::Resource => attempt.component_id.clone(),
         AttemptKind::Precondition { precondition_id } => precondition_id.clone(),
     };
     let mut fields = vec![
@@ -681,7 +681,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             .unwrap_or_else(|| Runtime::scheduled(start, None));
         let node = match task.kind {
             AttemptKind::Precondition { .. } => Some((component.as_str(), &runtime)),
-            AttemptKind::Activity => None,
+            AttemptKind::Activity | AttemptKind::Resource => None,
         };
         let mut objects = Vec::new();
         let mut attempt = vec![

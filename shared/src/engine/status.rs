@@ -169,10 +169,23 @@ pub enum Event {
     MarkFinished,
     /// A resource ran past `terminateAfter`.
     TimedOut,
+    /// A resource's work is ready: its machine is asked for.
+    Launch,
+    /// The machine was started; it boots.
+    Launched,
+    /// The machine runs: its runner can take work.
+    Booted,
+    /// The resource's work has ended: its machine is terminated.
+    WorkDone,
+    /// The machine is gone after its work.
+    ShutDown,
+    /// The machine could not be started, did not boot in time, or was taken away (a spot
+    /// interruption); `retry` says whether another machine is asked for.
+    ResourceFailed { retry: bool },
 }
 
 impl Event {
-    pub const ALL: [Event; 12] = [
+    pub const ALL: [Event; 19] = [
         Self::DependenciesMet,
         Self::Ready,
         Self::DependencyFailed,
@@ -185,6 +198,13 @@ impl Event {
         Self::Rerun,
         Self::MarkFinished,
         Self::TimedOut,
+        Self::Launch,
+        Self::Launched,
+        Self::Booted,
+        Self::WorkDone,
+        Self::ShutDown,
+        Self::ResourceFailed { retry: true },
+        Self::ResourceFailed { retry: false },
     ];
 }
 
@@ -210,6 +230,13 @@ pub fn transition(from: Status, event: Event) -> Result<Status, Refused> {
         (Running | WaitingForRunner, Event::AttemptFailed { retry: true }) => WaitingForRunner,
         (Running | WaitingForRunner, Event::AttemptFailed { retry: false }) => Failed,
         (Running | ShuttingDown | Activating | Creating, Event::TimedOut) => TimedOut,
+        (WaitingOnDependencies, Event::Launch) => Creating,
+        (Creating, Event::Launched) => Activating,
+        (Activating, Event::Booted) => Running,
+        (Creating | Activating | Running, Event::WorkDone) => ShuttingDown,
+        (ShuttingDown, Event::ShutDown) => Finished,
+        (Creating | Activating | Running, Event::ResourceFailed { retry: true }) => Creating,
+        (Creating | Activating | Running, Event::ResourceFailed { retry: false }) => Failed,
         (status, Event::Cancel) if !status.is_terminal() => Canceled,
         (status, Event::MarkFinished) if !status.is_success() && status != Skipped => MarkFinished,
         (status, Event::Rerun) if status.is_terminal() => WaitingOnDependencies,
@@ -244,6 +271,19 @@ mod tests {
             (ShuttingDown, Event::TimedOut, TimedOut),
             (Activating, Event::TimedOut, TimedOut),
             (Creating, Event::TimedOut, TimedOut),
+            (WaitingOnDependencies, Event::Launch, Creating),
+            (Creating, Event::Launched, Activating),
+            (Activating, Event::Booted, Running),
+            (Creating, Event::WorkDone, ShuttingDown),
+            (Activating, Event::WorkDone, ShuttingDown),
+            (Running, Event::WorkDone, ShuttingDown),
+            (ShuttingDown, Event::ShutDown, Finished),
+            (Creating, Event::ResourceFailed { retry: true }, Creating),
+            (Activating, Event::ResourceFailed { retry: true }, Creating),
+            (Running, Event::ResourceFailed { retry: true }, Creating),
+            (Creating, Event::ResourceFailed { retry: false }, Failed),
+            (Activating, Event::ResourceFailed { retry: false }, Failed),
+            (Running, Event::ResourceFailed { retry: false }, Failed),
         ];
         for from in Status::ALL {
             for event in Event::ALL {

@@ -135,19 +135,21 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             }
             // The gated instance keeps waiting; only the check runs.
             AttemptKind::Precondition { .. } => writes.push(instance.check()),
+            // A machine is the resources stage's, never a runner's task.
+            AttemptKind::Resource => return Ok(None),
         }
         if !self.store.transact(writes).await? {
             return Ok(None);
         }
         self.remember_task(&task);
         let object_id = match &claimed.kind {
-            AttemptKind::Activity => claimed.component_id.clone(),
+            AttemptKind::Activity | AttemptKind::Resource => claimed.component_id.clone(),
             AttemptKind::Precondition { precondition_id } => precondition_id.clone(),
         };
         let runtime = Runtime::scheduled(instance.record.scheduled_start, Some(instance.record.scheduled_end));
         let node = match claimed.kind {
             AttemptKind::Precondition { .. } => Some((claimed.component_id.as_str(), &runtime)),
-            AttemptKind::Activity => None,
+            AttemptKind::Activity | AttemptKind::Resource => None,
         };
         Ok(Some(TaskAssignment {
             task_id,
@@ -348,6 +350,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 (AttemptKind::Activity, TaskStatus::False) => {
                     return Err(EngineError::InvalidRequest(
                         "FALSE is the answer of a precondition; an activity reports FINISHED or FAILED".into(),
+                    ));
+                }
+                (AttemptKind::Resource, _) => {
+                    return Err(EngineError::InvalidRequest(
+                        "a resource's attempt is its machine, not a runner's task".into(),
                     ));
                 }
                 (AttemptKind::Precondition { .. }, status) => {

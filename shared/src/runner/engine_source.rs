@@ -104,7 +104,7 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
 /// A task from the engine's assignment and the referenced objects.
 pub fn task_from_assignment(assignment: TaskAssignment, referenced: Vec<ObjectFields>) -> Task {
     let kind = match assignment.kind {
-        AttemptKind::Activity => TaskKind::Activity,
+        AttemptKind::Activity | AttemptKind::Resource => TaskKind::Activity,
         AttemptKind::Precondition { .. } => TaskKind::Precondition,
     };
     let type_name = assignment

@@ -161,11 +161,14 @@ pub fn runner_queue(worker_group: &str) -> String {
 }
 
 /// FNV-1a: stable across builds and platforms, unlike the standard hasher.
-fn shard_of(pipeline: &str) -> u32 {
-    let hash = pipeline.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+pub fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    });
-    u32::try_from(hash % u64::from(SHARDS)).unwrap_or(0)
+    })
+}
+
+fn shard_of(pipeline: &str) -> u32 {
+    u32::try_from(fnv1a(pipeline) % u64::from(SHARDS)).unwrap_or(0)
 }
 
 /// Stage names, which are also queue-name prefixes.
@@ -175,6 +178,8 @@ pub mod stages {
     pub const REAP: &str = "reap";
     pub const WATCH: &str = "watch";
     pub const ACTIONS: &str = "actions";
+    /// Resource attempts: launch, watch and shut down their machines.
+    pub const RESOURCES: &str = "resources";
 }
 
 #[cfg(test)]

@@ -301,7 +301,20 @@ impl Record for InstanceRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AttemptKind {
     Activity,
-    Precondition { precondition_id: String },
+    Precondition {
+        precondition_id: String,
+    },
+    /// An `Ec2Resource`'s machine: launched, watched and shut down by the resources stage.
+    Resource,
+}
+
+/// The machine a resource attempt launched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MachineRecord {
+    /// EC2's instance id.
+    pub id: String,
+    pub spot: bool,
+    pub launched_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -329,6 +342,12 @@ pub struct AttemptRecord {
     /// Fields the runner reported through ReportTaskProgress, shown on the attempt.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reported_fields: Vec<crate::definition::shape::ApiField>,
+    /// A resource attempt's machine, once launched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub machine: Option<MachineRecord>,
+    /// When the resources stage looks at a resource attempt again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_at: Option<NaiveDateTime>,
 }
 
 impl AttemptRecord {
@@ -359,6 +378,8 @@ impl AttemptRecord {
             ended_at: None,
             error: ErrorDetails::default(),
             reported_fields: Vec::new(),
+            machine: None,
+            check_at: None,
         }
     }
 
@@ -369,7 +390,9 @@ impl AttemptRecord {
     /// when several activities share the precondition.
     pub fn id(&self) -> String {
         match &self.kind {
-            AttemptKind::Activity => attempt_id(&self.component_id, self.scheduled_start, self.number),
+            AttemptKind::Activity | AttemptKind::Resource => {
+                attempt_id(&self.component_id, self.scheduled_start, self.number)
+            }
             AttemptKind::Precondition { precondition_id } => attempt_id(
                 &format!("{}.{precondition_id}", self.component_id),
                 self.scheduled_start,
@@ -390,7 +413,7 @@ impl AttemptRecord {
 impl Record for AttemptRecord {
     fn key(&self) -> Key {
         match &self.kind {
-            AttemptKind::Activity => {
+            AttemptKind::Activity | AttemptKind::Resource => {
                 keys::attempt(&self.pipeline_id, &self.component_id, self.scheduled_start, self.number)
             }
             AttemptKind::Precondition { precondition_id } => keys::precondition_attempt(
@@ -408,6 +431,12 @@ impl Record for AttemptRecord {
     }
 
     fn due(&self) -> Option<Due> {
+        if self.kind == AttemptKind::Resource {
+            return (!self.status.is_terminal()).then(|| Due {
+                queue: keys::queue(keys::stages::RESOURCES, &self.pipeline_id),
+                at_millis: millis(self.check_at.unwrap_or(self.available_at)),
+            });
+        }
         match self.status {
             Status::WaitingForRunner => Some(Due {
                 queue: keys::runner_queue(&self.worker_group),

@@ -1,0 +1,865 @@
+//! `Ec2Resource` instances (reference §2.5, §3.4, §3.7): a machine is launched once work
+//! that runs on the resource is ready (not before: an idle machine costs money), watched
+//! while it boots and runs, and terminated when that work has ended or at
+//! `terminateAfter`. Spot launches that find no capacity are retried with backoff, the last
+//! one on demand with `useOnDemandOnLastAttempt`; a spot machine EC2 takes back is replaced
+//! without anyone stepping in, and the tasks it was running are taken back for the
+//! replacement's runner.
+//!
+//! A resource instance goes WAITING_ON_DEPENDENCIES → CREATING (an attempt asks for a
+//! machine) → ACTIVATING (launched, booting) → RUNNING → SHUTTING_DOWN → FINISHED, or
+//! TIMEDOUT, or FAILED when its launches are spent. Each step is one conditional write;
+//! the launch itself is idempotent through a token derived from the attempt, looked up
+//! before every launch.
+
+use chrono::{NaiveDateTime, TimeDelta};
+
+use super::{
+    Engine, EngineError, Event, Status, StepReport, apply,
+    compiled::{CompiledPipeline, ComponentSpec, after},
+};
+use crate::{
+    cloud::{
+        compute::{Compute, ComputeError, Launch, Machine, MachineSpec, MachineState, Market},
+        probe::Probe,
+    },
+    definition::context::Runtime,
+    schedule::{Period, instance_id},
+    store::{
+        Key, RunStore, Write, keys,
+        records::{
+            self, AttemptKind, AttemptRecord, ErrorDetails, EventKind, InstanceRecord, MachineRecord, PipelineRecord,
+            Stored, create,
+        },
+    },
+    time::format_datetime,
+};
+
+/// How soon a booting machine is looked at again.
+const BOOT_CHECK: TimeDelta = TimeDelta::seconds(15);
+/// How soon EC2 is asked again after it failed for now (throttling, an outage).
+const EC2_AGAIN: TimeDelta = TimeDelta::seconds(30);
+
+/// What a machine needs to become a runner, from Sluice's deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Boot {
+    /// Where machines download the `sluice` binary from (`s3://...`).
+    pub runner_binary_uri: Option<String>,
+    /// The Data Pipeline endpoint their runners poll (the API function's URL).
+    pub api_url: Option<String>,
+    /// The image of an `Ec2Resource` that names none (AWS picked one per region).
+    pub default_image_id: Option<String>,
+    /// The instance type of an `Ec2Resource` that names none (AWS's m1.small is gone).
+    pub default_instance_type: String,
+}
+
+impl Default for Boot {
+    fn default() -> Self {
+        Self {
+            runner_binary_uri: None,
+            api_url: None,
+            default_image_id: None,
+            default_instance_type: "t3.small".to_owned(),
+        }
+    }
+}
+
+/// Whether a resource's machine is wanted, from the work that runs on it.
+pub(crate) enum Wanted {
+    /// Some of its work is ready: launch.
+    Now,
+    /// All of its work has ended without it: no machine is needed.
+    Never,
+    /// Its work still waits on something else.
+    Later(Vec<String>),
+}
+
+/// The fields of a resource, evaluated for one of its instances.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn first(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(name, value)| name == key && !value.trim().is_empty())
+            .map(|(_, value)| value.trim())
+    }
+
+    fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(name, value)| name == key && !value.trim().is_empty())
+            .flat_map(|(_, value)| value.split(',').map(|part| part.trim().to_owned()))
+            .filter(|part| !part.is_empty())
+            .collect()
+    }
+
+    fn flag(&self, key: &str) -> bool {
+        self.first(key).is_some_and(|value| value.eq_ignore_ascii_case("true"))
+    }
+
+    fn period(&self, key: &str) -> Option<Period> {
+        self.first(key).and_then(|value| value.parse().ok())
+    }
+}
+
+/// The launch token of an attempt: EC2 allows 64 characters, and the same attempt must
+/// always give the same token.
+pub fn launch_token(attempt: &AttemptRecord) -> String {
+    format!(
+        "sluice-{:016x}",
+        keys::fnv1a(&format!("{}/{}", attempt.pipeline_id, attempt.id()))
+    )
+}
+
+/// The boot script: fetch `sluice` and run it as the Task Runner of exactly this
+/// resource instance's worker group.
+pub fn user_data(boot: &Boot, worker_group: &str) -> Result<String, String> {
+    let binary = boot.runner_binary_uri.as_deref().ok_or(
+        "Sluice's deployment names no runner binary for machines (SLUICE_RUNNER_BINARY_URI), so an Ec2Resource \
+         cannot get a Task Runner",
+    )?;
+    let api = boot.api_url.as_deref().ok_or(
+        "Sluice's deployment names no API address for machines' runners (SLUICE_API_URL), so an Ec2Resource's \
+         runner would have nothing to poll",
+    )?;
+    let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
+    Ok(format!(
+        "#!/bin/bash\n\
+         # Sluice: the Task Runner of {worker_group}\n\
+         set -eu\n\
+         aws s3 cp {} /usr/local/bin/sluice\n\
+         chmod +x /usr/local/bin/sluice\n\
+         exec /usr/local/bin/sluice runner --worker-group {} --endpoint {} --hostname \"$(hostname)\"\n",
+        quote(binary),
+        quote(worker_group),
+        quote(api),
+    ))
+}
+
+/// On demand or spot for the attempt numbered `number_in_run` (1 for the first).
+fn market(fields: &Fields, spec: &ComponentSpec, number_in_run: u32) -> Market {
+    let bid = fields.first("spotBidPrice").map(str::to_owned);
+    let spot = bid.is_some()
+        || fields
+            .first("marketType")
+            .is_some_and(|market| market.eq_ignore_ascii_case("spot"));
+    if !spot {
+        return Market::OnDemand;
+    }
+    let last = !spec.retry.retries_after(number_in_run);
+    if last && fields.flag("useOnDemandOnLastAttempt") {
+        return Market::OnDemand;
+    }
+    let spot_failures = number_in_run.saturating_sub(1);
+    let give_up_after = fields
+        .first("onDemandAfterSpotFailures")
+        .and_then(|count| count.parse::<u32>().ok());
+    if give_up_after.is_some_and(|count| spot_failures >= count) {
+        return Market::OnDemand;
+    }
+    Market::Spot { max_price: bid }
+}
+
+fn failure(code: &str, message: String) -> ErrorDetails {
+    ErrorDetails {
+        error_id: Some(code.to_owned()),
+        error_message: Some(message),
+        error_stack_trace: None,
+    }
+}
+
+impl<S: RunStore, P: Probe> Engine<'_, S, P> {
+    /// Whether the resource instance at `start` is wanted now, from the instances of the
+    /// work that runs on it (read in one request).
+    pub(crate) async fn resource_wanted(
+        &self,
+        compiled: &CompiledPipeline,
+        spec: &ComponentSpec,
+        start: NaiveDateTime,
+    ) -> Result<Wanted, EngineError> {
+        let dependants = compiled.resource_dependants(spec, start);
+        if dependants.is_empty() {
+            return Ok(Wanted::Never);
+        }
+        let wanted: Vec<Key> = dependants
+            .iter()
+            .map(|(component, start)| keys::instance(&compiled.pipeline_id, component, *start))
+            .collect();
+        let found = self.store.get_many(&wanted).await?;
+        let mut reasons = Vec::new();
+        let mut ended = 0;
+        for ((component, start), item) in dependants.iter().zip(found) {
+            let id = instance_id(component, *start);
+            match records::decode::<InstanceRecord>(item.as_ref())?.map(|stored| stored.record) {
+                Some(instance) if instance.status == Status::WaitingForRunner => return Ok(Wanted::Now),
+                Some(instance) if instance.status.is_terminal() => ended += 1,
+                Some(instance) => reasons.push(format!(
+                    "work that runs on it to be ready: {id}, which is {}",
+                    instance.status
+                )),
+                None => reasons.push(format!("work that runs on it to be ready: {id}, not created yet")),
+            }
+        }
+        Ok(if ended == dependants.len() {
+            Wanted::Never
+        } else {
+            Wanted::Later(reasons)
+        })
+    }
+
+    /// The resource instance moves to CREATING with a new attempt that asks for a machine.
+    pub(crate) fn launch_resource(
+        &self,
+        next: &mut InstanceRecord,
+        worker_group: String,
+        writes: &mut Vec<Write>,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        next.status = apply(next.status, Event::Launch)?;
+        next.attempts += 1;
+        next.worker_group = Some(worker_group.clone());
+        next.waiting_on = vec!["its machine, being launched".to_owned()];
+        next.next_check_at = None;
+        next.started_at = next.started_at.or(Some(now));
+        let mut attempt = AttemptRecord::waiting(next, next.attempts, AttemptKind::Resource, worker_group, now);
+        attempt.status = Status::Creating;
+        attempt.check_at = Some(now);
+        writes.push(create(&attempt)?);
+        Ok(())
+    }
+
+    /// One pass over the resource attempts due for a look: launch, watch, shut down.
+    pub async fn resources_step<C: Compute>(&self, compute: &C, boot: &Boot) -> Result<StepReport, EngineError> {
+        let mut report = StepReport::default();
+        for attempt in super::parse_all::<AttemptRecord>(&self.due_items(keys::stages::RESOURCES).await?, &mut report) {
+            if attempt.record.kind != AttemptKind::Resource || attempt.record.status.is_terminal() {
+                continue;
+            }
+            report.examined += 1;
+            let instance_key = keys::instance(
+                &attempt.record.pipeline_id,
+                &attempt.record.component_id,
+                attempt.record.scheduled_start,
+            );
+            let [instance, pipeline] =
+                records::get_each(self.store, [instance_key, keys::pipeline(&attempt.record.pipeline_id)]).await?;
+            let (Some(instance), Some(pipeline)) = (
+                records::decode::<InstanceRecord>(instance.as_ref())?,
+                records::decode::<PipelineRecord>(pipeline.as_ref())?,
+            ) else {
+                // Its pipeline or instance is gone: so must its machine be.
+                self.give_back_orphan(compute, attempt, &mut report).await?;
+                continue;
+            };
+            let compiled = self.compiled(&pipeline.record).await?;
+            let Some(spec) = compiled.component(&attempt.record.component_id).cloned() else {
+                self.give_back_orphan(compute, attempt, &mut report).await?;
+                continue;
+            };
+            self.tend(compute, boot, &compiled, &spec, attempt, instance, &mut report)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn tend<C: Compute>(
+        &self,
+        compute: &C,
+        boot: &Boot,
+        compiled: &CompiledPipeline,
+        spec: &ComponentSpec,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        if instance.record.status != attempt.record.status {
+            // A rerun, a cancel or a mark-finished moved the instance on: the machine goes.
+            return self.give_back_orphan(compute, attempt, report).await;
+        }
+        let runtime = Runtime::scheduled(instance.record.scheduled_start, Some(instance.record.scheduled_end));
+        let fields = Fields(compiled.evaluated_fields(&spec.id, &runtime, None));
+        // terminateAfter runs from the launch, whatever the machine is doing.
+        if let (Some(machine), Some(limit)) = (&attempt.record.machine, fields.period("terminateAfter"))
+            && now >= after(machine.launched_at, limit)
+        {
+            return self.time_out(compute, spec, attempt, instance, limit, report).await;
+        }
+        match (attempt.record.status, attempt.record.machine.clone()) {
+            (Status::Creating, _) => {
+                self.launch(compute, boot, spec, &fields, attempt, instance, report)
+                    .await
+            }
+            (Status::Activating, Some(machine)) => {
+                let state = match compute.state(&machine.id).await {
+                    Ok(state) => state,
+                    Err(error) => return self.ec2_later(attempt, error, report).await,
+                };
+                match state {
+                    MachineState::Running => self.booted(attempt, instance, report).await,
+                    state if state.is_gone() => {
+                        let why = gone_message(&machine, &state);
+                        self.resource_failed(compute, spec, attempt, instance, why, report)
+                            .await
+                    }
+                    _ => {
+                        let init_timeout = fields.period("initTimeout");
+                        if let Some(limit) = init_timeout
+                            && now >= after(machine.launched_at, limit)
+                        {
+                            let _ = compute.terminate(&machine.id).await;
+                            let why = failure(
+                                "Sluice.InitTimeout",
+                                format!(
+                                    "machine {} did not start within initTimeout ({limit}); it was terminated",
+                                    machine.id
+                                ),
+                            );
+                            return self
+                                .resource_failed(compute, spec, attempt, instance, why, report)
+                                .await;
+                        }
+                        self.look_again(attempt, now + BOOT_CHECK, report).await
+                    }
+                }
+            }
+            (Status::Running, Some(machine)) => {
+                let state = match compute.state(&machine.id).await {
+                    Ok(state) => state,
+                    Err(error) => return self.ec2_later(attempt, error, report).await,
+                };
+                if state.is_gone() {
+                    let why = gone_message(&machine, &state);
+                    return self
+                        .resource_failed(compute, spec, attempt, instance, why, report)
+                        .await;
+                }
+                match self
+                    .resource_wanted(compiled, spec, instance.record.scheduled_start)
+                    .await?
+                {
+                    Wanted::Never => self.shut_down(compute, attempt, instance, &machine, report).await,
+                    _ => self.look_again(attempt, now + self.limits.recheck, report).await,
+                }
+            }
+            (Status::ShuttingDown, Some(machine)) => {
+                match compute.state(&machine.id).await {
+                    Ok(state) if state.is_gone() => self.finished(spec, attempt, instance, report).await,
+                    Ok(_) => {
+                        // Ask again: terminating is idempotent.
+                        if let Err(error) = compute.terminate(&machine.id).await {
+                            return self.ec2_later(attempt, error, report).await;
+                        }
+                        self.look_again(attempt, now + BOOT_CHECK, report).await
+                    }
+                    Err(error) => self.ec2_later(attempt, error, report).await,
+                }
+            }
+            // A record without its machine past CREATING cannot be watched: fail it, so
+            // that a new attempt looks the token up again.
+            (_, None) => {
+                let why = failure(
+                    "Sluice.MachineUnknown",
+                    "the attempt has no machine on record past CREATING".to_owned(),
+                );
+                self.resource_failed(compute, spec, attempt, instance, why, report)
+                    .await
+            }
+            (_, Some(_)) => Ok(()),
+        }
+    }
+
+    /// CREATING: find the machine this attempt launched before (a crash after RunInstances)
+    /// or launch it.
+    #[allow(clippy::too_many_arguments)]
+    async fn launch<C: Compute>(
+        &self,
+        compute: &C,
+        boot: &Boot,
+        spec: &ComponentSpec,
+        fields: &Fields,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let token = launch_token(&attempt.record);
+        let found = match compute.find(&token).await {
+            Ok(found) => found,
+            Err(error) => return self.ec2_later(attempt, error, report).await,
+        };
+        let machine = match found {
+            Some(machine) => machine,
+            None => {
+                let number_in_run = attempt.record.number.saturating_sub(instance.record.run_first_attempt) + 1;
+                let launch =
+                    match self.launch_request(boot, spec, fields, &attempt.record, &instance.record, number_in_run) {
+                        Ok(launch) => launch,
+                        Err(problem) => {
+                            let why = failure("Sluice.ResourceMisconfigured", problem);
+                            return self
+                                .resource_failed_for_good(spec, attempt, instance, why, report)
+                                .await;
+                        }
+                    };
+                match compute.launch(&launch).await {
+                    Ok(machine) => machine,
+                    Err(error @ ComputeError::Capacity { .. }) => {
+                        let market = if launch.spec.market.is_spot() {
+                            "spot"
+                        } else {
+                            "on-demand"
+                        };
+                        let why = failure(error.code(), format!("no {market} capacity: {error}"));
+                        return self
+                            .resource_failed(compute, spec, attempt, instance, why, report)
+                            .await;
+                    }
+                    Err(error @ ComputeError::Refused { .. }) => {
+                        let why = failure(error.code(), error.to_string());
+                        return self
+                            .resource_failed_for_good(spec, attempt, instance, why, report)
+                            .await;
+                    }
+                    Err(error) => return self.ec2_later(attempt, error, report).await,
+                }
+            }
+        };
+        self.launched(attempt, instance, machine, now, report).await
+    }
+
+    fn launch_request(
+        &self,
+        boot: &Boot,
+        spec: &ComponentSpec,
+        fields: &Fields,
+        attempt: &AttemptRecord,
+        instance: &InstanceRecord,
+        number_in_run: u32,
+    ) -> Result<Launch, String> {
+        if spec.type_name != "Ec2Resource" {
+            return Err(format!(
+                "{} resources are not launched by this Sluice yet; only Ec2Resource is",
+                spec.type_name
+            ));
+        }
+        let image_id = fields
+            .first("imageId")
+            .map(str::to_owned)
+            .or_else(|| boot.default_image_id.clone())
+            .ok_or_else(|| {
+                format!(
+                    "\"{}\" names no imageId and Sluice's deployment has no default image (SLUICE_DEFAULT_IMAGE_ID)",
+                    spec.id
+                )
+            })?;
+        let associate = fields
+            .first("associatePublicIpAddress")
+            .map(|value| value.eq_ignore_ascii_case("true"));
+        let machine = MachineSpec {
+            instance_type: fields
+                .first("instanceType")
+                .map_or_else(|| boot.default_instance_type.clone(), str::to_owned),
+            image_id,
+            subnet_id: fields.first("subnetId").map(str::to_owned),
+            security_group_ids: fields.all("securityGroupIds"),
+            security_groups: fields.all("securityGroups"),
+            key_pair: fields.first("keyPair").map(str::to_owned),
+            associate_public_ip_address: associate,
+            availability_zone: fields.first("availabilityZone").map(str::to_owned),
+            instance_profile: fields.first("resourceRole").map(str::to_owned),
+            user_data: user_data(boot, &attempt.worker_group)?,
+            market: market(fields, spec, number_in_run),
+        };
+        Ok(Launch {
+            token: launch_token(attempt),
+            spec: machine,
+            tags: vec![
+                (
+                    "Name".to_owned(),
+                    format!("sluice {} {}", attempt.pipeline_id, instance.id()),
+                ),
+                ("sluice:pipeline".to_owned(), attempt.pipeline_id.clone()),
+                ("sluice:component".to_owned(), attempt.component_id.clone()),
+                ("sluice:instance".to_owned(), instance.id()),
+            ],
+        })
+    }
+
+    async fn launched(
+        &self,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        machine: Machine,
+        now: NaiveDateTime,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let record = MachineRecord {
+            id: machine.id.clone(),
+            spot: machine.spot,
+            launched_at: now,
+        };
+        let mut status = apply(attempt.record.status, Event::Launched)?;
+        let running = machine.state == MachineState::Running;
+        if running {
+            status = apply(status, Event::Booted)?;
+        }
+        let market = if machine.spot { "spot" } else { "on-demand" };
+        let waiting_on = if running {
+            Vec::new()
+        } else {
+            vec![format!("its {market} machine {} to boot", machine.id)]
+        };
+        let next_attempt = AttemptRecord {
+            status,
+            machine: Some(record),
+            hostname: Some(machine.id.clone()),
+            claimed_at: Some(now),
+            check_at: Some(if running {
+                now + self.limits.recheck
+            } else {
+                now + BOOT_CHECK
+            }),
+            ..attempt.record.clone()
+        };
+        let next_instance = InstanceRecord {
+            status,
+            waiting_on,
+            ..instance.record.clone()
+        };
+        let writes = vec![attempt.replace(&next_attempt)?, instance.replace(&next_instance)?];
+        report.wrote(self.store.transact(writes).await?);
+        Ok(())
+    }
+
+    async fn booted(
+        &self,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let status = apply(attempt.record.status, Event::Booted)?;
+        let next_attempt = AttemptRecord {
+            status,
+            check_at: Some(now + self.limits.recheck),
+            ..attempt.record.clone()
+        };
+        let next_instance = InstanceRecord {
+            status,
+            waiting_on: Vec::new(),
+            ..instance.record.clone()
+        };
+        let writes = vec![attempt.replace(&next_attempt)?, instance.replace(&next_instance)?];
+        report.wrote(self.store.transact(writes).await?);
+        Ok(())
+    }
+
+    /// The resource's work has ended: terminate its machine.
+    async fn shut_down<C: Compute>(
+        &self,
+        compute: &C,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        machine: &MachineRecord,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        if let Err(error) = compute.terminate(&machine.id).await {
+            return self.ec2_later(attempt, error, report).await;
+        }
+        let status = apply(attempt.record.status, Event::WorkDone)?;
+        let next_attempt = AttemptRecord {
+            status,
+            check_at: Some(now + BOOT_CHECK),
+            ..attempt.record.clone()
+        };
+        let next_instance = InstanceRecord {
+            status,
+            waiting_on: vec![format!("its machine {} to terminate", machine.id)],
+            ..instance.record.clone()
+        };
+        let writes = vec![attempt.replace(&next_attempt)?, instance.replace(&next_instance)?];
+        report.wrote(self.store.transact(writes).await?);
+        Ok(())
+    }
+
+    /// The machine is gone after its work: the resource has FINISHED.
+    async fn finished(
+        &self,
+        spec: &ComponentSpec,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let status = apply(attempt.record.status, Event::ShutDown)?;
+        let next_attempt = AttemptRecord {
+            status,
+            ended_at: Some(now),
+            check_at: None,
+            ..attempt.record.clone()
+        };
+        let mut next = instance.record.clone();
+        next.status = status;
+        let mut writes = vec![attempt.replace(&next_attempt)?];
+        self.end(&mut next, now, EventKind::Success, &spec.on_success, &mut writes)?;
+        writes.push(instance.replace(&next)?);
+        report.wrote(self.store.transact(writes).await?);
+        Ok(())
+    }
+
+    /// terminateAfter passed: the machine is terminated and the resource is TIMEDOUT, with
+    /// no further launch (reference §2.5).
+    async fn time_out<C: Compute>(
+        &self,
+        compute: &C,
+        spec: &ComponentSpec,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        limit: Period,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let Some(machine) = attempt.record.machine.clone() else {
+            return Ok(());
+        };
+        if let Err(error) = compute.terminate(&machine.id).await {
+            return self.ec2_later(attempt, error, report).await;
+        }
+        let why = failure(
+            "Sluice.TerminateAfter",
+            format!(
+                "machine {} ran for terminateAfter ({limit}) and was terminated",
+                machine.id
+            ),
+        );
+        let status = apply(attempt.record.status, Event::TimedOut)?;
+        let next_attempt = AttemptRecord {
+            status,
+            ended_at: Some(now),
+            check_at: None,
+            error: why.clone(),
+            ..attempt.record.clone()
+        };
+        let mut next = instance.record.clone();
+        next.status = status;
+        next.error = why;
+        let mut writes = vec![attempt.replace(&next_attempt)?];
+        self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
+        writes.extend(self.take_back_tasks(&next_attempt, now).await?);
+        writes.push(instance.replace(&next)?);
+        report.wrote(self.store.transact(writes).await?);
+        Ok(())
+    }
+
+    /// The machine could not be had or was lost: another attempt after the retry delay
+    /// while retries remain (`actionOnResourceFailure` retryall), else FAILED. Tasks that
+    /// were running on it are taken back for the next machine's runner.
+    async fn resource_failed<C: Compute>(
+        &self,
+        compute: &C,
+        spec: &ComponentSpec,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        why: ErrorDetails,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        if let Some(machine) = &attempt.record.machine {
+            // Whatever is left of it must not run on unseen.
+            let _ = compute.terminate(&machine.id).await;
+        }
+        let number_in_run = attempt.record.number.saturating_sub(instance.record.run_first_attempt) + 1;
+        let retry = spec.retry.retries_after(number_in_run);
+        if !retry {
+            return self
+                .resource_failed_for_good(spec, attempt, instance, why, report)
+                .await;
+        }
+        let now = self.now();
+        let ended = AttemptRecord {
+            status: apply(attempt.record.status, Event::ResourceFailed { retry: false })?,
+            ended_at: Some(now),
+            check_at: None,
+            error: why.clone(),
+            ..attempt.record.clone()
+        };
+        let available_at = now + spec.retry.delay_before(number_in_run + 1, self.random);
+        let mut next = instance.record.clone();
+        next.status = apply(next.status, Event::ResourceFailed { retry: true })?;
+        next.attempts = attempt.record.number + 1;
+        next.error = why.clone();
+        let message = why.error_message.clone().unwrap_or_default();
+        next.waiting_on = vec![format!(
+            "a new machine at {} (launch {} of {}), after attempt {}: {message}",
+            format_datetime(available_at),
+            number_in_run + 1,
+            spec.retry.maximum_retries + 1,
+            attempt.record.number
+        )];
+        let mut retry_attempt = AttemptRecord::waiting(
+            &next,
+            next.attempts,
+            AttemptKind::Resource,
+            attempt.record.worker_group.clone(),
+            available_at,
+        );
+        retry_attempt.status = Status::Creating;
+        retry_attempt.check_at = Some(available_at);
+        let mut writes = vec![attempt.replace(&ended)?, create(&retry_attempt)?];
+        writes.extend(self.take_back_tasks(&ended, now).await?);
+        writes.push(instance.replace(&next)?);
+        report.wrote(self.store.transact(writes).await?);
+        Ok(())
+    }
+
+    async fn resource_failed_for_good(
+        &self,
+        spec: &ComponentSpec,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        why: ErrorDetails,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let ended = AttemptRecord {
+            status: apply(attempt.record.status, Event::ResourceFailed { retry: false })?,
+            ended_at: Some(now),
+            check_at: None,
+            error: why.clone(),
+            ..attempt.record.clone()
+        };
+        let mut next = instance.record.clone();
+        next.status = apply(next.status, Event::ResourceFailed { retry: false })?;
+        next.error = why;
+        let mut writes = vec![attempt.replace(&ended)?];
+        self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
+        writes.extend(self.take_back_tasks(&ended, now).await?);
+        writes.push(instance.replace(&next)?);
+        report.wrote(self.store.transact(writes).await?);
+        Ok(())
+    }
+
+    /// The running tasks of the machine's worker group, with their leases ended now: the
+    /// reap stage takes each back as it would from a runner that vanished, and the next
+    /// machine's runner (the same worker group) picks them up.
+    async fn take_back_tasks(&self, attempt: &AttemptRecord, now: NaiveDateTime) -> Result<Vec<Write>, EngineError> {
+        let pipeline = self.pipeline(&attempt.pipeline_id).await?;
+        let compiled = self.compiled(&pipeline.record).await?;
+        let Some(spec) = compiled.component(&attempt.component_id) else {
+            return Ok(Vec::new());
+        };
+        let dependants = compiled.resource_dependants(spec, attempt.scheduled_start);
+        let instance_keys: Vec<Key> = dependants
+            .iter()
+            .map(|(component, start)| keys::instance(&attempt.pipeline_id, component, *start))
+            .collect();
+        let running: Vec<InstanceRecord> = self
+            .store
+            .get_many(&instance_keys)
+            .await?
+            .iter()
+            .filter_map(|item| records::decode::<InstanceRecord>(item.as_ref()).ok().flatten())
+            .map(|stored| stored.record)
+            .filter(|instance| instance.status == Status::Running)
+            .collect();
+        let attempt_keys: Vec<Key> = running
+            .iter()
+            .map(|instance| {
+                keys::attempt(
+                    &instance.pipeline_id,
+                    &instance.component_id,
+                    instance.scheduled_start,
+                    instance.attempts,
+                )
+            })
+            .collect();
+        let mut writes = Vec::new();
+        for item in self.store.get_many(&attempt_keys).await? {
+            let Some(task) = records::decode::<AttemptRecord>(item.as_ref())? else {
+                continue;
+            };
+            if task.record.status != Status::Running || task.record.worker_group != attempt.worker_group {
+                continue;
+            }
+            let lapsed = AttemptRecord {
+                lease_until: Some(now),
+                ..task.record.clone()
+            };
+            writes.push(task.replace(&lapsed)?);
+        }
+        Ok(writes)
+    }
+
+    /// EC2 failed for now: look again later, saying why.
+    async fn ec2_later(
+        &self,
+        attempt: Stored<AttemptRecord>,
+        error: ComputeError,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        report
+            .problems
+            .push(format!("resource {}: {error}", attempt.record.id()));
+        self.look_again(attempt, now + EC2_AGAIN, report).await
+    }
+
+    async fn look_again(
+        &self,
+        attempt: Stored<AttemptRecord>,
+        at: NaiveDateTime,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let next = AttemptRecord {
+            check_at: Some(at),
+            ..attempt.record.clone()
+        };
+        report.wrote(self.store.write(attempt.replace(&next)?).await?);
+        Ok(())
+    }
+
+    /// An attempt whose instance moved on or disappeared: its machine is terminated and
+    /// the attempt canceled.
+    async fn give_back_orphan<C: Compute>(
+        &self,
+        compute: &C,
+        attempt: Stored<AttemptRecord>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        if let Some(machine) = &attempt.record.machine
+            && let Err(error) = compute.terminate(&machine.id).await
+        {
+            return self.ec2_later(attempt, error, report).await;
+        }
+        let now = self.now();
+        let ended = AttemptRecord {
+            status: apply(attempt.record.status, Event::Cancel)?,
+            ended_at: Some(now),
+            check_at: None,
+            ..attempt.record.clone()
+        };
+        report.wrote(self.store.write(attempt.replace(&ended)?).await?);
+        Ok(())
+    }
+}
+
+fn gone_message(machine: &MachineRecord, state: &MachineState) -> ErrorDetails {
+    let market = if machine.spot { "spot" } else { "on-demand" };
+    match state {
+        state if state.interrupted() => failure(
+            "Sluice.SpotInterruption",
+            format!("EC2 took back spot machine {} (a spot interruption)", machine.id),
+        ),
+        MachineState::Terminated { reason: Some(reason) } => failure(
+            "Sluice.MachineLost",
+            format!("{market} machine {} ended before its work: {reason}", machine.id),
+        ),
+        _ => failure(
+            "Sluice.MachineLost",
+            format!("{market} machine {} ended before its work", machine.id),
+        ),
+    }
+}

@@ -1,0 +1,569 @@
+//! `Ec2Resource`s through the engine with the compute port's in-memory EC2, where capacity
+//! errors, slow boots and spot interruptions happen on cue (reference §2.5, §3.4, §3.7),
+//! and the EC2 adapter itself against moto's server.
+
+mod support;
+
+use chrono::{NaiveDateTime, TimeDelta};
+use serde_json::{Value, json};
+use sluice::{
+    cloud::{
+        compute::{Compute, FakeCompute, Launch, MachineSpec, MachineState, Market, ec2::Ec2Compute},
+        probe::FakeProbe,
+    },
+    definition::read_definition,
+    engine::{
+        Engine, EngineError, Limits, Status,
+        clock::{ManualClock, SeededRandom},
+        pipelines::ActivateOptions,
+        resources::{Boot, launch_token},
+        tasks::TaskStatus,
+    },
+    store::{
+        Range, RunStore, keys,
+        memory::MemoryStore,
+        records::{self, AttemptKind, AttemptRecord, ErrorDetails, InstanceRecord, Stored},
+    },
+    time::parse_datetime,
+};
+use support::moto::Moto;
+
+const PIPELINE: &str = "df-box";
+const START: &str = "2026-03-01T00:00:00";
+
+fn at(text: &str) -> NaiveDateTime {
+    parse_datetime(text).unwrap()
+}
+
+fn boot() -> Boot {
+    Boot {
+        runner_binary_uri: Some("s3://sluice-deploy/sluice".to_owned()),
+        api_url: Some("https://api.example".to_owned()),
+        default_image_id: None,
+        ..Boot::default()
+    }
+}
+
+struct World {
+    store: MemoryStore,
+    clock: ManualClock,
+    random: SeededRandom,
+    probe: FakeProbe,
+    compute: FakeCompute,
+}
+
+impl World {
+    /// An on-demand pipeline: `Work` (a shell command) runs on `Box`, an Ec2Resource with
+    /// `box_fields` on top of an image and a type.
+    async fn new(box_fields: Value) -> Self {
+        let world = Self {
+            store: MemoryStore::new(),
+            clock: ManualClock::new(at(START)),
+            random: SeededRandom::new(11),
+            probe: FakeProbe::new(),
+            compute: FakeCompute::new(),
+        };
+        let mut resource = json!({"id": "Box", "type": "Ec2Resource", "imageId": "ami-0sluice", "instanceType": "t3.micro",
+                                  "role": "DataPipelineDefaultRole", "resourceRole": "DataPipelineDefaultResourceRole"});
+        for (key, value) in box_fields.as_object().cloned().unwrap_or_default() {
+            resource[key] = value;
+        }
+        let definition = json!({"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "failureAndRerunMode": "cascade",
+             "retryDelay": "2 minutes", "maximumRetries": "2"},
+            resource,
+            {"id": "Work", "type": "ShellCommandActivity", "command": "true", "runsOn": {"ref": "Box"}},
+        ]});
+        let engine = world.engine();
+        let definition = read_definition(&definition.to_string()).unwrap().definition;
+        assert!(engine.create_pipeline(PIPELINE, PIPELINE, PIPELINE).await.unwrap());
+        let report = engine.put_definition(PIPELINE, &definition).await.unwrap();
+        assert!(!report.errored(), "{report:#?}");
+        engine.activate(PIPELINE, &ActivateOptions::default()).await.unwrap();
+        world
+    }
+
+    fn engine(&self) -> Engine<'_, MemoryStore, FakeProbe> {
+        Engine::new(&self.store, &self.clock, &self.random, &self.probe).with_limits(Limits {
+            recheck: TimeDelta::minutes(1),
+            ..Limits::default()
+        })
+    }
+
+    /// The minute tick: every stage, the resources stage included.
+    async fn tick(&self) {
+        let engine = self.engine();
+        engine.schedule_step().await.unwrap();
+        engine.dependencies_step().await.unwrap();
+        engine.resources_step(&self.compute, &boot()).await.unwrap();
+        engine.reap_step().await.unwrap();
+        engine.watch_step().await.unwrap();
+    }
+
+    async fn advance(&self, by: TimeDelta) {
+        self.clock.advance(by);
+        self.tick().await;
+    }
+
+    async fn instance(&self, component: &str) -> InstanceRecord {
+        records::get::<InstanceRecord, _>(&self.store, &keys::instance(PIPELINE, component, self.start()))
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {component} instance"))
+            .record
+    }
+
+    /// The on-demand run's start: the activation time.
+    fn start(&self) -> NaiveDateTime {
+        at(START)
+    }
+
+    async fn attempts(&self, component: &str) -> Vec<AttemptRecord> {
+        self.store
+            .query(
+                &keys::pipeline_pk(PIPELINE),
+                &Range::prefix(&format!("ATT#{component}#"), 100),
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|item| Stored::<AttemptRecord>::from_item(item).unwrap().record)
+            .collect()
+    }
+
+    /// The worker group of the Box instance: what its machine's runner polls.
+    async fn box_group(&self) -> String {
+        self.instance("Work")
+            .await
+            .worker_group
+            .expect("Work has a worker group")
+    }
+
+    /// The Box's current machine.
+    async fn machine(&self) -> String {
+        let attempts = self.attempts("Box").await;
+        let last = attempts.last().expect("Box has an attempt");
+        last.machine.as_ref().expect("the attempt has a machine").id.clone()
+    }
+
+    /// A runner on the Box's machine takes Work's task.
+    async fn claim(&self) -> String {
+        let group = self.box_group().await;
+        self.engine()
+            .poll_for_task(&group, Some("ip-10-0-0-1"))
+            .await
+            .unwrap()
+            .expect("a task for the machine's runner")
+            .task_id
+    }
+
+    async fn finish(&self, task_id: &str) -> Result<(), EngineError> {
+        self.engine()
+            .set_task_status(task_id, None, TaskStatus::Finished, ErrorDetails::default())
+            .await
+    }
+}
+
+#[tokio::test]
+async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_ends() {
+    // Given Work on an on-demand Ec2Resource
+    let world = World::new(json!({"securityGroupIds": "sg-1", "subnetId": "subnet-1", "keyPair": "ops"})).await;
+    // When the tick makes Work ready, the Box is asked for at once and launched
+    world.tick().await;
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Running, "{:?}", resource.waiting_on);
+    let launches = world.compute.launches();
+    assert_eq!(launches.len(), 1);
+    let launch = &launches[0];
+    assert_eq!(launch.spec.market, Market::OnDemand);
+    assert_eq!(launch.spec.instance_type, "t3.micro");
+    assert_eq!(launch.spec.image_id, "ami-0sluice");
+    assert_eq!(launch.spec.security_group_ids, ["sg-1"]);
+    assert_eq!(launch.spec.subnet_id.as_deref(), Some("subnet-1"));
+    assert_eq!(
+        launch.spec.instance_profile.as_deref(),
+        Some("DataPipelineDefaultResourceRole")
+    );
+    // And the machine boots a runner of exactly this resource instance's worker group
+    let group = world.box_group().await;
+    assert_eq!(group, format!("{PIPELINE}/@Box_2026-03-01T00:00:00"));
+    assert!(
+        launch.spec.user_data.contains(&format!("--worker-group '{group}'")),
+        "{}",
+        launch.spec.user_data
+    );
+    assert!(launch.spec.user_data.contains("s3://sluice-deploy/sluice"));
+    // And everything launched is tagged with what it is for
+    for tag in ["sluice:pipeline", "sluice:component", "sluice:instance"] {
+        assert!(
+            launch.tags.iter().any(|(key, _)| key == tag),
+            "{tag} in {:?}",
+            launch.tags
+        );
+    }
+    // When the machine's runner does the work
+    let task = world.claim().await;
+    world.finish(&task).await.unwrap();
+    assert_eq!(world.instance("Work").await.status, Status::Finished);
+    // Then the next look shuts the machine down, and the one after finds it gone
+    world.advance(TimeDelta::minutes(1)).await;
+    assert_eq!(world.instance("Box").await.status, Status::ShuttingDown);
+    assert!(world.compute.alive().is_empty());
+    world.advance(TimeDelta::seconds(15)).await;
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Finished);
+    assert!(resource.ended_at.is_some());
+    assert_eq!(world.compute.launches().len(), 1, "one machine in all");
+}
+
+#[tokio::test]
+async fn a_booting_machine_is_activating_until_it_runs() {
+    let world = World::new(json!({})).await;
+    world.compute.boot_slowly();
+    world.tick().await;
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Activating);
+    assert!(resource.waiting_on[0].contains("to boot"), "{:?}", resource.waiting_on);
+    world.compute.boot_all();
+    world.advance(TimeDelta::seconds(15)).await;
+    assert_eq!(world.instance("Box").await.status, Status::Running);
+}
+
+#[tokio::test]
+async fn a_machine_that_never_boots_is_replaced_after_init_timeout() {
+    let world = World::new(json!({"initTimeout": "5 minutes"})).await;
+    world.compute.boot_slowly();
+    world.tick().await;
+    let first = world.machine().await;
+    world.advance(TimeDelta::minutes(6)).await;
+    assert_eq!(
+        world.compute.machine_state(&first),
+        MachineState::Terminated {
+            reason: Some("Client.UserInitiatedShutdown: User initiated shutdown".to_owned())
+        }
+    );
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Creating);
+    assert!(
+        resource.waiting_on[0].contains("initTimeout"),
+        "{:?}",
+        resource.waiting_on
+    );
+}
+
+#[tokio::test]
+async fn spot_capacity_errors_are_retried_with_backoff_until_a_machine_is_had() {
+    // Given a spot resource and EC2 without spot capacity for the first two launches
+    let world = World::new(json!({"spotBidPrice": "0.05"})).await;
+    world
+        .compute
+        .fail_spot(&["InsufficientInstanceCapacity", "SpotMaxPriceTooLow"]);
+    // When the tick asks for a machine, the first launch fails and a retry is scheduled
+    world.tick().await;
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Creating);
+    assert!(
+        resource.waiting_on[0].contains("launch 2 of 3")
+            && resource.waiting_on[0].contains("InsufficientInstanceCapacity"),
+        "{:?}",
+        resource.waiting_on
+    );
+    // Not before its delay
+    world.advance(TimeDelta::seconds(30)).await;
+    assert_eq!(world.attempts("Box").await.len(), 2);
+    assert!(world.compute.launches().is_empty());
+    // Then the second fails too, and the third gets a spot machine
+    for _ in 0..12 {
+        world.advance(TimeDelta::minutes(1)).await;
+    }
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Running, "{:?}", resource.waiting_on);
+    let attempts = world.attempts("Box").await;
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0].status, Status::Failed);
+    assert_eq!(attempts[1].error.error_id.as_deref(), Some("SpotMaxPriceTooLow"));
+    let launches = world.compute.launches();
+    assert_eq!(launches.len(), 1);
+    assert_eq!(
+        launches[0].spec.market,
+        Market::Spot {
+            max_price: Some("0.05".to_owned())
+        }
+    );
+    // And the work runs on it
+    let task = world.claim().await;
+    world.finish(&task).await.unwrap();
+    assert_eq!(world.instance("Work").await.status, Status::Finished);
+}
+
+#[tokio::test]
+async fn the_last_attempt_is_on_demand_with_use_on_demand_on_last_attempt() {
+    let world =
+        World::new(json!({"spotBidPrice": "0.05", "useOnDemandOnLastAttempt": "true", "maximumRetries": "1"})).await;
+    world
+        .compute
+        .fail_spot(&["InsufficientInstanceCapacity", "InsufficientInstanceCapacity"]);
+    world.tick().await;
+    for _ in 0..5 {
+        world.advance(TimeDelta::minutes(1)).await;
+    }
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Running, "{:?}", resource.waiting_on);
+    let launches = world.compute.launches();
+    assert_eq!(launches.len(), 1);
+    assert_eq!(launches[0].spec.market, Market::OnDemand);
+    assert!(!world.compute.find(&launches[0].token).await.unwrap().unwrap().spot);
+}
+
+#[tokio::test]
+async fn spot_falls_back_to_on_demand_after_the_failures_the_extension_allows() {
+    let world = World::new(json!({"marketType": "spot", "onDemandAfterSpotFailures": "1"})).await;
+    world.compute.fail_spot(&["InsufficientInstanceCapacity"]);
+    world.tick().await;
+    for _ in 0..5 {
+        world.advance(TimeDelta::minutes(1)).await;
+    }
+    assert_eq!(world.instance("Box").await.status, Status::Running);
+    assert_eq!(world.compute.launches()[0].spec.market, Market::OnDemand);
+}
+
+#[tokio::test]
+async fn a_resource_whose_launches_all_fail_fails_and_says_why() {
+    let world = World::new(json!({"spotBidPrice": "0.05", "maximumRetries": "1"})).await;
+    world
+        .compute
+        .fail_spot(&["InsufficientInstanceCapacity", "MaxSpotInstanceCountExceeded"]);
+    world.tick().await;
+    for _ in 0..5 {
+        world.advance(TimeDelta::minutes(1)).await;
+    }
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Failed);
+    assert_eq!(resource.error.error_id.as_deref(), Some("MaxSpotInstanceCountExceeded"));
+    assert!(
+        resource
+            .error
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no spot capacity"),
+        "{:?}",
+        resource.error
+    );
+}
+
+#[tokio::test]
+async fn a_spot_interruption_mid_task_reruns_the_task_on_a_new_machine_without_a_duplicate_finish() {
+    // Given Work running on a spot machine
+    let world = World::new(json!({"spotBidPrice": "0.05"})).await;
+    world.tick().await;
+    let first_machine = world.machine().await;
+    let first_task = world.claim().await;
+    assert_eq!(world.instance("Work").await.status, Status::Running);
+    // When EC2 takes the machine back
+    world.compute.interrupt(&first_machine);
+    world.advance(TimeDelta::minutes(1)).await;
+    // Then the resource asks for a new machine, saying why
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Creating, "{:?}", resource.waiting_on);
+    assert_eq!(resource.error.error_id.as_deref(), Some("Sluice.SpotInterruption"));
+    // And the task it ran is taken back for the next machine's runner
+    let work = world.instance("Work").await;
+    assert_eq!(work.status, Status::WaitingForRunner, "{:?}", work.waiting_on);
+    // When the retry's time comes, a second machine runs and its runner finishes the work
+    for _ in 0..5 {
+        world.advance(TimeDelta::minutes(1)).await;
+    }
+    assert_eq!(world.instance("Box").await.status, Status::Running);
+    let second_machine = world.machine().await;
+    assert_ne!(second_machine, first_machine);
+    let second_task = world.claim().await;
+    world.finish(&second_task).await.unwrap();
+    assert_eq!(world.instance("Work").await.status, Status::Finished);
+    // And the first runner's late report changes nothing
+    assert!(world.finish(&first_task).await.is_err());
+    let work_attempts = world.attempts("Work").await;
+    assert_eq!(
+        work_attempts
+            .iter()
+            .filter(|attempt| attempt.status == Status::Finished)
+            .count(),
+        1
+    );
+    // And the second machine is shut down when the work is done
+    world.advance(TimeDelta::minutes(1)).await;
+    world.advance(TimeDelta::seconds(15)).await;
+    assert_eq!(world.instance("Box").await.status, Status::Finished);
+    assert!(world.compute.alive().is_empty());
+}
+
+#[tokio::test]
+async fn terminate_after_times_the_resource_out_and_terminates_its_machine() {
+    let world = World::new(json!({"terminateAfter": "1 hour"})).await;
+    world.tick().await;
+    let machine = world.machine().await;
+    world.claim().await;
+    world.advance(TimeDelta::minutes(61)).await;
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::TimedOut);
+    assert!(
+        resource
+            .error
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("terminateAfter"),
+        "{:?}",
+        resource.error
+    );
+    assert!(world.compute.machine_state(&machine).is_gone());
+    // No further launch: TIMEDOUT takes no resource retries
+    world.advance(TimeDelta::minutes(5)).await;
+    assert_eq!(world.compute.launches().len(), 1);
+}
+
+#[tokio::test]
+async fn a_crash_right_after_the_launch_does_not_launch_a_second_machine() {
+    // Given the Box's launch attempt, made by a step that crashed right after RunInstances
+    // (the machine exists, the record does not say so)
+    let world = World::new(json!({})).await;
+    let engine = world.engine();
+    engine.schedule_step().await.unwrap();
+    engine.dependencies_step().await.unwrap();
+    let attempt = world.attempts("Box").await.remove(0);
+    assert_eq!(attempt.kind, AttemptKind::Resource);
+    assert!(attempt.machine.is_none());
+    let spec = MachineSpec {
+        instance_type: "t3.micro".to_owned(),
+        image_id: "ami-0sluice".to_owned(),
+        subnet_id: None,
+        security_group_ids: Vec::new(),
+        security_groups: Vec::new(),
+        key_pair: None,
+        associate_public_ip_address: None,
+        availability_zone: None,
+        instance_profile: None,
+        user_data: String::new(),
+        market: Market::OnDemand,
+    };
+    let before = world
+        .compute
+        .launch(&Launch {
+            token: launch_token(&attempt),
+            spec,
+            tags: Vec::new(),
+        })
+        .await
+        .unwrap();
+    // When the resources stage runs again
+    engine.resources_step(&world.compute, &boot()).await.unwrap();
+    // Then it adopts that machine
+    assert_eq!(world.compute.launches().len(), 1);
+    assert_eq!(world.machine().await, before.id);
+    assert_eq!(world.instance("Box").await.status, Status::Running);
+}
+
+#[tokio::test]
+async fn a_resource_whose_work_ended_without_it_finishes_without_a_machine() {
+    // Given the Box's work canceled before it was ever ready
+    let world = World::new(json!({})).await;
+    let engine = world.engine();
+    engine.schedule_step().await.unwrap();
+    engine
+        .set_instance_status(
+            PIPELINE,
+            &[format!("@Work_{START}")],
+            sluice::engine::operator::InstanceCommand::TryCancel,
+        )
+        .await
+        .unwrap();
+    // When its dependencies are checked
+    world.tick().await;
+    // Then it finishes, and nothing was launched
+    assert_eq!(world.instance("Box").await.status, Status::Finished);
+    assert!(world.compute.launches().is_empty());
+}
+
+#[tokio::test]
+async fn a_resource_that_cannot_be_launched_as_defined_fails_naming_what_is_missing() {
+    let world = World::new(json!({"imageId": ""})).await;
+    world.tick().await;
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::Failed);
+    assert!(
+        resource
+            .error
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("imageId"),
+        "{:?}",
+        resource.error
+    );
+}
+
+/// The EC2 adapter against moto: on demand and spot launches, the token lookup, state and
+/// termination.
+#[tokio::test]
+async fn the_ec2_adapter_launches_finds_watches_and_terminates_on_moto() {
+    let moto = Moto::start();
+    let compute = Ec2Compute::new(&moto.sdk_config().await);
+    let spec = |market: Market| MachineSpec {
+        instance_type: "t3.micro".to_owned(),
+        image_id: "ami-12c6146b".to_owned(),
+        subnet_id: None,
+        security_group_ids: Vec::new(),
+        security_groups: Vec::new(),
+        key_pair: None,
+        associate_public_ip_address: None,
+        availability_zone: None,
+        instance_profile: None,
+        user_data: "#!/bin/bash\necho hello\n".to_owned(),
+        market,
+    };
+    let tags = vec![("sluice:pipeline".to_owned(), "df-moto".to_owned())];
+    // Nothing is found for a token never launched
+    assert_eq!(compute.find("sluice-never").await.unwrap(), None);
+    // An on-demand launch, found again by its token
+    let on_demand = compute
+        .launch(&Launch {
+            token: "sluice-0000000000000001".to_owned(),
+            spec: spec(Market::OnDemand),
+            tags: tags.clone(),
+        })
+        .await
+        .unwrap();
+    assert!(!on_demand.spot);
+    let found = compute
+        .find("sluice-0000000000000001")
+        .await
+        .unwrap()
+        .expect("found by its token");
+    assert_eq!(found.id, on_demand.id);
+    assert!(matches!(
+        compute.state(&on_demand.id).await.unwrap(),
+        MachineState::Pending | MachineState::Running
+    ));
+    // A spot launch
+    let spot = compute
+        .launch(&Launch {
+            token: "sluice-0000000000000002".to_owned(),
+            spec: spec(Market::Spot {
+                max_price: Some("0.05".to_owned()),
+            }),
+            tags,
+        })
+        .await
+        .unwrap();
+    assert!(spot.spot, "{spot:?}");
+    assert_ne!(spot.id, on_demand.id);
+    // Terminated, and terminating again (or an unknown id) is not an error
+    compute.terminate(&on_demand.id).await.unwrap();
+    assert!(compute.state(&on_demand.id).await.unwrap().is_gone());
+    compute.terminate(&on_demand.id).await.unwrap();
+    assert_eq!(
+        compute.state("i-0123456789abcdef0").await.unwrap(),
+        MachineState::Unknown
+    );
+    compute.terminate("i-0123456789abcdef0").await.unwrap();
+}
