@@ -8,11 +8,16 @@ use std::{net::SocketAddr, time::Duration};
 use anyhow::{Context, anyhow};
 use sluice::{
     api::{Api, handle_long_polling},
-    cloud::{AwsProbe, sns::SnsNotifier},
+    cloud::{
+        AwsProbe,
+        compute::{Compute, MachineState, ec2::Ec2Compute},
+        sns::SnsNotifier,
+    },
     engine::{
         Engine, Limits, TaskEnded, TaskOffered,
         clock::{SeededRandom, SystemClock},
         compiled::SERVERLESS_WORKER_GROUP,
+        resources::Boot,
     },
     local::MotoServer,
     runner::{self, EngineTaskSource, Executor, ExecutorSettings, RunSettings, S3Storage},
@@ -62,7 +67,9 @@ pub fn run(options: &Options) -> Outcome {
         Ok(runtime) => runtime,
         Err(outcome) => return outcome,
     };
-    match runtime.block_on(serve_until_stopped(options)) {
+    // A local set: the stand-in runners' futures are not Send, like the local runner's.
+    let local = tokio::task::LocalSet::new();
+    match runtime.block_on(local.run_until(serve_until_stopped(options))) {
         Ok(()) => Outcome::Success,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -115,10 +122,8 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let random: &'static SeededRandom = Box::leak(Box::new(SeededRandom::from_entropy()));
     let probe: &'static AwsProbe = Box::leak(Box::new(AwsProbe::new(&sdk)));
     // Locally, waiting work looks again every tick: a chain advances in seconds.
-    // Resources stay simulated here: their work goes to the local runner.
     let limits = Limits {
         recheck: chrono::TimeDelta::from_std(options.tick).unwrap_or(chrono::TimeDelta::seconds(2)),
-        simulated_resources: Some(LOCAL_WORKER_GROUP.to_owned()),
         ..Limits::default()
     };
     // The local runner is woken the moment the engine makes an attempt ready for it
@@ -168,8 +173,8 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     );
     say!("  alarm topic: {topic_arn}");
     say!(
-        "  local runner: worker group \"{LOCAL_WORKER_GROUP}\" and whatever runs on a resource (ShellCommandActivity \
-         and ShellCommandPrecondition; resources are simulated, nothing is launched)"
+        "  local runner: worker group \"{LOCAL_WORKER_GROUP}\" (ShellCommandActivity and ShellCommandPrecondition); \
+         an Ec2Resource is launched on the emulator, and a local runner stands in for each of its machines"
     );
     say!();
     say!("Drive it with the AWS CLI or the sluice verbs:");
@@ -179,7 +184,27 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
 
     let notifier: &'static SnsNotifier = Box::leak(Box::new(SnsNotifier::new(&sdk)));
     let storage: &'static S3Storage = Box::leak(Box::new(S3Storage::new(&sdk)));
-    let ports: &'static Ports<'static, SnsNotifier, S3Storage> = Box::leak(Box::new(Ports { notifier, storage }));
+    let compute: &'static Ec2Compute = Box::leak(Box::new(Ec2Compute::new(&sdk)));
+    // What a launched machine would fetch and poll; on the emulator, where nothing boots,
+    // a local runner stands in for it (`stand_in_for_machines`), and an Ec2Resource
+    // without an image gets one the emulator knows.
+    let mut boot = sluice::config::boot_from_env();
+    boot.api_url = boot.api_url.or_else(|| Some(format!("http://{address}")));
+    boot.runner_binary_uri = boot
+        .runner_binary_uri
+        .or_else(|| Some(format!("s3://{}/bin/sluice", options.bucket)));
+    if endpoint.is_some() {
+        boot.default_image_id = boot.default_image_id.or_else(|| Some(EMULATOR_IMAGE.to_owned()));
+        // The emulator has none of the account's IAM roles.
+        boot.instance_profiles = false;
+    }
+    let boot: &'static Boot = Box::leak(Box::new(boot));
+    let ports: &'static DevPorts = Box::leak(Box::new(Ports {
+        notifier,
+        storage,
+        compute,
+        boot,
+    }));
     let arn = stream_arn(&dynamodb, &options.table)
         .await
         .context("finding the run table's stream")?;
@@ -203,10 +228,15 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     let mut settings = RunSettings::new(LOCAL_WORKER_GROUP, "sluice-dev");
     settings.tasks = 4;
     settings.idle_max = Duration::from_millis(500);
+    let wake_for_stand_ins = wake.clone();
     settings.wake = Some(wake);
     let local_runner = runner::run(&source, &executor, &settings, async {
         let _ = runner_stopped.await;
     });
+    // Machines launched on the emulator get a local runner each; real ones run their own.
+    let stand_ins = endpoint
+        .is_some()
+        .then(|| tokio::task::spawn_local(stand_in_for_machines(api, storage, compute, wake_for_stand_ins)));
     let poll_wait = options.poll_wait;
     let handler = move |call: crate::http::Call| async move {
         let response =
@@ -241,6 +271,9 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     served.context("serving the API")?;
     stages.abort();
     stream.abort();
+    if let Some(stand_ins) = stand_ins {
+        stand_ins.abort();
+    }
     drop(moto);
     say!("Sluice dev stopped.");
     Ok(())
@@ -270,9 +303,74 @@ pub async fn aws_sdk_config(endpoint: Option<&str>, dummy_credentials: bool) -> 
 }
 
 type DevApi = Api<'static, DynamoStore, AwsProbe>;
+type DevPorts = Ports<'static, SnsNotifier, S3Storage, Ec2Compute>;
+
+/// The image an Ec2Resource without one is launched from on the emulator (one of moto's).
+const EMULATOR_IMAGE: &str = "ami-12c6146b";
+/// How often the emulator's machines are listed for stand-in runners.
+const MACHINES_POLL: Duration = Duration::from_millis(500);
+
+/// Stands in for the machines the resources stage launched on the emulator, where nothing
+/// boots: while the emulator shows a machine running, a local runner serves its worker
+/// group (what the machine's own `sluice runner` would do); when the machine ends, so does
+/// its runner, handing back what it ran.
+async fn stand_in_for_machines(
+    api: &'static DevApi,
+    storage: &'static S3Storage,
+    compute: &'static Ec2Compute,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+) {
+    let mut serving: std::collections::HashMap<String, tokio::sync::oneshot::Sender<()>> =
+        std::collections::HashMap::new();
+    loop {
+        tokio::time::sleep(MACHINES_POLL).await;
+        let machines = match compute.alive_tagged().await {
+            Ok(machines) => machines,
+            Err(error) => {
+                eprintln!("sluice dev: listing the emulator's machines failed: {error}");
+                continue;
+            }
+        };
+        let running: std::collections::HashMap<String, String> = machines
+            .into_iter()
+            .filter(|tagged| tagged.machine.state == MachineState::Running)
+            .filter_map(|tagged| Some((tagged.machine.id, tagged.worker_group?)))
+            .collect();
+        // Dropping a machine's sender stops its runner.
+        serving.retain(|id, _| {
+            let alive = running.contains_key(id);
+            if !alive {
+                say!("sluice dev: machine {id} has ended; its stand-in runner stops");
+            }
+            alive
+        });
+        for (id, group) in running {
+            if serving.contains_key(&id) {
+                continue;
+            }
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            serving.insert(id.clone(), stop);
+            say!("sluice dev: machine {id} is running; a local runner stands in for it (worker group {group})");
+            let wake = wake.clone();
+            tokio::task::spawn_local(async move {
+                let source = EngineTaskSource::new(&api.engine);
+                let executor = Executor::new(storage, ExecutorSettings::default());
+                let mut settings = RunSettings::new(&group, &id);
+                settings.tasks = 2;
+                settings.idle_min = Duration::from_millis(100);
+                settings.idle_max = Duration::from_millis(500);
+                settings.wake = Some(wake);
+                runner::run(&source, &executor, &settings, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        }
+    }
+}
 
 /// Every stage, every tick: the minute schedule of a deployment, faster.
-async fn run_ticks(api: &'static DevApi, ports: &'static Ports<'static, SnsNotifier, S3Storage>, tick: Duration) {
+async fn run_ticks(api: &'static DevApi, ports: &'static DevPorts, tick: Duration) {
     let mut interval = tokio::time::interval(tick);
     loop {
         interval.tick().await;
@@ -286,7 +384,7 @@ async fn run_ticks(api: &'static DevApi, ports: &'static Ports<'static, SnsNotif
 /// wakes the stages at once, then the local runner.
 async fn follow_stream(
     api: &'static DevApi,
-    ports: &'static Ports<'static, SnsNotifier, S3Storage>,
+    ports: &'static DevPorts,
     mut reader: StreamReader,
     wake: std::sync::Arc<tokio::sync::Notify>,
     task_ended: std::sync::Arc<tokio::sync::Notify>,
@@ -324,7 +422,7 @@ async fn follow_stream(
         for _ in 0..handed_back {
             wake.notify_one();
         }
-        for stage in [Stage::Activities, Stage::Actions, Stage::Scheduler] {
+        for stage in [Stage::Resources, Stage::Activities, Stage::Actions, Stage::Scheduler] {
             run_logged(api, stage, &trigger, ports).await;
         }
     }
@@ -333,12 +431,7 @@ async fn follow_stream(
 /// Stage runs take turns, as the tick and the stream would otherwise race each other.
 static STAGE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn run_logged(
-    api: &'static DevApi,
-    stage: Stage,
-    trigger: &Trigger,
-    ports: &'static Ports<'static, SnsNotifier, S3Storage>,
-) {
+async fn run_logged(api: &'static DevApi, stage: Stage, trigger: &Trigger, ports: &'static DevPorts) {
     let _turn = STAGE_TURN.lock().await;
     match run_stage(&api.engine, stage, trigger, ports, || true).await {
         Ok(report) => {

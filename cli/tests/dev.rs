@@ -18,6 +18,8 @@ struct Dev {
     directory: std::path::PathBuf,
     /// What it printed on start, up to the line on how to stop it.
     banner: Vec<String>,
+    /// What it prints after.
+    output: mpsc::Receiver<String>,
 }
 
 impl Dev {
@@ -75,7 +77,13 @@ impl Dev {
             endpoint: format!("http://127.0.0.1:{port}"),
             directory,
             banner,
+            output: receiver,
         }
+    }
+
+    /// The lines it printed after its banner, so far.
+    fn lines(&self) -> Vec<String> {
+        self.output.try_iter().collect()
     }
 
     /// `aws datapipeline <args> --endpoint-url ...`, its JSON answer (or `Null`).
@@ -324,7 +332,10 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
              "maximumRetries": "0", "dependsOn": {"ref": "Greet"}, "workerGroup": "local"},
             {"id": "Box", "type": "Ec2Resource", "role": "DataPipelineDefaultRole",
              "resourceRole": "DataPipelineDefaultResourceRole"},
-            {"id": "OnBox", "type": "ShellCommandActivity", "command": "echo on the box", "runsOn": {"ref": "Box"}}
+            {"id": "OnBox", "type": "ShellCommandActivity", "command": "echo on the box", "runsOn": {"ref": "Box"}},
+            {"id": "SpotBox", "type": "Ec2Resource", "role": "DataPipelineDefaultRole", "spotBidPrice": "0.05",
+             "resourceRole": "DataPipelineDefaultResourceRole", "instanceType": "m5.large"},
+            {"id": "OnSpot", "type": "ShellCommandActivity", "command": "echo on spot", "runsOn": {"ref": "SpotBox"}}
         ]}"#,
     );
     // The local runner takes both tasks; the second fails with its exit status and stderr
@@ -353,8 +364,8 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     };
     assert_eq!(status, "FAILED");
     assert!(error.contains("status 3") && error.contains("no disk"), "{error}");
-    // The resource is simulated: it finished without launching anything, and the work on it
-    // ran on the local runner
+    // The resource is launched on the emulator: a local runner stood in for its machine
+    // and ran the work on it, and the machine was terminated once the work had ended
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let query = dev.aws(&["query-objects", "--pipeline-id", &id, "--sphere", "INSTANCE"]);
@@ -370,12 +381,52 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
                     described_field(&described, "@status") == "FINISHED"
                 })
         };
-        if finished("Box") && finished("OnBox") {
+        if ["Box", "OnBox", "SpotBox", "OnSpot"].into_iter().all(finished) {
             break;
         }
-        assert!(Instant::now() < deadline, "Box and OnBox did not finish: {query}");
+        assert!(
+            Instant::now() < deadline,
+            "the resources and their work did not finish: {query}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
+    let machines = aws_at(
+        &moto.endpoint(),
+        &[
+            "ec2",
+            "describe-instances",
+            "--filters",
+            &format!("Name=tag:sluice:pipeline,Values={id}"),
+        ],
+    );
+    let instances: Vec<&Value> = machines["Reservations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|reservation| reservation["Instances"].as_array().unwrap())
+        .collect();
+    assert_eq!(instances.len(), 2, "{machines}");
+    for instance in &instances {
+        assert_eq!(instance["State"]["Name"], "terminated", "{machines}");
+        assert!(
+            instance["Tags"].to_string().contains("sluice:worker-group"),
+            "{machines}"
+        );
+    }
+    let spot: Vec<&&Value> = instances
+        .iter()
+        .filter(|instance| instance["InstanceLifecycle"] == "spot")
+        .collect();
+    assert_eq!(spot.len(), 1, "{machines}");
+    assert_eq!(spot[0]["InstanceType"], "m5.large");
+    assert!(spot[0]["Tags"].to_string().contains("@SpotBox_"), "{machines}");
+    assert!(
+        dev.lines()
+            .iter()
+            .any(|line| line.contains("a local runner stands in for it")),
+        "{:?}",
+        dev.lines()
+    );
     // sluice dev made its alarm topic in the emulator and said so
     let topic = "arn:aws:sns:us-east-1:123456789012:sluice-dev-alarms";
     assert!(

@@ -7,6 +7,7 @@ use crate::{
     engine::{
         Engine,
         clock::{SeededRandom, SystemClock},
+        resources::Boot,
     },
     store::dynamodb::DynamoStore,
 };
@@ -29,6 +30,31 @@ pub struct Deps {
     pub probe: AwsProbe,
     pub clock: SystemClock,
     pub random: SeededRandom,
+    /// What launched machines need to become runners.
+    pub boot: Boot,
+}
+
+/// Where machines get the `sluice` binary (`s3://...`).
+pub const RUNNER_BINARY_VARIABLE: &str = "SLUICE_RUNNER_BINARY_URI";
+/// The API address machines' runners poll.
+pub const API_URL_VARIABLE: &str = "SLUICE_API_URL";
+/// The image of an Ec2Resource that names none.
+pub const DEFAULT_IMAGE_VARIABLE: &str = "SLUICE_DEFAULT_IMAGE_ID";
+/// The instance type of an Ec2Resource that names none.
+pub const DEFAULT_INSTANCE_TYPE_VARIABLE: &str = "SLUICE_DEFAULT_INSTANCE_TYPE";
+
+/// The machines' boot settings from the environment; unset ones stay unset (a launch that
+/// needs one then fails naming the variable).
+pub fn boot_from_env() -> Boot {
+    let set = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+    let defaults = Boot::default();
+    Boot {
+        runner_binary_uri: set(RUNNER_BINARY_VARIABLE),
+        api_url: set(API_URL_VARIABLE),
+        default_image_id: set(DEFAULT_IMAGE_VARIABLE),
+        default_instance_type: set(DEFAULT_INSTANCE_TYPE_VARIABLE).unwrap_or(defaults.default_instance_type),
+        instance_profiles: defaults.instance_profiles,
+    }
 }
 
 impl Deps {
@@ -40,6 +66,7 @@ impl Deps {
             probe: AwsProbe::new(&sdk),
             clock: SystemClock,
             random: SeededRandom::from_entropy(),
+            boot: boot_from_env(),
             sdk,
         })
     }

@@ -13,10 +13,11 @@
 use std::fmt;
 
 use crate::{
-    cloud::{notify::Notifier, probe::Probe},
+    cloud::{compute::Compute, notify::Notifier, probe::Probe},
     engine::{
         Engine, EngineError, Status, StepReport,
         compiled::SERVERLESS_WORKER_GROUP,
+        resources::Boot,
         wake::{Change, ChangeKind},
     },
     runner::{Storage, serverless::serverless_step},
@@ -28,14 +29,16 @@ use crate::{
 pub enum Stage {
     Scheduler,
     Preconditions,
+    Resources,
     Activities,
     Actions,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 4] = [
+    pub const ALL: [Stage; 5] = [
         Stage::Scheduler,
         Stage::Preconditions,
+        Stage::Resources,
         Stage::Activities,
         Stage::Actions,
     ];
@@ -44,6 +47,7 @@ impl Stage {
         match self {
             Self::Scheduler => "scheduler",
             Self::Preconditions => "preconditions",
+            Self::Resources => "resources",
             Self::Activities => "activities",
             Self::Actions => "actions",
         }
@@ -78,6 +82,15 @@ impl Stage {
                 Stage::Scheduler => sk == "META" && status_changed,
                 // An instance created, or one that ended (its consumers may start).
                 Stage::Preconditions => sk.starts_with("INST#") && status_changed,
+                // A resource attempt asking for a machine, or one that changed.
+                Stage::Resources => {
+                    sk.starts_with(keys::ATTEMPT_PREFIX)
+                        && change.kind != ChangeKind::Remove
+                        && change
+                            .new_queue
+                            .as_deref()
+                            .is_none_or(|queue| queue.starts_with(&format!("{}#", keys::stages::RESOURCES)))
+                }
                 // A new attempt for an activity that names no runner (a record that does
                 // not show its queue may be one).
                 Stage::Activities => {
@@ -112,10 +125,13 @@ pub fn tasks_handed_back(changes: &[Change]) -> usize {
         .count()
 }
 
-/// What the stage does besides the engine: publish alarms, copy objects.
-pub struct Ports<'p, N, St> {
+/// What the stage does besides the engine: publish alarms, copy objects, launch machines.
+pub struct Ports<'p, N, St, C> {
     pub notifier: &'p N,
     pub storage: &'p St,
+    pub compute: &'p C,
+    /// What launched machines need to become runners.
+    pub boot: &'p Boot,
 }
 
 /// Steps repeated at most this often per call: each step takes a bounded batch.
@@ -123,11 +139,11 @@ const MAX_ROUNDS: usize = 50;
 
 /// Runs `stage` for `trigger` while `has_time()` allows another round. Errors that
 /// retrying can fix come back as such; the report lists what was skipped and why.
-pub async fn run_stage<S, P, N, St>(
+pub async fn run_stage<S, P, N, St, C>(
     engine: &Engine<'_, S, P>,
     stage: Stage,
     trigger: &Trigger,
-    ports: &Ports<'_, N, St>,
+    ports: &Ports<'_, N, St, C>,
     has_time: impl Fn() -> bool,
 ) -> Result<StepReport, EngineError>
 where
@@ -135,6 +151,7 @@ where
     P: Probe,
     N: Notifier,
     St: Storage,
+    C: Compute,
 {
     let mut report = StepReport::default();
     if let Trigger::Changes(changes) = trigger {
@@ -171,6 +188,7 @@ where
                 round
             }
             Stage::Preconditions => engine.dependencies_step().await?,
+            Stage::Resources => engine.resources_step(ports.compute, ports.boot).await?,
             Stage::Actions => engine.actions_step(ports.notifier).await?,
             Stage::Activities => StepReport::default(),
         };

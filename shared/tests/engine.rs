@@ -1627,9 +1627,13 @@ async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: 
         .await;
     let notifier = FakeNotifier::new();
     let storage = sluice::runner::storage::NoStorage;
+    let compute = sluice::cloud::compute::FakeCompute::new();
+    let boot = sluice::engine::resources::Boot::default();
     let ports = Ports {
         notifier: &notifier,
         storage: &storage,
+        compute: &compute,
+        boot: &boot,
     };
     let engine = world.engine();
     let always = || true;

@@ -18,6 +18,7 @@ use sluice::{
         pipelines::ActivateOptions,
         resources::{Boot, launch_token},
         tasks::TaskStatus,
+        wake::{Change, ChangeKind},
     },
     store::{
         Range, RunStore, keys,
@@ -205,11 +206,9 @@ async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_
     let task = world.claim().await;
     world.finish(&task).await.unwrap();
     assert_eq!(world.instance("Work").await.status, Status::Finished);
-    // Then the next look shuts the machine down, and the one after finds it gone
+    // Then the next look shuts the machine down, and it is gone (EC2 said so at once)
     world.advance(TimeDelta::minutes(1)).await;
-    assert_eq!(world.instance("Box").await.status, Status::ShuttingDown);
     assert!(world.compute.alive().is_empty());
-    world.advance(TimeDelta::seconds(15)).await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::Finished);
     assert!(resource.ended_at.is_some());
@@ -227,6 +226,41 @@ async fn a_booting_machine_is_activating_until_it_runs() {
     world.compute.boot_all();
     world.advance(TimeDelta::seconds(15)).await;
     assert_eq!(world.instance("Box").await.status, Status::Running);
+}
+
+#[tokio::test]
+async fn the_end_of_its_work_wakes_the_resource_at_once_and_a_slow_stop_is_shutting_down() {
+    // Given Work running on the Box, whose next look is a minute away, and an EC2 that
+    // takes its time to stop machines
+    let world = World::new(json!({})).await;
+    world.tick().await;
+    world.compute.stop_slowly();
+    let task = world.claim().await;
+    world.finish(&task).await.unwrap();
+    // When the stream shows Work's end to the preconditions stage, and the Box's nudged
+    // attempt to the resources stage, with no time passing
+    let engine = world.engine();
+    let ended = Change {
+        kind: ChangeKind::Modify,
+        key: keys::instance(PIPELINE, "Work", world.start()),
+        old_status: Some("RUNNING".into()),
+        new_status: Some("FINISHED".into()),
+        new_queue: None,
+    };
+    engine.wake_consumers(&[ended]).await.unwrap();
+    engine.resources_step(&world.compute, &boot()).await.unwrap();
+    // Then its machine is being stopped already
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::ShuttingDown);
+    assert!(
+        resource.waiting_on[0].contains("to terminate"),
+        "{:?}",
+        resource.waiting_on
+    );
+    // And once EC2 has stopped it, the resource has finished
+    world.compute.stop_all();
+    world.advance(TimeDelta::seconds(15)).await;
+    assert_eq!(world.instance("Box").await.status, Status::Finished);
 }
 
 #[tokio::test]
@@ -350,6 +384,19 @@ async fn a_resource_whose_launches_all_fail_fails_and_says_why() {
         "{:?}",
         resource.error
     );
+    // And the work that was waiting for it fails with it, rather than wait for ever
+    let work = world.instance("Work").await;
+    assert_eq!(work.status, Status::Failed);
+    assert_eq!(work.error.error_id.as_deref(), Some("Sluice.ResourceFailed"));
+    assert!(
+        work.error
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no spot capacity"),
+        "{:?}",
+        work.error
+    );
 }
 
 #[tokio::test]
@@ -392,7 +439,6 @@ async fn a_spot_interruption_mid_task_reruns_the_task_on_a_new_machine_without_a
     );
     // And the second machine is shut down when the work is done
     world.advance(TimeDelta::minutes(1)).await;
-    world.advance(TimeDelta::seconds(15)).await;
     assert_eq!(world.instance("Box").await.status, Status::Finished);
     assert!(world.compute.alive().is_empty());
 }
@@ -417,6 +463,18 @@ async fn terminate_after_times_the_resource_out_and_terminates_its_machine() {
         resource.error
     );
     assert!(world.compute.machine_state(&machine).is_gone());
+    // And the task that was running on it fails with it
+    let work = world.instance("Work").await;
+    assert_eq!(work.status, Status::Failed);
+    assert!(
+        work.error
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("timed out"),
+        "{:?}",
+        work.error
+    );
     // No further launch: TIMEDOUT takes no resource retries
     world.advance(TimeDelta::minutes(5)).await;
     assert_eq!(world.compute.launches().len(), 1);

@@ -1,4 +1,5 @@
-//! What the four stage functions (`scheduler`, `preconditions`, `activities`, `actions`)
+//! What the five stage functions (`scheduler`, `preconditions`, `resources`, `activities`,
+//! `actions`)
 //! share: configuration and clients once per process, reading what woke them, the time
 //! they have left, running their stage (`sluice::stages`) and logging what it did. Each
 //! function's `main.rs` is one call to [`serve`].
@@ -13,7 +14,12 @@ use lambda_runtime::{
 };
 use serde_json::{Value, json};
 use sluice::{
-    cloud::{notify::Notifier, probe::Probe, sns::SnsNotifier},
+    cloud::{
+        compute::{Compute, ec2::Ec2Compute},
+        notify::Notifier,
+        probe::Probe,
+        sns::SnsNotifier,
+    },
     config::Deps,
     engine::Engine,
     runner::{S3Storage, Storage},
@@ -51,10 +57,13 @@ pub async fn serve(stage: Stage) -> Result<(), lambda_runtime::Error> {
     let deps = Deps::from_env().await?;
     let notifier = SnsNotifier::new(&deps.sdk);
     let storage = S3Storage::new(&deps.sdk);
+    let compute = Ec2Compute::new(&deps.sdk);
     let engine = deps.engine();
     let ports = Ports {
         notifier: &notifier,
         storage: &storage,
+        compute: &compute,
+        boot: &deps.boot,
     };
     let (engine, ports) = (&engine, &ports);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
@@ -82,10 +91,10 @@ pub fn until_deadline(deadline_millis: u64) -> impl Fn() -> bool {
 }
 
 /// Handles one event: what it says is read, the stage runs, and the answer summarises it.
-pub async fn handle<S, P, N, St>(
+pub async fn handle<S, P, N, St, C>(
     engine: &Engine<'_, S, P>,
     stage: Stage,
-    ports: &Ports<'_, N, St>,
+    ports: &Ports<'_, N, St, C>,
     event: &Value,
     has_time: impl Fn() -> bool,
 ) -> Result<Value, StageError>
@@ -94,6 +103,7 @@ where
     P: Probe,
     N: Notifier,
     St: Storage,
+    C: Compute,
 {
     let read = trigger::read(event);
     for skipped in &read.skipped {

@@ -27,25 +27,27 @@ fn fixture(function: &str, name: &str) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
 }
 
-const FUNCTIONS: [&str; 4] = ["scheduler", "preconditions", "activities", "actions"];
+const FUNCTIONS: [&str; 5] = ["scheduler", "preconditions", "resources", "activities", "actions"];
 const PIPELINE: &str = "df-0EXAMPLE00000000000";
 
 #[test]
 fn every_function_reads_each_of_its_fixtures() {
     for function in FUNCTIONS {
         assert_eq!(read(&fixture(function, "scheduled-tick")).trigger, Some(Trigger::Tick));
+        // The resources function's fixtures are a resource attempt's: asking for a
+        // machine, shutting it down, expiring.
+        let (created, changed) = if function == "resources" {
+            ("CREATING", "SHUTTING_DOWN")
+        } else {
+            ("WAITING_ON_DEPENDENCIES", "FINISHED")
+        };
         for (name, kind, old, new) in [
-            (
-                "stream-insert",
-                ChangeKind::Insert,
-                None,
-                Some("WAITING_ON_DEPENDENCIES"),
-            ),
+            ("stream-insert", ChangeKind::Insert, None, Some(created)),
             (
                 "stream-status-change",
                 ChangeKind::Modify,
                 Some("RUNNING"),
-                Some("FINISHED"),
+                Some(changed),
             ),
             ("stream-removal", ChangeKind::Remove, Some("FINISHED"), None),
         ] {
@@ -128,6 +130,8 @@ impl<S: RunStore> World<S> {
         let ports = Ports {
             notifier: &self.notifier,
             storage: &NoStorage,
+            compute: &sluice::cloud::compute::FakeCompute::new(),
+            boot: &sluice::engine::resources::Boot::default(),
         };
         handle(&self.engine(), stage, &ports, &fixture(function, name), || true).await
     }

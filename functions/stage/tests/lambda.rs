@@ -363,7 +363,7 @@ async fn the_stage_lambdas_run_a_failure_through_cascade_alarm_and_terminate_fro
     assert_eq!(copied["ContentLength"], 6, "{copied}");
 
     // And poison and strange events are acknowledged, each skipped record named
-    for function in ["scheduler", "preconditions", "activities", "actions"] {
+    for function in ["scheduler", "preconditions", "resources", "activities", "actions"] {
         let answer = invoke(port, function, &fixture(function, "stream-poison"));
         assert_eq!(
             answer["skipped"].as_array().map(Vec::len),

@@ -20,7 +20,9 @@ use super::{
 };
 use crate::{
     cloud::{
-        compute::{Compute, ComputeError, Launch, Machine, MachineSpec, MachineState, Market},
+        compute::{
+            Compute, ComputeError, Launch, Machine, MachineSpec, MachineState, Market, PIPELINE_TAG, WORKER_GROUP_TAG,
+        },
         probe::Probe,
     },
     definition::context::Runtime,
@@ -51,6 +53,9 @@ pub struct Boot {
     pub default_image_id: Option<String>,
     /// The instance type of an `Ec2Resource` that names none (AWS's m1.small is gone).
     pub default_instance_type: String,
+    /// Whether machines get their `resourceRole` as instance profile. An emulator without
+    /// IAM roles refuses launches that name one, so `sluice dev` leaves it out there.
+    pub instance_profiles: bool,
 }
 
 impl Default for Boot {
@@ -60,6 +65,7 @@ impl Default for Boot {
             api_url: None,
             default_image_id: None,
             default_instance_type: "t3.small".to_owned(),
+            instance_profiles: true,
         }
     }
 }
@@ -229,6 +235,43 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(())
     }
 
+    /// The resource instance's machine is looked at now rather than at its next check:
+    /// work on it has ended, and it may be shut down (a machine costs by the second).
+    pub(crate) async fn nudge_resource(
+        &self,
+        pipeline_id: &str,
+        resource_id: &str,
+        start: NaiveDateTime,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let Some(instance) =
+            records::get::<InstanceRecord, _>(self.store, &keys::instance(pipeline_id, resource_id, start)).await?
+        else {
+            return Ok(());
+        };
+        if !matches!(instance.record.status, Status::Running | Status::Activating) {
+            return Ok(());
+        }
+        let key = keys::attempt(pipeline_id, resource_id, start, instance.record.attempts);
+        let Some(attempt) = records::get::<AttemptRecord, _>(self.store, &key).await? else {
+            return Ok(());
+        };
+        let now = self.now();
+        if attempt.record.kind != AttemptKind::Resource
+            || attempt.record.status.is_terminal()
+            || attempt.record.check_at.is_some_and(|at| at <= now)
+        {
+            return Ok(());
+        }
+        self.look_again(attempt, now, report).await
+    }
+
+    /// How soon a booting or stopping machine is looked at again: 15 s, or sooner where
+    /// everything looks again sooner (`sluice dev`).
+    fn boot_check(&self) -> TimeDelta {
+        BOOT_CHECK.min(self.limits.recheck)
+    }
+
     /// One pass over the resource attempts due for a look: launch, watch, shut down.
     pub async fn resources_step<C: Compute>(&self, compute: &C, boot: &Boot) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
@@ -298,7 +341,15 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     Err(error) => return self.ec2_later(attempt, error, report).await,
                 };
                 match state {
-                    MachineState::Running => self.booted(attempt, instance, report).await,
+                    // Its work may have ended while it booted (a stand-in ran it, or it
+                    // was canceled): then it goes at once.
+                    MachineState::Running => match self
+                        .resource_wanted(compiled, spec, instance.record.scheduled_start)
+                        .await?
+                    {
+                        Wanted::Never => self.shut_down(compute, spec, attempt, instance, &machine, report).await,
+                        _ => self.booted(attempt, instance, report).await,
+                    },
                     state if state.is_gone() => {
                         let why = gone_message(&machine, &state);
                         self.resource_failed(compute, spec, attempt, instance, why, report)
@@ -321,7 +372,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                                 .resource_failed(compute, spec, attempt, instance, why, report)
                                 .await;
                         }
-                        self.look_again(attempt, now + BOOT_CHECK, report).await
+                        self.look_again(attempt, now + self.boot_check(), report).await
                     }
                 }
             }
@@ -340,19 +391,22 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     .resource_wanted(compiled, spec, instance.record.scheduled_start)
                     .await?
                 {
-                    Wanted::Never => self.shut_down(compute, attempt, instance, &machine, report).await,
+                    Wanted::Never => self.shut_down(compute, spec, attempt, instance, &machine, report).await,
                     _ => self.look_again(attempt, now + self.limits.recheck, report).await,
                 }
             }
             (Status::ShuttingDown, Some(machine)) => {
                 match compute.state(&machine.id).await {
-                    Ok(state) if state.is_gone() => self.finished(spec, attempt, instance, report).await,
+                    Ok(state) if state.is_gone() => {
+                        let from = attempt.record.status;
+                        self.finished(spec, attempt, instance, from, report).await
+                    }
                     Ok(_) => {
                         // Ask again: terminating is idempotent.
                         if let Err(error) = compute.terminate(&machine.id).await {
                             return self.ec2_later(attempt, error, report).await;
                         }
-                        self.look_again(attempt, now + BOOT_CHECK, report).await
+                        self.look_again(attempt, now + self.boot_check(), report).await
                     }
                     Err(error) => self.ec2_later(attempt, error, report).await,
                 }
@@ -469,7 +523,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             key_pair: fields.first("keyPair").map(str::to_owned),
             associate_public_ip_address: associate,
             availability_zone: fields.first("availabilityZone").map(str::to_owned),
-            instance_profile: fields.first("resourceRole").map(str::to_owned),
+            instance_profile: fields
+                .first("resourceRole")
+                .filter(|_| boot.instance_profiles)
+                .map(str::to_owned),
             user_data: user_data(boot, &attempt.worker_group)?,
             market: market(fields, spec, number_in_run),
         };
@@ -481,7 +538,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     "Name".to_owned(),
                     format!("sluice {} {}", attempt.pipeline_id, instance.id()),
                 ),
-                ("sluice:pipeline".to_owned(), attempt.pipeline_id.clone()),
+                (PIPELINE_TAG.to_owned(), attempt.pipeline_id.clone()),
+                (WORKER_GROUP_TAG.to_owned(), attempt.worker_group.clone()),
                 ("sluice:component".to_owned(), attempt.component_id.clone()),
                 ("sluice:instance".to_owned(), instance.id()),
             ],
@@ -520,7 +578,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             check_at: Some(if running {
                 now + self.limits.recheck
             } else {
-                now + BOOT_CHECK
+                now + self.boot_check()
             }),
             ..attempt.record.clone()
         };
@@ -557,10 +615,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(())
     }
 
-    /// The resource's work has ended: terminate its machine.
+    /// The resource's work has ended: terminate its machine (and, when EC2 says at once
+    /// that it is gone, the resource has FINISHED).
     async fn shut_down<C: Compute>(
         &self,
         compute: &C,
+        spec: &ComponentSpec,
         attempt: Stored<AttemptRecord>,
         instance: Stored<InstanceRecord>,
         machine: &MachineRecord,
@@ -571,9 +631,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             return self.ec2_later(attempt, error, report).await;
         }
         let status = apply(attempt.record.status, Event::WorkDone)?;
+        if compute.state(&machine.id).await.is_ok_and(|state| state.is_gone()) {
+            return self.finished(spec, attempt, instance, status, report).await;
+        }
         let next_attempt = AttemptRecord {
             status,
-            check_at: Some(now + BOOT_CHECK),
+            check_at: Some(now + self.boot_check()),
             ..attempt.record.clone()
         };
         let next_instance = InstanceRecord {
@@ -586,16 +649,18 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(())
     }
 
-    /// The machine is gone after its work: the resource has FINISHED.
+    /// The machine is gone after its work: the resource has FINISHED. `from` is where it
+    /// stands (SHUTTING_DOWN, perhaps only decided in this step).
     async fn finished(
         &self,
         spec: &ComponentSpec,
         attempt: Stored<AttemptRecord>,
         instance: Stored<InstanceRecord>,
+        from: Status,
         report: &mut StepReport,
     ) -> Result<(), EngineError> {
         let now = self.now();
-        let status = apply(attempt.record.status, Event::ShutDown)?;
+        let status = apply(from, Event::ShutDown)?;
         let next_attempt = AttemptRecord {
             status,
             ended_at: Some(now),
@@ -649,7 +714,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next.error = why;
         let mut writes = vec![attempt.replace(&next_attempt)?];
         self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
-        writes.extend(self.take_back_tasks(&next_attempt, now).await?);
+        writes.extend(self.fail_work_on(&next_attempt, now).await?);
         writes.push(instance.replace(&next)?);
         report.wrote(self.store.transact(writes).await?);
         Ok(())
@@ -736,7 +801,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next.error = why;
         let mut writes = vec![attempt.replace(&ended)?];
         self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
-        writes.extend(self.take_back_tasks(&ended, now).await?);
+        writes.extend(self.fail_work_on(&ended, now).await?);
         writes.push(instance.replace(&next)?);
         report.wrote(self.store.transact(writes).await?);
         Ok(())
@@ -793,6 +858,112 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(writes)
     }
 
+    /// The resource is gone for good (its launches spent, TIMEDOUT): the work that runs
+    /// on it and has not ended fails too, with the resource's error, since no runner will
+    /// ever take it; its consumers then cascade as usual.
+    async fn fail_work_on(&self, resource: &AttemptRecord, now: NaiveDateTime) -> Result<Vec<Write>, EngineError> {
+        let pipeline = self.pipeline(&resource.pipeline_id).await?;
+        let compiled = self.compiled(&pipeline.record).await?;
+        let Some(spec) = compiled.component(&resource.component_id) else {
+            return Ok(Vec::new());
+        };
+        let dependants = compiled.resource_dependants(spec, resource.scheduled_start);
+        let instance_keys: Vec<Key> = dependants
+            .iter()
+            .map(|(component, start)| keys::instance(&resource.pipeline_id, component, *start))
+            .collect();
+        let mut open = Vec::new();
+        for item in self.store.get_many(&instance_keys).await? {
+            if let Some(instance) = records::decode::<InstanceRecord>(item.as_ref())?
+                && matches!(instance.record.status, Status::WaitingForRunner | Status::Running)
+            {
+                open.push(instance);
+            }
+        }
+        if open.is_empty() {
+            return Ok(Vec::new());
+        }
+        let attempt_keys: Vec<Key> = open
+            .iter()
+            .map(|instance| {
+                let record = &instance.record;
+                keys::attempt(
+                    &record.pipeline_id,
+                    &record.component_id,
+                    record.scheduled_start,
+                    record.attempts,
+                )
+            })
+            .collect();
+        let mut component_ids: Vec<String> = open
+            .iter()
+            .map(|instance| instance.record.component_id.clone())
+            .collect();
+        component_ids.sort();
+        component_ids.dedup();
+        let component_keys: Vec<Key> = component_ids
+            .iter()
+            .map(|component| keys::component(&resource.pipeline_id, component))
+            .collect();
+        let attempts = self.store.get_many(&attempt_keys).await?;
+        let components = self.store.get_many(&component_keys).await?;
+        let why = failure(
+            "Sluice.ResourceFailed",
+            format!(
+                "it runs on {}, which {}: {}",
+                resource.id(),
+                if resource.status == Status::TimedOut {
+                    "timed out"
+                } else {
+                    "failed"
+                },
+                resource.error.error_message.as_deref().unwrap_or("no error message")
+            ),
+        );
+        let mut writes = Vec::new();
+        for (instance, attempt) in open.iter().zip(attempts) {
+            if let Some(attempt) = records::decode::<AttemptRecord>(attempt.as_ref())?
+                && !attempt.record.status.is_terminal()
+            {
+                let failed = AttemptRecord {
+                    status: apply(attempt.record.status, Event::AttemptFailed { retry: false })?,
+                    ended_at: Some(now),
+                    error: why.clone(),
+                    ..attempt.record.clone()
+                };
+                writes.push(attempt.replace(&failed)?);
+            }
+            let mut next = instance.record.clone();
+            next.status = apply(next.status, Event::AttemptFailed { retry: false })?;
+            next.error = why.clone();
+            let on_fail = compiled
+                .component(&next.component_id)
+                .map(|spec| spec.on_fail.clone())
+                .unwrap_or_default();
+            self.end(&mut next, now, EventKind::Failure, &on_fail, &mut writes)?;
+            writes.push(instance.replace(&next)?);
+        }
+        // Each failed run leaves its component's maxActiveInstances count.
+        for (component_id, item) in component_ids.iter().zip(components) {
+            let Some(component) = records::decode::<records::ComponentRecord>(item.as_ref())? else {
+                continue;
+            };
+            let ended = open
+                .iter()
+                .filter(|instance| &instance.record.component_id == component_id)
+                .count();
+            let released = records::ComponentRecord {
+                active: component
+                    .record
+                    .active
+                    .saturating_sub(u32::try_from(ended).unwrap_or(u32::MAX)),
+                ..component.record.clone()
+            };
+            writes.push(component.replace(&released)?);
+        }
+        Ok(writes)
+    }
+
     /// EC2 failed for now: look again later, saying why.
     async fn ec2_later(
         &self,
@@ -804,7 +975,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         report
             .problems
             .push(format!("resource {}: {error}", attempt.record.id()));
-        self.look_again(attempt, now + EC2_AGAIN, report).await
+        self.look_again(attempt, now + EC2_AGAIN.min(self.limits.recheck), report)
+            .await
     }
 
     async fn look_again(

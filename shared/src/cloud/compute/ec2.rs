@@ -12,7 +12,10 @@ use aws_sdk_ec2::{
     },
 };
 
-use super::{CAPACITY_CODES, Compute, ComputeError, Launch, Machine, MachineState, TOKEN_TAG};
+use super::{
+    CAPACITY_CODES, Compute, ComputeError, Launch, Machine, MachineState, PIPELINE_TAG, TOKEN_TAG, Tagged,
+    WORKER_GROUP_TAG,
+};
 
 /// Codes that retrying the same request later can fix.
 const RETRYABLE: &[&str] = &[
@@ -221,6 +224,49 @@ impl Compute for Ec2Compute {
             .flat_map(|reservation| reservation.instances())
             .find(|instance| instance.instance_id() == Some(id))
             .map_or(MachineState::Unknown, state_of))
+    }
+
+    async fn alive_tagged(&self) -> Result<Vec<Tagged>, ComputeError> {
+        let mut found = Vec::new();
+        let mut next_token = None;
+        loop {
+            let answer = self
+                .client
+                .describe_instances()
+                .filters(Filter::builder().name("tag-key").values(PIPELINE_TAG).build())
+                .filters(
+                    Filter::builder()
+                        .name("instance-state-name")
+                        .values("pending")
+                        .values("running")
+                        .values("stopping")
+                        .values("stopped")
+                        .values("shutting-down")
+                        .build(),
+                )
+                .set_next_token(next_token)
+                .send()
+                .await
+                .map_err(|error| classify("DescribeInstances", &error))?;
+            for instance in answer
+                .reservations()
+                .iter()
+                .flat_map(|reservation| reservation.instances())
+            {
+                let Some(machine) = machine(instance) else { continue };
+                let worker_group = instance
+                    .tags()
+                    .iter()
+                    .find(|tag| tag.key() == Some(WORKER_GROUP_TAG))
+                    .and_then(|tag| tag.value())
+                    .map(str::to_owned);
+                found.push(Tagged { machine, worker_group });
+            }
+            next_token = answer.next_token().map(str::to_owned);
+            if next_token.is_none() {
+                return Ok(found);
+            }
+        }
     }
 
     async fn terminate(&self, id: &str) -> Result<(), ComputeError> {

@@ -64,6 +64,17 @@ pub struct Launch {
 
 /// The tag that carries a launch's token.
 pub const TOKEN_TAG: &str = "sluice:attempt";
+/// The tag every machine Sluice launches carries: the pipeline it is for.
+pub const PIPELINE_TAG: &str = "sluice:pipeline";
+/// The tag naming the worker group a machine's runner serves.
+pub const WORKER_GROUP_TAG: &str = "sluice:worker-group";
+
+/// A machine Sluice launched that has not ended, with the worker group its runner serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    pub machine: Machine,
+    pub worker_group: Option<String>,
+}
 
 /// What a machine is doing, in EC2's words.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -173,6 +184,9 @@ pub trait Compute: Send + Sync {
 
     /// Terminates the machine; terminating one that is gone succeeds.
     fn terminate(&self, id: &str) -> impl Future<Output = Result<(), ComputeError>> + Send;
+
+    /// Every machine tagged as Sluice's that has not ended (pending, running, stopping).
+    fn alive_tagged(&self) -> impl Future<Output = Result<Vec<Tagged>, ComputeError>> + Send;
 }
 
 /// The engine tests' EC2: machines in memory, started running at once unless told to
@@ -191,6 +205,8 @@ struct FakeCloud {
     on_demand_failures: VecDeque<String>,
     /// Launches stay pending until [`FakeCompute::boot_all`].
     slow_boot: bool,
+    /// Terminated machines stay stopping until [`FakeCompute::stop_all`].
+    slow_stop: bool,
     launches: Vec<Launch>,
     next_id: u64,
 }
@@ -200,6 +216,7 @@ struct FakeMachine {
     token: String,
     state: MachineState,
     spot: bool,
+    worker_group: Option<String>,
 }
 
 impl FakeCompute {
@@ -228,6 +245,22 @@ impl FakeCompute {
     /// Machines launched from now on stay pending until [`FakeCompute::boot_all`].
     pub fn boot_slowly(&self) {
         self.cloud().slow_boot = true;
+    }
+
+    /// Machines terminated from now on stay stopping until [`FakeCompute::stop_all`].
+    pub fn stop_slowly(&self) {
+        self.cloud().slow_stop = true;
+    }
+
+    /// Every stopping machine is terminated.
+    pub fn stop_all(&self) {
+        for machine in self.cloud().machines.values_mut() {
+            if machine.state == MachineState::Stopping {
+                machine.state = MachineState::Terminated {
+                    reason: Some("Client.UserInitiatedShutdown: User initiated shutdown".to_owned()),
+                };
+            }
+        }
     }
 
     /// Every pending machine is running.
@@ -314,6 +347,11 @@ impl Compute for FakeCompute {
                 token: launch.token.clone(),
                 state: state.clone(),
                 spot,
+                worker_group: launch
+                    .tags
+                    .iter()
+                    .find(|(key, _)| key == WORKER_GROUP_TAG)
+                    .map(|(_, value)| value.clone()),
             },
         );
         cloud.launches.push(launch.clone());
@@ -324,12 +362,35 @@ impl Compute for FakeCompute {
         Ok(self.machine_state(id))
     }
 
+    async fn alive_tagged(&self) -> Result<Vec<Tagged>, ComputeError> {
+        Ok(self
+            .cloud()
+            .machines
+            .iter()
+            .filter(|(_, machine)| !machine.state.is_gone())
+            .map(|(id, machine)| Tagged {
+                machine: Machine {
+                    id: id.clone(),
+                    state: machine.state.clone(),
+                    spot: machine.spot,
+                },
+                worker_group: machine.worker_group.clone(),
+            })
+            .collect())
+    }
+
     async fn terminate(&self, id: &str) -> Result<(), ComputeError> {
-        if let Some(machine) = self.cloud().machines.get_mut(id)
+        let mut cloud = self.cloud();
+        let slow = cloud.slow_stop;
+        if let Some(machine) = cloud.machines.get_mut(id)
             && !machine.state.is_gone()
         {
-            machine.state = MachineState::Terminated {
-                reason: Some("Client.UserInitiatedShutdown: User initiated shutdown".to_owned()),
+            machine.state = if slow {
+                MachineState::Stopping
+            } else {
+                MachineState::Terminated {
+                    reason: Some("Client.UserInitiatedShutdown: User initiated shutdown".to_owned()),
+                }
             };
         }
         Ok(())
