@@ -129,9 +129,15 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     // The local runner is woken the moment the engine makes an attempt ready for it
     // (the activities stage runs the serverless ones when the stream shows them).
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    // Work made ready for a resource's machine has the stand-ins look for machines often.
+    let machines_wanted = std::sync::Arc::new(tokio::sync::Notify::new());
     let offered: TaskOffered = {
         let wake = wake.clone();
+        let machines_wanted = machines_wanted.clone();
         std::sync::Arc::new(move |worker_group: &str| {
+            if sluice::schedule::parse_resource_worker_group(worker_group).is_some() {
+                machines_wanted.notify_one();
+            }
             if worker_group != SERVERLESS_WORKER_GROUP {
                 wake.notify_one();
             }
@@ -234,9 +240,15 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         let _ = runner_stopped.await;
     });
     // Machines launched on the emulator get a local runner each; real ones run their own.
-    let stand_ins = endpoint
-        .is_some()
-        .then(|| tokio::task::spawn_local(stand_in_for_machines(api, storage, compute, wake_for_stand_ins)));
+    let stand_ins = endpoint.is_some().then(|| {
+        tokio::task::spawn_local(stand_in_for_machines(
+            api,
+            storage,
+            compute,
+            wake_for_stand_ins,
+            machines_wanted,
+        ))
+    });
     let poll_wait = options.poll_wait;
     let handler = move |call: crate::http::Call| async move {
         let response =
@@ -307,8 +319,13 @@ type DevPorts = Ports<'static, SnsNotifier, S3Storage, Ec2Compute>;
 
 /// The image an Ec2Resource without one is launched from on the emulator (one of moto's).
 const EMULATOR_IMAGE: &str = "ami-12c6146b";
-/// How often the emulator's machines are listed for stand-in runners.
+/// How often the emulator's machines are listed for stand-in runners while some are
+/// wanted or serving, and when none are (each listing is a request the emulator answers
+/// instead of the API).
 const MACHINES_POLL: Duration = Duration::from_millis(500);
+const MACHINES_POLL_IDLE: Duration = Duration::from_secs(5);
+/// How long after work was made ready for a machine the listing stays frequent.
+const MACHINES_WANTED_FOR: Duration = Duration::from_secs(60);
 
 /// Stands in for the machines the resources stage launched on the emulator, where nothing
 /// boots: while the emulator shows a machine running, a local runner serves its worker
@@ -319,11 +336,21 @@ async fn stand_in_for_machines(
     storage: &'static S3Storage,
     compute: &'static Ec2Compute,
     wake: std::sync::Arc<tokio::sync::Notify>,
+    machines_wanted: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let mut serving: std::collections::HashMap<String, tokio::sync::oneshot::Sender<()>> =
         std::collections::HashMap::new();
+    let mut wanted_at: Option<std::time::Instant> = None;
     loop {
-        tokio::time::sleep(MACHINES_POLL).await;
+        let busy = !serving.is_empty() || wanted_at.is_some_and(|at| at.elapsed() < MACHINES_WANTED_FOR);
+        tokio::select! {
+            () = tokio::time::sleep(if busy { MACHINES_POLL } else { MACHINES_POLL_IDLE }) => {}
+            () = machines_wanted.notified() => {
+                wanted_at = Some(std::time::Instant::now());
+                // The machine is launched by the resources stage right after.
+                tokio::time::sleep(MACHINES_POLL).await;
+            }
+        }
         let machines = match compute.alive_tagged().await {
             Ok(machines) => machines,
             Err(error) => {
