@@ -452,6 +452,18 @@ fn print_summary(demos: &[DemoPipeline], runs: &[(String, Vec<Run>)], alarms: &[
         println!("== {} ({}, {})", demo.name, demo.id, or_if_empty(state, "SCHEDULED"));
         println!("{}", runs_table(rows, colour));
     }
+    let costs: Vec<String> = demos
+        .iter()
+        .zip(runs)
+        .flat_map(|(demo, (_, rows))| machine_time(&demo.definition, rows))
+        .collect();
+    if !costs.is_empty() {
+        println!("Machine time against the work's own time (what a resource costs beyond its work):");
+        for line in costs {
+            println!("  {line}");
+        }
+        println!();
+    }
     if alarms.is_empty() {
         println!("No alarm arrived.");
     }
@@ -461,6 +473,55 @@ fn print_summary(demos: &[DemoPipeline], runs: &[(String, Vec<Run>)], alarms: &[
         println!("  Message: {}", alarm.message.replace('\n', "\n           "));
         println!();
     }
+}
+
+/// For each resource instance that ran: how long its machine lived (launch to FINISHED)
+/// and how long the work on it took, from the runs' own times.
+fn machine_time(definition: &Definition, rows: &[Run]) -> Vec<String> {
+    let seconds = |run: &Run| -> Option<i64> {
+        let started = sluice::time::parse_datetime(&run.started).ok()?;
+        let ended = sluice::time::parse_datetime(&run.ended).ok()?;
+        Some((ended - started).num_seconds())
+    };
+    let component = |run: &Run| {
+        run.id
+            .trim_start_matches('@')
+            .rsplit_once('_')
+            .map(|(component, _)| component.to_owned())
+            .unwrap_or_default()
+    };
+    let mut lines = Vec::new();
+    for resource in definition
+        .objects
+        .iter()
+        .filter(|object| matches!(object.type_name(), Some("Ec2Resource" | "EmrCluster")))
+    {
+        let on_it: Vec<&str> = definition
+            .objects
+            .iter()
+            .filter(|object| object.reference("runsOn") == Some(resource.id.as_str()))
+            .map(|object| object.id.as_str())
+            .collect();
+        for run in rows.iter().filter(|run| component(run) == resource.id) {
+            let Some(machine) = seconds(run) else { continue };
+            let work: i64 = rows
+                .iter()
+                .filter(|row| on_it.contains(&component(row).as_str()))
+                .filter_map(seconds)
+                .sum();
+            let share = if machine > 0 { work * 100 / machine } else { 100 };
+            lines.push(format!(
+                "{}: machine {}m{:02}s ({}) for {}m{:02}s of work: {share}% of the machine time was work",
+                run.id,
+                machine / 60,
+                machine % 60,
+                run.status,
+                work / 60,
+                work % 60
+            ));
+        }
+    }
+    lines
 }
 
 /// The live view: on a terminal, the runs tables redrawn in place; elsewhere (a log, CI),

@@ -751,7 +751,10 @@ fn the_demo_runs_its_pipelines_to_the_end_with_retries_a_cascade_and_an_alarm() 
         "== flaky-import",
         "== nightly-report",
         "== sales-backfill",
+        "== spot-crunch",
         "CASCADE_FAILED",
+        "Machine time against the work's own time",
+        "of the machine time was work",
         "SNS alarm read back from the queue:",
         "Subject: Sluice: Import the partner feed failed",
         "sales/day=",
@@ -831,6 +834,32 @@ fn the_demo_runs_its_pipelines_to_the_end_with_retries_a_cascade_and_an_alarm() 
         assert!(field(&step, "@actualStartTime") >= previous_end, "{report:?}");
         previous_end = field(&step, "@actualEndTime");
     }
+
+    // The crunch got a spot machine, ran both steps on it (a stand-in runner serving the
+    // machine's worker group), and the machine was terminated once they had ended
+    let crunch = pipeline("spot-crunch");
+    let instances = described_objects(&dev, &crunch, "INSTANCE");
+    for component in ["CrunchBox", "Crunch", "Publish"] {
+        let [run] = by_component(&instances, component).try_into().unwrap();
+        assert_eq!(field(&run, "@status"), "FINISHED", "{run}");
+    }
+    let machines = aws_at(
+        &emulator,
+        &[
+            "ec2",
+            "describe-instances",
+            "--filters",
+            &format!("Name=tag:sluice:pipeline,Values={crunch}"),
+        ],
+    );
+    let [machine] = machines["Reservations"][0]["Instances"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .try_into()
+        .unwrap();
+    assert_eq!(machine["InstanceLifecycle"], "spot", "{machine}");
+    assert_eq!(machine["State"]["Name"], "terminated", "{machine}");
 
     // The flaky import failed three times, waiting 4 s then 8 s between attempts, and its
     // consumer failed with it
