@@ -188,7 +188,16 @@ where
                 round
             }
             Stage::Preconditions => engine.dependencies_step().await?,
-            Stage::Resources => engine.resources_step(ports.compute, ports.boot).await?,
+            Stage::Resources if matches!(trigger, Trigger::Changes(_)) => {
+                engine.resources_step(ports.compute, ports.boot).await?
+            }
+            // The tick also sweeps: nothing of Sluice's runs that its records disown.
+            Stage::Resources => {
+                let mut round = engine.resources_step(ports.compute, ports.boot).await?;
+                let swept = engine.sweep_step(ports.compute).await?;
+                round.problems.extend(swept.problems);
+                round
+            }
             Stage::Actions => engine.actions_step(ports.notifier).await?,
             Stage::Activities => StepReport::default(),
         };

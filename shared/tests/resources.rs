@@ -560,6 +560,53 @@ async fn a_resource_that_cannot_be_launched_as_defined_fails_naming_what_is_miss
     );
 }
 
+#[tokio::test]
+async fn the_sweep_terminates_machines_the_records_disown_and_keeps_the_current_one() {
+    // Given the Box running on its machine
+    let world = World::new(json!({})).await;
+    world.tick().await;
+    let current = world.machine().await;
+    let group = world.box_group().await;
+    // And two machines the records do not know: one from an earlier attempt of the Box,
+    // one for a pipeline that is gone
+    let stray = |token: &str, group: &str| Launch {
+        token: token.to_owned(),
+        spec: world.compute.launches()[0].spec.clone(),
+        tags: vec![("sluice:worker-group".to_owned(), group.to_owned())],
+    };
+    let earlier = world.compute.launch(&stray("sluice-earlier", &group)).await.unwrap();
+    let orphan = world
+        .compute
+        .launch(&stray("sluice-orphan", "df-gone/@Box_2026-01-01T00:00:00"))
+        .await
+        .unwrap();
+    // When the sweep runs
+    let report = world.engine().sweep_step(&world.compute).await.unwrap();
+    // Then both strays are terminated, saying why, and the current machine runs on
+    assert_eq!(world.compute.alive(), [current.clone()]);
+    assert!(world.compute.machine_state(&earlier.id).is_gone());
+    assert!(world.compute.machine_state(&orphan.id).is_gone());
+    assert_eq!(report.changed, 2, "{report:?}");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|problem| problem.contains("earlier attempt"))
+            && report
+                .problems
+                .iter()
+                .any(|problem| problem.contains("not in the run table")),
+        "{:?}",
+        report.problems
+    );
+    // And the current machine goes the usual way, once its work is done
+    let task = world.claim().await;
+    world.finish(&task).await.unwrap();
+    world.advance(TimeDelta::minutes(1)).await;
+    assert_eq!(world.instance("Box").await.status, Status::Finished);
+    assert!(world.compute.alive().is_empty());
+}
+
 /// The EC2 adapter against moto: on demand and spot launches, the token lookup, state and
 /// termination.
 #[tokio::test]

@@ -272,6 +272,73 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         BOOT_CHECK.min(self.limits.recheck)
     }
 
+    /// Nothing is left running: every machine tagged as Sluice's whose records say it
+    /// should not exist (its pipeline or instance gone, its instance ended, or launched for
+    /// an attempt that is not the current one) is terminated. A machine launched for the
+    /// current attempt but not yet recorded is kept: the launch step adopts it.
+    pub async fn sweep_step<C: Compute>(&self, compute: &C) -> Result<StepReport, EngineError> {
+        let mut report = StepReport::default();
+        let machines = match compute.alive_tagged().await {
+            Ok(machines) => machines,
+            Err(error) => {
+                report
+                    .problems
+                    .push(format!("the machine sweep could not list machines: {error}"));
+                return Ok(report);
+            }
+        };
+        for tagged in machines {
+            // Only machines that name what they serve are Sluice's to judge.
+            let Some(group) = tagged.worker_group.as_deref() else {
+                continue;
+            };
+            let Some((pipeline_id, instance_id)) = crate::schedule::parse_resource_worker_group(group) else {
+                continue;
+            };
+            let Ok((component, start)) = super::operator::parse_instance_id(instance_id) else {
+                continue;
+            };
+            report.examined += 1;
+            let instance =
+                records::get::<InstanceRecord, _>(self.store, &keys::instance(pipeline_id, &component, start)).await?;
+            let why = match instance {
+                None => Some(format!("{instance_id} of {pipeline_id} is not in the run table")),
+                Some(instance) if instance.record.status.is_terminal() => {
+                    Some(format!("{instance_id} has ended ({})", instance.record.status))
+                }
+                Some(instance) => {
+                    let key = keys::attempt(pipeline_id, &component, start, instance.record.attempts);
+                    match records::get::<AttemptRecord, _>(self.store, &key).await? {
+                        Some(attempt)
+                            if attempt.record.machine.as_ref().map(|machine| &machine.id)
+                                == Some(&tagged.machine.id)
+                                || tagged.token.as_deref() == Some(launch_token(&attempt.record).as_str()) =>
+                        {
+                            None
+                        }
+                        _ => Some(format!(
+                            "it was launched for an earlier attempt of {instance_id}, not the current one"
+                        )),
+                    }
+                }
+            };
+            let Some(why) = why else { continue };
+            match compute.terminate(&tagged.machine.id).await {
+                Ok(()) => {
+                    report.changed += 1;
+                    report
+                        .problems
+                        .push(format!("terminated machine {}: {why}", tagged.machine.id));
+                }
+                Err(error) => report.problems.push(format!(
+                    "machine {} should not exist ({why}) but could not be terminated: {error}",
+                    tagged.machine.id
+                )),
+            }
+        }
+        Ok(report)
+    }
+
     /// One pass over the resource attempts due for a look: launch, watch, shut down.
     pub async fn resources_step<C: Compute>(&self, compute: &C, boot: &Boot) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();

@@ -254,13 +254,19 @@ impl Compute for Ec2Compute {
                 .flat_map(|reservation| reservation.instances())
             {
                 let Some(machine) = machine(instance) else { continue };
-                let worker_group = instance
-                    .tags()
-                    .iter()
-                    .find(|tag| tag.key() == Some(WORKER_GROUP_TAG))
-                    .and_then(|tag| tag.value())
-                    .map(str::to_owned);
-                found.push(Tagged { machine, worker_group });
+                let tag = |key: &str| {
+                    instance
+                        .tags()
+                        .iter()
+                        .find(|tag| tag.key() == Some(key))
+                        .and_then(|tag| tag.value())
+                        .map(str::to_owned)
+                };
+                found.push(Tagged {
+                    machine,
+                    worker_group: tag(WORKER_GROUP_TAG),
+                    token: tag(TOKEN_TAG),
+                });
             }
             next_token = answer.next_token().map(str::to_owned);
             if next_token.is_none() {

@@ -74,6 +74,8 @@ pub const WORKER_GROUP_TAG: &str = "sluice:worker-group";
 pub struct Tagged {
     pub machine: Machine,
     pub worker_group: Option<String>,
+    /// The launch token it carries ([`TOKEN_TAG`]).
+    pub token: Option<String>,
 }
 
 /// What a machine is doing, in EC2's words.
@@ -375,6 +377,7 @@ impl Compute for FakeCompute {
                     spot: machine.spot,
                 },
                 worker_group: machine.worker_group.clone(),
+                token: Some(machine.token.clone()),
             })
             .collect())
     }
