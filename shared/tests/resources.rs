@@ -444,6 +444,35 @@ async fn a_spot_interruption_mid_task_reruns_the_task_on_a_new_machine_without_a
 }
 
 #[tokio::test]
+async fn with_retrynone_an_interruption_fails_the_task_it_ran_and_the_resource_is_still_replaced() {
+    let world = World::new(json!({"spotBidPrice": "0.05", "actionOnResourceFailure": "retrynone"})).await;
+    world.tick().await;
+    let machine = world.machine().await;
+    world.claim().await;
+    world.compute.interrupt(&machine);
+    world.advance(TimeDelta::minutes(1)).await;
+    let work = world.instance("Work").await;
+    assert_eq!(work.status, Status::Failed, "{:?}", work.waiting_on);
+    assert_eq!(work.error.error_id.as_deref(), Some("Sluice.ResourceFailed"));
+    assert!(
+        work.error
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("spot interruption"),
+        "{:?}",
+        work.error
+    );
+    // The resource's retry finds no work left, and finishes without a second machine
+    assert_eq!(world.instance("Box").await.status, Status::Creating);
+    for _ in 0..5 {
+        world.advance(TimeDelta::minutes(1)).await;
+    }
+    assert_eq!(world.instance("Box").await.status, Status::Finished);
+    assert_eq!(world.compute.launches().len(), 1);
+}
+
+#[tokio::test]
 async fn terminate_after_times_the_resource_out_and_terminates_its_machine() {
     let world = World::new(json!({"terminateAfter": "1 hour"})).await;
     world.tick().await;
@@ -583,7 +612,7 @@ async fn the_sweep_terminates_machines_the_records_disown_and_keeps_the_current_
     // When the sweep runs
     let report = world.engine().sweep_step(&world.compute).await.unwrap();
     // Then both strays are terminated, saying why, and the current machine runs on
-    assert_eq!(world.compute.alive(), [current.clone()]);
+    assert_eq!(world.compute.alive(), [current]);
     assert!(world.compute.machine_state(&earlier.id).is_gone());
     assert!(world.compute.machine_state(&orphan.id).is_gone());
     assert_eq!(report.changed, 2, "{report:?}");

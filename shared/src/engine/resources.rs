@@ -37,6 +37,9 @@ use crate::{
     time::format_datetime,
 };
 
+/// The work on a resource that has not ended.
+const OPEN_WORK: &[Status] = &[Status::WaitingForRunner, Status::Running];
+
 /// How soon a booting machine is looked at again.
 const BOOT_CHECK: TimeDelta = TimeDelta::seconds(15);
 /// How soon EC2 is asked again after it failed for now (throttling, an outage).
@@ -399,7 +402,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         }
         match (attempt.record.status, attempt.record.machine.clone()) {
             (Status::Creating, _) => {
-                self.launch(compute, boot, spec, &fields, attempt, instance, report)
+                self.launch(compute, boot, compiled, spec, &fields, attempt, instance, report)
                     .await
             }
             (Status::Activating, Some(machine)) => {
@@ -419,7 +422,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     },
                     state if state.is_gone() => {
                         let why = gone_message(&machine, &state);
-                        self.resource_failed(compute, spec, attempt, instance, why, report)
+                        self.resource_failed(compute, spec, &fields, attempt, instance, why, report)
                             .await
                     }
                     _ => {
@@ -436,7 +439,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                                 ),
                             );
                             return self
-                                .resource_failed(compute, spec, attempt, instance, why, report)
+                                .resource_failed(compute, spec, &fields, attempt, instance, why, report)
                                 .await;
                         }
                         self.look_again(attempt, now + self.boot_check(), report).await
@@ -451,7 +454,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 if state.is_gone() {
                     let why = gone_message(&machine, &state);
                     return self
-                        .resource_failed(compute, spec, attempt, instance, why, report)
+                        .resource_failed(compute, spec, &fields, attempt, instance, why, report)
                         .await;
                 }
                 match self
@@ -485,7 +488,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     "Sluice.MachineUnknown",
                     "the attempt has no machine on record past CREATING".to_owned(),
                 );
-                self.resource_failed(compute, spec, attempt, instance, why, report)
+                self.resource_failed(compute, spec, &fields, attempt, instance, why, report)
                     .await
             }
             (_, Some(_)) => Ok(()),
@@ -499,6 +502,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         &self,
         compute: &C,
         boot: &Boot,
+        compiled: &CompiledPipeline,
         spec: &ComponentSpec,
         fields: &Fields,
         attempt: Stored<AttemptRecord>,
@@ -513,6 +517,17 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         let machine = match found {
             Some(machine) => machine,
+            // A retry whose work has all ended meanwhile (failed with the lost machine,
+            // canceled) needs no machine.
+            None if matches!(
+                self.resource_wanted(compiled, spec, instance.record.scheduled_start)
+                    .await?,
+                Wanted::Never
+            ) =>
+            {
+                let from = apply(attempt.record.status, Event::WorkDone)?;
+                return self.finished(spec, attempt, instance, from, report).await;
+            }
             None => {
                 let number_in_run = attempt.record.number.saturating_sub(instance.record.run_first_attempt) + 1;
                 let launch =
@@ -535,7 +550,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                         };
                         let why = failure(error.code(), format!("no {market} capacity: {error}"));
                         return self
-                            .resource_failed(compute, spec, attempt, instance, why, report)
+                            .resource_failed(compute, spec, fields, attempt, instance, why, report)
                             .await;
                     }
                     Err(error @ ComputeError::Refused { .. }) => {
@@ -781,7 +796,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next.error = why;
         let mut writes = vec![attempt.replace(&next_attempt)?];
         self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
-        writes.extend(self.fail_work_on(&next_attempt, now).await?);
+        writes.extend(self.fail_work_on(&next_attempt, OPEN_WORK, now).await?);
         writes.push(instance.replace(&next)?);
         report.wrote(self.store.transact(writes).await?);
         Ok(())
@@ -790,10 +805,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// The machine could not be had or was lost: another attempt after the retry delay
     /// while retries remain (`actionOnResourceFailure` retryall), else FAILED. Tasks that
     /// were running on it are taken back for the next machine's runner.
+    #[allow(clippy::too_many_arguments)]
     async fn resource_failed<C: Compute>(
         &self,
         compute: &C,
         spec: &ComponentSpec,
+        fields: &Fields,
         attempt: Stored<AttemptRecord>,
         instance: Stored<InstanceRecord>,
         why: ErrorDetails,
@@ -841,7 +858,16 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         retry_attempt.status = Status::Creating;
         retry_attempt.check_at = Some(available_at);
         let mut writes = vec![attempt.replace(&ended)?, create(&retry_attempt)?];
-        writes.extend(self.take_back_tasks(&ended, now).await?);
+        // actionOnResourceFailure: retryall (the default) hands the tasks it ran to the next
+        // machine; retrynone fails them.
+        if fields
+            .first("actionOnResourceFailure")
+            .is_some_and(|action| action.eq_ignore_ascii_case("retrynone"))
+        {
+            writes.extend(self.fail_work_on(&ended, &[Status::Running], now).await?);
+        } else {
+            writes.extend(self.take_back_tasks(&ended, now).await?);
+        }
         writes.push(instance.replace(&next)?);
         report.wrote(self.store.transact(writes).await?);
         Ok(())
@@ -868,7 +894,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next.error = why;
         let mut writes = vec![attempt.replace(&ended)?];
         self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
-        writes.extend(self.fail_work_on(&ended, now).await?);
+        writes.extend(self.fail_work_on(&ended, OPEN_WORK, now).await?);
         writes.push(instance.replace(&next)?);
         report.wrote(self.store.transact(writes).await?);
         Ok(())
@@ -927,8 +953,14 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
 
     /// The resource is gone for good (its launches spent, TIMEDOUT): the work that runs
     /// on it and has not ended fails too, with the resource's error, since no runner will
-    /// ever take it; its consumers then cascade as usual.
-    async fn fail_work_on(&self, resource: &AttemptRecord, now: NaiveDateTime) -> Result<Vec<Write>, EngineError> {
+    /// ever take it; its consumers then cascade as usual. With `actionOnResourceFailure`
+    /// retrynone, a lost machine fails the tasks it ran (`statuses`: RUNNING only).
+    async fn fail_work_on(
+        &self,
+        resource: &AttemptRecord,
+        statuses: &[Status],
+        now: NaiveDateTime,
+    ) -> Result<Vec<Write>, EngineError> {
         let pipeline = self.pipeline(&resource.pipeline_id).await?;
         let compiled = self.compiled(&pipeline.record).await?;
         let Some(spec) = compiled.component(&resource.component_id) else {
@@ -942,7 +974,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let mut open = Vec::new();
         for item in self.store.get_many(&instance_keys).await? {
             if let Some(instance) = records::decode::<InstanceRecord>(item.as_ref())?
-                && matches!(instance.record.status, Status::WaitingForRunner | Status::Running)
+                && statuses.contains(&instance.record.status)
             {
                 open.push(instance);
             }
