@@ -38,6 +38,19 @@ fn workspace() -> PathBuf {
 }
 
 /// The AWS CLI against moto; its JSON answer.
+/// The start of the one instance of `component` (an on-demand run starts at activation).
+async fn items_start(store: &DynamoStore, pipeline: &str, component: &str) -> chrono::NaiveDateTime {
+    store
+        .query(&keys::pipeline_pk(pipeline), &sluice::store::Range::prefix("INST#", 10))
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(|item| records::Stored::<InstanceRecord>::from_item(item).ok())
+        .find(|stored| stored.record.component_id == component)
+        .map(|stored| stored.record.scheduled_start)
+        .unwrap_or_else(|| panic!("no {component} instance in {pipeline}"))
+}
+
 fn aws(moto: &MotoServer, args: &[&str]) -> Value {
     let output = Command::new("aws")
         .args(args)
@@ -167,7 +180,7 @@ async fn pipeline(engine: &Engine<'_, DynamoStore, AwsProbe>, id: &str, definiti
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_stage_lambdas_run_a_failure_through_cascade_alarm_and_terminate_from_ticks_and_stream_batches() {
+async fn the_stage_lambdas_run_a_cascade_an_alarm_a_terminate_and_a_machine_from_ticks_and_stream_batches() {
     // Given moto with the run table, an alarm topic feeding a queue, and a bucket
     let moto = MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
     let config = moto.sdk_config().await;
@@ -265,9 +278,40 @@ async fn the_stage_lambdas_run_a_failure_through_cascade_alarm_and_terminate_fro
     )
     .await;
 
+    // And a pipeline whose work runs on an Ec2Resource, whose role exists in the emulator
+    aws(
+        &moto,
+        &[
+            "iam",
+            "create-instance-profile",
+            "--instance-profile-name",
+            "DataPipelineDefaultResourceRole",
+        ],
+    );
+    pipeline(
+        &engine,
+        "df-BOX",
+        json!({"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "role": "DataPipelineDefaultRole",
+             "resourceRole": "DataPipelineDefaultResourceRole"},
+            {"id": "Box", "type": "Ec2Resource", "imageId": "ami-12c6146b", "instanceType": "t3.micro"},
+            {"id": "OnBox", "type": "ShellCommandActivity", "command": "true", "runsOn": {"ref": "Box"}},
+        ]}),
+    )
+    .await;
+
     // When cargo lambda watch serves the functions
-    let watch =
-        LambdaWatch::start(&workspace(), None, &moto.endpoint(), TABLE).unwrap_or_else(|error| panic!("{error}"));
+    let watch = LambdaWatch::start_with(
+        &workspace(),
+        None,
+        &moto.endpoint(),
+        TABLE,
+        &[
+            ("SLUICE_RUNNER_BINARY_URI", "s3://sluice-deploy/sluice"),
+            ("SLUICE_API_URL", "https://sluice-api.example"),
+        ],
+    )
+    .unwrap_or_else(|error| panic!("{error}"));
     let port = watch.port();
     let mut stream = Stream::open(&moto);
 
@@ -361,6 +405,61 @@ async fn the_stage_lambdas_run_a_failure_through_cascade_alarm_and_terminate_fro
         &["s3api", "head-object", "--bucket", "lake", "--key", "out/orders.csv"],
     );
     assert_eq!(copied["ContentLength"], 6, "{copied}");
+
+    // And the resources function, woken by the same batch (it shows the Box's launch
+    // attempt, made when the preconditions' tick readied OnBox), launches its machine in
+    // the emulator, tagged for the Box's worker group
+    let box_start = items_start(&store, "df-BOX", "Box").await;
+    assert_eq!(status(&store, "df-BOX", "Box", box_start).await, Status::Creating);
+    let launched = invoke(port, "resources", &batch_file);
+    assert!(
+        matches!(
+            status(&store, "df-BOX", "Box", box_start).await,
+            Status::Activating | Status::Running
+        ),
+        "{launched}"
+    );
+    let machines = aws(
+        &moto,
+        &[
+            "ec2",
+            "describe-instances",
+            "--filters",
+            "Name=tag:sluice:pipeline,Values=df-BOX",
+        ],
+    );
+    let machine = &machines["Reservations"][0]["Instances"][0];
+    let machine_id = machine["InstanceId"].as_str().expect("a machine").to_owned();
+    assert!(
+        machine["Tags"]
+            .to_string()
+            .contains(&format!("df-BOX/@Box_{}", format_datetime(box_start))),
+        "{machine}"
+    );
+    // And once the machine's runner has done the work (here the test, as that worker
+    // group), the stream batches alone shut the machine down
+    let group = format!("df-BOX/@Box_{}", format_datetime(box_start));
+    let task = engine
+        .poll_for_task(&group, Some(&machine_id))
+        .await
+        .unwrap()
+        .expect("OnBox's task for the machine's runner");
+    engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await
+        .unwrap();
+    let ended = event_file(&source, "batch-work-ended", &stream.batch());
+    invoke(port, "preconditions", &ended);
+    let nudged = event_file(&source, "batch-nudged", &stream.batch());
+    let shut = invoke(port, "resources", &nudged);
+    let box_status = status(&store, "df-BOX", "Box", box_start).await;
+    assert!(
+        matches!(box_status, Status::ShuttingDown | Status::Finished),
+        "{box_status}: {shut}"
+    );
+    let state = aws(&moto, &["ec2", "describe-instances", "--instance-ids", &machine_id]);
+    let state = state["Reservations"][0]["Instances"][0]["State"]["Name"].clone();
+    assert!(state == "terminated" || state == "shutting-down", "{state}");
 
     // And poison and strange events are acknowledged, each skipped record named
     for function in ["scheduler", "preconditions", "resources", "activities", "actions"] {

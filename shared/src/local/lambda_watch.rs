@@ -21,14 +21,29 @@ impl LambdaWatch {
     /// Serves the functions of `workspace` (only `package`'s when given), each started with
     /// `SLUICE_TABLE=table` and dummy credentials for the emulator at `endpoint`.
     pub fn start(workspace: &Path, package: Option<&str>, endpoint: &str, table: &str) -> Result<Self, String> {
+        Self::start_with(workspace, package, endpoint, table, &[])
+    }
+
+    /// [`LambdaWatch::start`], with more environment variables for every function (the
+    /// machines' boot settings, say).
+    pub fn start_with(
+        workspace: &Path,
+        package: Option<&str>,
+        endpoint: &str,
+        table: &str,
+        more: &[(&str, &str)],
+    ) -> Result<Self, String> {
         let port = TcpListener::bind(("127.0.0.1", 0))
             .and_then(|listener| listener.local_addr())
             .map(|address| address.port())
             .map_err(|error| format!("no free port: {error}"))?;
-        let environment = format!(
+        let mut environment = format!(
             "SLUICE_TABLE={table},AWS_ENDPOINT_URL={endpoint},AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,\
              AWS_REGION=us-east-1"
         );
+        for (name, value) in more {
+            environment.push_str(&format!(",{name}={value}"));
+        }
         let mut command = Command::new("cargo");
         command
             .args(["lambda", "watch", "--invoke-address", "127.0.0.1", "--invoke-port"])
