@@ -110,6 +110,12 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
             .with_context(|| format!("creating the bucket {}", options.bucket))?;
     }
 
+    if endpoint.is_some() {
+        // moto sets up its EC2 for a region on the first call, for about two seconds in
+        // which it answers nothing else: better before the API opens than in a run.
+        let _ = Ec2Compute::new(&sdk).alive_tagged().await;
+    }
+
     // A topic for SnsAlarm actions, made if missing.
     let topic_arn = SnsNotifier::new(&sdk)
         .ensure_topic(&options.topic)
@@ -323,7 +329,7 @@ const EMULATOR_IMAGE: &str = "ami-12c6146b";
 /// wanted or serving, and when none are (each listing is a request the emulator answers
 /// instead of the API).
 const MACHINES_POLL: Duration = Duration::from_millis(500);
-const MACHINES_POLL_IDLE: Duration = Duration::from_secs(5);
+const MACHINES_POLL_IDLE: Duration = Duration::from_secs(30);
 /// How long after work was made ready for a machine the listing stays frequent.
 const MACHINES_WANTED_FOR: Duration = Duration::from_secs(60);
 

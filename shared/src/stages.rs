@@ -82,14 +82,16 @@ impl Stage {
                 Stage::Scheduler => sk == "META" && status_changed,
                 // An instance created, or one that ended (its consumers may start).
                 Stage::Preconditions => sk.starts_with("INST#") && status_changed,
-                // A resource attempt asking for a machine, or one that changed.
+                // A resource attempt in the resources queue: asking for a machine, or
+                // nudged. (Every other attempt change, a task's claim or end, is not its
+                // business: waking it for those cost a chain of tasks a queue read a step.)
                 Stage::Resources => {
                     sk.starts_with(keys::ATTEMPT_PREFIX)
                         && change.kind != ChangeKind::Remove
                         && change
                             .new_queue
                             .as_deref()
-                            .is_none_or(|queue| queue.starts_with(&format!("{}#", keys::stages::RESOURCES)))
+                            .is_some_and(|queue| queue.starts_with(&format!("{}#", keys::stages::RESOURCES)))
                 }
                 // A new attempt for an activity that names no runner (a record that does
                 // not show its queue may be one).
@@ -274,6 +276,20 @@ mod tests {
         assert!(Stage::Activities.concerned_by(&[queued(None)]));
         // A claim or an end is not new work
         let claimed = change(ChangeKind::Modify, attempt, Some("WAITING_FOR_RUNNER"), Some("RUNNING"));
-        assert!(!Stage::Activities.concerned_by(&[claimed]));
+        assert!(!Stage::Activities.concerned_by(std::slice::from_ref(&claimed)));
+        // Nor the resources stage's: only attempts in its queue are
+        assert!(!Stage::Resources.concerned_by(&[claimed]));
+        let ended = change(ChangeKind::Modify, attempt, Some("RUNNING"), Some("FINISHED"));
+        assert!(!Stage::Resources.concerned_by(&[ended]));
+        let launch = Change {
+            new_queue: Some(keys::queue(keys::stages::RESOURCES, "df-1")),
+            ..change(
+                ChangeKind::Insert,
+                "ATT#Box#2026-01-01T00:00:00#0001",
+                None,
+                Some("CREATING"),
+            )
+        };
+        assert!(Stage::Resources.concerned_by(&[launch]));
     }
 }
