@@ -36,6 +36,14 @@ fn at(text: &str) -> NaiveDateTime {
     parse_datetime(text).unwrap()
 }
 
+/// The error's message says `text`.
+fn assert_says(error: &ErrorDetails, text: &str) {
+    assert!(
+        error.error_message.as_deref().unwrap_or_default().contains(text),
+        "{text:?} not in {error:?}"
+    );
+}
+
 fn boot() -> Boot {
     Boot {
         runner_binary_uri: Some("s3://sluice-deploy/sluice".to_owned()),
@@ -104,6 +112,13 @@ impl World {
     async fn advance(&self, by: TimeDelta) {
         self.clock.advance(by);
         self.tick().await;
+    }
+
+    /// `count` minute ticks.
+    async fn minutes(&self, count: usize) {
+        for _ in 0..count {
+            self.advance(TimeDelta::minutes(1)).await;
+        }
     }
 
     async fn instance(&self, component: &str) -> InstanceRecord {
@@ -307,9 +322,7 @@ async fn spot_capacity_errors_are_retried_with_backoff_until_a_machine_is_had() 
     assert_eq!(world.attempts("Box").await.len(), 2);
     assert!(world.compute.launches().is_empty());
     // Then the second fails too, and the third gets a spot machine
-    for _ in 0..12 {
-        world.advance(TimeDelta::minutes(1)).await;
-    }
+    world.minutes(12).await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::Running, "{:?}", resource.waiting_on);
     let attempts = world.attempts("Box").await;
@@ -338,9 +351,7 @@ async fn the_last_attempt_is_on_demand_with_use_on_demand_on_last_attempt() {
         .compute
         .fail_spot(&["InsufficientInstanceCapacity", "InsufficientInstanceCapacity"]);
     world.tick().await;
-    for _ in 0..5 {
-        world.advance(TimeDelta::minutes(1)).await;
-    }
+    world.minutes(5).await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::Running, "{:?}", resource.waiting_on);
     let launches = world.compute.launches();
@@ -354,9 +365,7 @@ async fn spot_falls_back_to_on_demand_after_the_failures_the_extension_allows() 
     let world = World::new(json!({"marketType": "spot", "onDemandAfterSpotFailures": "1"})).await;
     world.compute.fail_spot(&["InsufficientInstanceCapacity"]);
     world.tick().await;
-    for _ in 0..5 {
-        world.advance(TimeDelta::minutes(1)).await;
-    }
+    world.minutes(5).await;
     assert_eq!(world.instance("Box").await.status, Status::Running);
     assert_eq!(world.compute.launches()[0].spec.market, Market::OnDemand);
 }
@@ -368,35 +377,16 @@ async fn a_resource_whose_launches_all_fail_fails_and_says_why() {
         .compute
         .fail_spot(&["InsufficientInstanceCapacity", "MaxSpotInstanceCountExceeded"]);
     world.tick().await;
-    for _ in 0..5 {
-        world.advance(TimeDelta::minutes(1)).await;
-    }
+    world.minutes(5).await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::Failed);
     assert_eq!(resource.error.error_id.as_deref(), Some("MaxSpotInstanceCountExceeded"));
-    assert!(
-        resource
-            .error
-            .error_message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("no spot capacity"),
-        "{:?}",
-        resource.error
-    );
+    assert_says(&resource.error, "no spot capacity");
     // And the work that was waiting for it fails with it, rather than wait for ever
     let work = world.instance("Work").await;
     assert_eq!(work.status, Status::Failed);
     assert_eq!(work.error.error_id.as_deref(), Some("Sluice.ResourceFailed"));
-    assert!(
-        work.error
-            .error_message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("no spot capacity"),
-        "{:?}",
-        work.error
-    );
+    assert_says(&work.error, "no spot capacity");
 }
 
 #[tokio::test]
@@ -418,9 +408,7 @@ async fn a_spot_interruption_mid_task_reruns_the_task_on_a_new_machine_without_a
     let work = world.instance("Work").await;
     assert_eq!(work.status, Status::WaitingForRunner, "{:?}", work.waiting_on);
     // When the retry's time comes, a second machine runs and its runner finishes the work
-    for _ in 0..5 {
-        world.advance(TimeDelta::minutes(1)).await;
-    }
+    world.minutes(5).await;
     assert_eq!(world.instance("Box").await.status, Status::Running);
     let second_machine = world.machine().await;
     assert_ne!(second_machine, first_machine);
@@ -454,20 +442,10 @@ async fn with_retrynone_an_interruption_fails_the_task_it_ran_and_the_resource_i
     let work = world.instance("Work").await;
     assert_eq!(work.status, Status::Failed, "{:?}", work.waiting_on);
     assert_eq!(work.error.error_id.as_deref(), Some("Sluice.ResourceFailed"));
-    assert!(
-        work.error
-            .error_message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("spot interruption"),
-        "{:?}",
-        work.error
-    );
+    assert_says(&work.error, "spot interruption");
     // The resource's retry finds no work left, and finishes without a second machine
     assert_eq!(world.instance("Box").await.status, Status::Creating);
-    for _ in 0..5 {
-        world.advance(TimeDelta::minutes(1)).await;
-    }
+    world.minutes(5).await;
     assert_eq!(world.instance("Box").await.status, Status::Finished);
     assert_eq!(world.compute.launches().len(), 1);
 }
@@ -481,29 +459,12 @@ async fn terminate_after_times_the_resource_out_and_terminates_its_machine() {
     world.advance(TimeDelta::minutes(61)).await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::TimedOut);
-    assert!(
-        resource
-            .error
-            .error_message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("terminateAfter"),
-        "{:?}",
-        resource.error
-    );
+    assert_says(&resource.error, "terminateAfter");
     assert!(world.compute.machine_state(&machine).is_gone());
     // And the task that was running on it fails with it
     let work = world.instance("Work").await;
     assert_eq!(work.status, Status::Failed);
-    assert!(
-        work.error
-            .error_message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("timed out"),
-        "{:?}",
-        work.error
-    );
+    assert_says(&work.error, "timed out");
     // No further launch: TIMEDOUT takes no resource retries
     world.advance(TimeDelta::minutes(5)).await;
     assert_eq!(world.compute.launches().len(), 1);
@@ -577,16 +538,7 @@ async fn a_resource_that_cannot_be_launched_as_defined_fails_naming_what_is_miss
     world.tick().await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::Failed);
-    assert!(
-        resource
-            .error
-            .error_message
-            .as_deref()
-            .unwrap_or_default()
-            .contains("imageId"),
-        "{:?}",
-        resource.error
-    );
+    assert_says(&resource.error, "imageId");
 }
 
 #[tokio::test]

@@ -297,22 +297,8 @@ impl CompiledPipeline {
     ) -> Vec<NaiveDateTime> {
         match downstream.schedule {
             ScheduleSpec::OnDemand => vec![upstream.start],
-            ScheduleSpec::Periodic(schedule) => {
-                let intervals = schedule.intervals(self.first_activated_at);
-                let mut starts: Vec<NaiveDateTime> = intervals
-                    .clone()
-                    .containing(upstream.start)
-                    .map(|found| found.start)
-                    .into_iter()
-                    .collect();
-                starts.extend(
-                    intervals
-                        .starting_within(upstream.start, upstream.end.max(upstream.start), MAX_ROLL_UP)
-                        .into_iter()
-                        .map(|found| found.start),
-                );
-                starts.sort();
-                starts.dedup();
+            ScheduleSpec::Periodic(_) => {
+                let mut starts = self.overlapping_starts(downstream, upstream);
                 // Keep only those that really wait for this upstream instance.
                 starts.retain(|&start| {
                     let consumer = downstream.interval_at(start);
@@ -321,6 +307,30 @@ impl CompiledPipeline {
                 starts
             }
         }
+    }
+
+    /// The starts of `component`'s intervals that overlap `interval`: the one containing
+    /// its start and those starting within it (a roll-up, at most 32), sorted, each once.
+    fn overlapping_starts(&self, component: &ComponentSpec, interval: Interval) -> Vec<NaiveDateTime> {
+        let ScheduleSpec::Periodic(schedule) = component.schedule else {
+            return vec![interval.start];
+        };
+        let intervals = schedule.intervals(self.first_activated_at);
+        let mut starts: Vec<NaiveDateTime> = intervals
+            .clone()
+            .containing(interval.start)
+            .map(|found| found.start)
+            .into_iter()
+            .collect();
+        starts.extend(
+            intervals
+                .starting_within(interval.start, interval.end.max(interval.start), MAX_ROLL_UP)
+                .into_iter()
+                .map(|found| found.start),
+        );
+        starts.sort();
+        starts.dedup();
+        starts
     }
 
     /// The work that runs on the resource instance starting at `start`: each instance, as
@@ -337,25 +347,8 @@ impl CompiledPipeline {
         {
             let mut starts = match component.schedule {
                 ScheduleSpec::OnDemand => vec![start],
-                ScheduleSpec::Periodic(schedule) => {
-                    let intervals = schedule.intervals(self.first_activated_at);
-                    let mut starts: Vec<NaiveDateTime> = intervals
-                        .clone()
-                        .containing(interval.start)
-                        .map(|found| found.start)
-                        .into_iter()
-                        .collect();
-                    starts.extend(
-                        intervals
-                            .starting_within(interval.start, interval.end.max(interval.start), MAX_ROLL_UP)
-                            .into_iter()
-                            .map(|found| found.start),
-                    );
-                    starts
-                }
+                ScheduleSpec::Periodic(_) => self.overlapping_starts(component, interval),
             };
-            starts.sort();
-            starts.dedup();
             starts.retain(|&candidate| self.worker_group(component, candidate) == served);
             dependants.extend(starts.into_iter().map(|candidate| (component.id.clone(), candidate)));
         }

@@ -664,12 +664,25 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             }),
             ..attempt.record.clone()
         };
+        self.move_together(&attempt, &next_attempt, &instance, waiting_on, report)
+            .await
+    }
+
+    /// The resource attempt and its instance move to the attempt's new status together.
+    async fn move_together(
+        &self,
+        attempt: &Stored<AttemptRecord>,
+        next_attempt: &AttemptRecord,
+        instance: &Stored<InstanceRecord>,
+        waiting_on: Vec<String>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
         let next_instance = InstanceRecord {
-            status,
+            status: next_attempt.status,
             waiting_on,
             ..instance.record.clone()
         };
-        let writes = vec![attempt.replace(&next_attempt)?, instance.replace(&next_instance)?];
+        let writes = vec![attempt.replace(next_attempt)?, instance.replace(&next_instance)?];
         report.wrote(self.store.transact(writes).await?);
         Ok(())
     }
@@ -687,14 +700,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             check_at: Some(now + self.limits.recheck),
             ..attempt.record.clone()
         };
-        let next_instance = InstanceRecord {
-            status,
-            waiting_on: Vec::new(),
-            ..instance.record.clone()
-        };
-        let writes = vec![attempt.replace(&next_attempt)?, instance.replace(&next_instance)?];
-        report.wrote(self.store.transact(writes).await?);
-        Ok(())
+        self.move_together(&attempt, &next_attempt, &instance, Vec::new(), report)
+            .await
     }
 
     /// The resource's work has ended: terminate its machine (and, when EC2 says at once
@@ -721,14 +728,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             check_at: Some(now + self.boot_check()),
             ..attempt.record.clone()
         };
-        let next_instance = InstanceRecord {
-            status,
-            waiting_on: vec![format!("its machine {} to terminate", machine.id)],
-            ..instance.record.clone()
-        };
-        let writes = vec![attempt.replace(&next_attempt)?, instance.replace(&next_instance)?];
-        report.wrote(self.store.transact(writes).await?);
-        Ok(())
+        let waiting_on = vec![format!("its machine {} to terminate", machine.id)];
+        self.move_together(&attempt, &next_attempt, &instance, waiting_on, report)
+            .await
     }
 
     /// The machine is gone after its work: the resource has FINISHED. `from` is where it
@@ -769,7 +771,6 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         limit: Period,
         report: &mut StepReport,
     ) -> Result<(), EngineError> {
-        let now = self.now();
         let Some(machine) = attempt.record.machine.clone() else {
             return Ok(());
         };
@@ -783,23 +784,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 machine.id
             ),
         );
-        let status = apply(attempt.record.status, Event::TimedOut)?;
-        let next_attempt = AttemptRecord {
-            status,
-            ended_at: Some(now),
-            check_at: None,
-            error: why.clone(),
-            ..attempt.record.clone()
-        };
-        let mut next = instance.record.clone();
-        next.status = status;
-        next.error = why;
-        let mut writes = vec![attempt.replace(&next_attempt)?];
-        self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
-        writes.extend(self.fail_work_on(&next_attempt, OPEN_WORK, now).await?);
-        writes.push(instance.replace(&next)?);
-        report.wrote(self.store.transact(writes).await?);
-        Ok(())
+        self.end_in_failure(spec, attempt, instance, Event::TimedOut, why, report)
+            .await
     }
 
     /// The machine could not be had or was lost: another attempt after the retry delay
@@ -881,16 +867,38 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         why: ErrorDetails,
         report: &mut StepReport,
     ) -> Result<(), EngineError> {
+        self.end_in_failure(
+            spec,
+            attempt,
+            instance,
+            Event::ResourceFailed { retry: false },
+            why,
+            report,
+        )
+        .await
+    }
+
+    /// The resource ends for good by `event` (FAILED, TIMEDOUT): the attempt and the
+    /// instance with `why`, its onFail actions, and the work still open on it failed too.
+    async fn end_in_failure(
+        &self,
+        spec: &ComponentSpec,
+        attempt: Stored<AttemptRecord>,
+        instance: Stored<InstanceRecord>,
+        event: Event,
+        why: ErrorDetails,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
         let now = self.now();
         let ended = AttemptRecord {
-            status: apply(attempt.record.status, Event::ResourceFailed { retry: false })?,
+            status: apply(attempt.record.status, event)?,
             ended_at: Some(now),
             check_at: None,
             error: why.clone(),
             ..attempt.record.clone()
         };
         let mut next = instance.record.clone();
-        next.status = apply(next.status, Event::ResourceFailed { retry: false })?;
+        next.status = apply(next.status, event)?;
         next.error = why;
         let mut writes = vec![attempt.replace(&ended)?];
         self.end(&mut next, now, EventKind::Failure, &spec.on_fail, &mut writes)?;
