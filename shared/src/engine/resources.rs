@@ -12,6 +12,8 @@
 //! the launch itself is idempotent through a token derived from the attempt, looked up
 //! before every launch.
 
+use std::sync::Arc;
+
 use chrono::{NaiveDateTime, TimeDelta};
 
 use super::{
@@ -36,6 +38,9 @@ use crate::{
     },
     time::format_datetime,
 };
+
+/// Instances of work on a resource, each with its current attempt.
+type OpenWork = Vec<(Stored<InstanceRecord>, Option<Stored<AttemptRecord>>)>;
 
 /// The work on a resource that has not ended.
 const OPEN_WORK: &[Status] = &[Status::WaitingForRunner, Status::Running];
@@ -912,41 +917,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// reap stage takes each back as it would from a runner that vanished, and the next
     /// machine's runner (the same worker group) picks them up.
     async fn take_back_tasks(&self, attempt: &AttemptRecord, now: NaiveDateTime) -> Result<Vec<Write>, EngineError> {
-        let pipeline = self.pipeline(&attempt.pipeline_id).await?;
-        let compiled = self.compiled(&pipeline.record).await?;
-        let Some(spec) = compiled.component(&attempt.component_id) else {
-            return Ok(Vec::new());
-        };
-        let dependants = compiled.resource_dependants(spec, attempt.scheduled_start);
-        let instance_keys: Vec<Key> = dependants
-            .iter()
-            .map(|(component, start)| keys::instance(&attempt.pipeline_id, component, *start))
-            .collect();
-        let running: Vec<InstanceRecord> = self
-            .store
-            .get_many(&instance_keys)
-            .await?
-            .iter()
-            .filter_map(|item| records::decode::<InstanceRecord>(item.as_ref()).ok().flatten())
-            .map(|stored| stored.record)
-            .filter(|instance| instance.status == Status::Running)
-            .collect();
-        let attempt_keys: Vec<Key> = running
-            .iter()
-            .map(|instance| {
-                keys::attempt(
-                    &instance.pipeline_id,
-                    &instance.component_id,
-                    instance.scheduled_start,
-                    instance.attempts,
-                )
-            })
-            .collect();
+        let (_, open) = self.open_work_on(attempt, &[Status::Running]).await?;
         let mut writes = Vec::new();
-        for item in self.store.get_many(&attempt_keys).await? {
-            let Some(task) = records::decode::<AttemptRecord>(item.as_ref())? else {
-                continue;
-            };
+        for (_, task) in open {
+            let Some(task) = task else { continue };
             if task.record.status != Status::Running || task.record.worker_group != attempt.worker_group {
                 continue;
             }
@@ -959,23 +933,20 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         Ok(writes)
     }
 
-    /// The resource is gone for good (its launches spent, TIMEDOUT): the work that runs
-    /// on it and has not ended fails too, with the resource's error, since no runner will
-    /// ever take it; its consumers then cascade as usual. With `actionOnResourceFailure`
-    /// retrynone, a lost machine fails the tasks it ran (`statuses`: RUNNING only).
-    async fn fail_work_on(
+    /// The work on the resource instance of `resource` whose status is one of `statuses`,
+    /// each with its current attempt, read in two requests; and the compiled definition.
+    async fn open_work_on(
         &self,
         resource: &AttemptRecord,
         statuses: &[Status],
-        now: NaiveDateTime,
-    ) -> Result<Vec<Write>, EngineError> {
+    ) -> Result<(Arc<CompiledPipeline>, OpenWork), EngineError> {
         let pipeline = self.pipeline(&resource.pipeline_id).await?;
         let compiled = self.compiled(&pipeline.record).await?;
         let Some(spec) = compiled.component(&resource.component_id) else {
-            return Ok(Vec::new());
+            return Ok((compiled, Vec::new()));
         };
-        let dependants = compiled.resource_dependants(spec, resource.scheduled_start);
-        let instance_keys: Vec<Key> = dependants
+        let instance_keys: Vec<Key> = compiled
+            .resource_dependants(spec, resource.scheduled_start)
             .iter()
             .map(|(component, start)| keys::instance(&resource.pipeline_id, component, *start))
             .collect();
@@ -988,7 +959,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             }
         }
         if open.is_empty() {
-            return Ok(Vec::new());
+            return Ok((compiled, Vec::new()));
         }
         let attempt_keys: Vec<Key> = open
             .iter()
@@ -1002,9 +973,30 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 )
             })
             .collect();
+        let mut work = Vec::with_capacity(open.len());
+        for (instance, item) in open.into_iter().zip(self.store.get_many(&attempt_keys).await?) {
+            work.push((instance, records::decode::<AttemptRecord>(item.as_ref())?));
+        }
+        Ok((compiled, work))
+    }
+
+    /// The resource is gone for good (its launches spent, TIMEDOUT): the work that runs
+    /// on it and has not ended fails too, with the resource's error, since no runner will
+    /// ever take it; its consumers then cascade as usual. With `actionOnResourceFailure`
+    /// retrynone, a lost machine fails the tasks it ran (`statuses`: RUNNING only).
+    async fn fail_work_on(
+        &self,
+        resource: &AttemptRecord,
+        statuses: &[Status],
+        now: NaiveDateTime,
+    ) -> Result<Vec<Write>, EngineError> {
+        let (compiled, open) = self.open_work_on(resource, statuses).await?;
+        if open.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut component_ids: Vec<String> = open
             .iter()
-            .map(|instance| instance.record.component_id.clone())
+            .map(|(instance, _)| instance.record.component_id.clone())
             .collect();
         component_ids.sort();
         component_ids.dedup();
@@ -1012,7 +1004,6 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             .iter()
             .map(|component| keys::component(&resource.pipeline_id, component))
             .collect();
-        let attempts = self.store.get_many(&attempt_keys).await?;
         let components = self.store.get_many(&component_keys).await?;
         let why = failure(
             "Sluice.ResourceFailed",
@@ -1028,8 +1019,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             ),
         );
         let mut writes = Vec::new();
-        for (instance, attempt) in open.iter().zip(attempts) {
-            if let Some(attempt) = records::decode::<AttemptRecord>(attempt.as_ref())?
+        for (instance, attempt) in &open {
+            if let Some(attempt) = attempt
                 && !attempt.record.status.is_terminal()
             {
                 let failed = AttemptRecord {
@@ -1057,7 +1048,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             };
             let ended = open
                 .iter()
-                .filter(|instance| &instance.record.component_id == component_id)
+                .filter(|(instance, _)| &instance.record.component_id == component_id)
                 .count();
             let released = records::ComponentRecord {
                 active: component
