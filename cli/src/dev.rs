@@ -10,7 +10,7 @@ use sluice::{
     api::{Api, handle_long_polling},
     cloud::{
         AwsProbe,
-        compute::{Compute, MachineState, ec2::Ec2Compute},
+        compute::{AwsCompute, Compute, MachineState},
         sns::SnsNotifier,
     },
     engine::{
@@ -113,7 +113,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     if endpoint.is_some() {
         // moto sets up its EC2 for a region on the first call, for about two seconds in
         // which it answers nothing else: better before the API opens than in a run.
-        let _ = Ec2Compute::new(&sdk).alive_tagged().await;
+        let _ = AwsCompute::new(&sdk).alive_tagged().await;
     }
 
     // A topic for SnsAlarm actions, made if missing.
@@ -196,7 +196,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
 
     let notifier: &'static SnsNotifier = Box::leak(Box::new(SnsNotifier::new(&sdk)));
     let storage: &'static S3Storage = Box::leak(Box::new(S3Storage::new(&sdk)));
-    let compute: &'static Ec2Compute = Box::leak(Box::new(Ec2Compute::new(&sdk)));
+    let compute: &'static AwsCompute = Box::leak(Box::new(AwsCompute::new(&sdk)));
     // What a launched machine would fetch and poll; on the emulator, where nothing boots,
     // a local runner stands in for it (`stand_in_for_machines`), and an Ec2Resource
     // without an image gets one the emulator knows.
@@ -321,7 +321,7 @@ pub async fn aws_sdk_config(endpoint: Option<&str>, dummy_credentials: bool) -> 
 }
 
 type DevApi = Api<'static, DynamoStore, AwsProbe>;
-type DevPorts = Ports<'static, SnsNotifier, S3Storage, Ec2Compute>;
+type DevPorts = Ports<'static, SnsNotifier, S3Storage, AwsCompute>;
 
 /// The image an Ec2Resource without one is launched from on the emulator (one of moto's).
 const EMULATOR_IMAGE: &str = "ami-12c6146b";
@@ -340,7 +340,7 @@ const MACHINES_WANTED_FOR: Duration = Duration::from_secs(60);
 async fn stand_in_for_machines(
     api: &'static DevApi,
     storage: &'static S3Storage,
-    compute: &'static Ec2Compute,
+    compute: &'static AwsCompute,
     wake: std::sync::Arc<tokio::sync::Notify>,
     machines_wanted: std::sync::Arc<tokio::sync::Notify>,
 ) {

@@ -4,186 +4,43 @@
 
 mod support;
 
-use chrono::{NaiveDateTime, TimeDelta};
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 use sluice::{
-    cloud::{
-        compute::{Compute, FakeCompute, Launch, MachineSpec, MachineState, Market, ec2::Ec2Compute},
-        probe::FakeProbe,
-    },
-    definition::read_definition,
+    cloud::compute::{AwsCompute, Compute, Launch, MachineSpec, MachineState, Market},
     engine::{
-        Engine, EngineError, Limits, Status,
-        clock::{ManualClock, SeededRandom},
-        pipelines::ActivateOptions,
-        resources::{Boot, launch_token},
-        tasks::TaskStatus,
+        Status,
+        resources::launch_token,
         wake::{Change, ChangeKind},
     },
-    store::{
-        Range, RunStore, keys,
-        memory::MemoryStore,
-        records::{self, AttemptKind, AttemptRecord, ErrorDetails, InstanceRecord, Stored},
-    },
-    time::parse_datetime,
+    store::{keys, records::AttemptKind},
 };
-use support::moto::Moto;
+use support::{
+    machines::{PIPELINE, START, World, assert_says, boot},
+    moto::Moto,
+};
 
-const PIPELINE: &str = "df-box";
-const START: &str = "2026-03-01T00:00:00";
-
-fn at(text: &str) -> NaiveDateTime {
-    parse_datetime(text).unwrap()
-}
-
-/// The error's message says `text`.
-fn assert_says(error: &ErrorDetails, text: &str) {
-    assert!(
-        error.error_message.as_deref().unwrap_or_default().contains(text),
-        "{text:?} not in {error:?}"
-    );
-}
-
-fn boot() -> Boot {
-    Boot {
-        runner_binary_uri: Some("s3://sluice-deploy/sluice".to_owned()),
-        api_url: Some("https://api.example".to_owned()),
-        default_image_id: None,
-        ..Boot::default()
+/// An on-demand pipeline: `Work` (a shell command) runs on `Box`, an Ec2Resource with
+/// `box_fields` on top of an image and a type.
+async fn box_world(box_fields: Value) -> World {
+    let mut resource = json!({"id": "Box", "type": "Ec2Resource", "imageId": "ami-0sluice", "instanceType": "t3.micro",
+                              "role": "DataPipelineDefaultRole", "resourceRole": "DataPipelineDefaultResourceRole"});
+    for (key, value) in box_fields.as_object().cloned().unwrap_or_default() {
+        resource[key] = value;
     }
-}
-
-struct World {
-    store: MemoryStore,
-    clock: ManualClock,
-    random: SeededRandom,
-    probe: FakeProbe,
-    compute: FakeCompute,
-}
-
-impl World {
-    /// An on-demand pipeline: `Work` (a shell command) runs on `Box`, an Ec2Resource with
-    /// `box_fields` on top of an image and a type.
-    async fn new(box_fields: Value) -> Self {
-        let world = Self {
-            store: MemoryStore::new(),
-            clock: ManualClock::new(at(START)),
-            random: SeededRandom::new(11),
-            probe: FakeProbe::new(),
-            compute: FakeCompute::new(),
-        };
-        let mut resource = json!({"id": "Box", "type": "Ec2Resource", "imageId": "ami-0sluice", "instanceType": "t3.micro",
-                                  "role": "DataPipelineDefaultRole", "resourceRole": "DataPipelineDefaultResourceRole"});
-        for (key, value) in box_fields.as_object().cloned().unwrap_or_default() {
-            resource[key] = value;
-        }
-        let definition = json!({"objects": [
-            {"id": "Default", "scheduleType": "ondemand", "failureAndRerunMode": "cascade",
-             "retryDelay": "2 minutes", "maximumRetries": "2"},
-            resource,
-            {"id": "Work", "type": "ShellCommandActivity", "command": "true", "runsOn": {"ref": "Box"}},
-        ]});
-        let engine = world.engine();
-        let definition = read_definition(&definition.to_string()).unwrap().definition;
-        assert!(engine.create_pipeline(PIPELINE, PIPELINE, PIPELINE).await.unwrap());
-        let report = engine.put_definition(PIPELINE, &definition).await.unwrap();
-        assert!(!report.errored(), "{report:#?}");
-        engine.activate(PIPELINE, &ActivateOptions::default()).await.unwrap();
-        world
-    }
-
-    fn engine(&self) -> Engine<'_, MemoryStore, FakeProbe> {
-        Engine::new(&self.store, &self.clock, &self.random, &self.probe).with_limits(Limits {
-            recheck: TimeDelta::minutes(1),
-            ..Limits::default()
-        })
-    }
-
-    /// The minute tick: every stage, the resources stage included.
-    async fn tick(&self) {
-        let engine = self.engine();
-        engine.schedule_step().await.unwrap();
-        engine.dependencies_step().await.unwrap();
-        engine.resources_step(&self.compute, &boot()).await.unwrap();
-        engine.reap_step().await.unwrap();
-        engine.watch_step().await.unwrap();
-    }
-
-    async fn advance(&self, by: TimeDelta) {
-        self.clock.advance(by);
-        self.tick().await;
-    }
-
-    /// `count` minute ticks.
-    async fn minutes(&self, count: usize) {
-        for _ in 0..count {
-            self.advance(TimeDelta::minutes(1)).await;
-        }
-    }
-
-    async fn instance(&self, component: &str) -> InstanceRecord {
-        records::get::<InstanceRecord, _>(&self.store, &keys::instance(PIPELINE, component, self.start()))
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("no {component} instance"))
-            .record
-    }
-
-    /// The on-demand run's start: the activation time.
-    fn start(&self) -> NaiveDateTime {
-        at(START)
-    }
-
-    async fn attempts(&self, component: &str) -> Vec<AttemptRecord> {
-        self.store
-            .query(
-                &keys::pipeline_pk(PIPELINE),
-                &Range::prefix(&format!("ATT#{component}#"), 100),
-            )
-            .await
-            .unwrap()
-            .iter()
-            .map(|item| Stored::<AttemptRecord>::from_item(item).unwrap().record)
-            .collect()
-    }
-
-    /// The worker group of the Box instance: what its machine's runner polls.
-    async fn box_group(&self) -> String {
-        self.instance("Work")
-            .await
-            .worker_group
-            .expect("Work has a worker group")
-    }
-
-    /// The Box's current machine.
-    async fn machine(&self) -> String {
-        let attempts = self.attempts("Box").await;
-        let last = attempts.last().expect("Box has an attempt");
-        last.machine.as_ref().expect("the attempt has a machine").id.clone()
-    }
-
-    /// A runner on the Box's machine takes Work's task.
-    async fn claim(&self) -> String {
-        let group = self.box_group().await;
-        self.engine()
-            .poll_for_task(&group, Some("ip-10-0-0-1"))
-            .await
-            .unwrap()
-            .expect("a task for the machine's runner")
-            .task_id
-    }
-
-    async fn finish(&self, task_id: &str) -> Result<(), EngineError> {
-        self.engine()
-            .set_task_status(task_id, None, TaskStatus::Finished, ErrorDetails::default())
-            .await
-    }
+    World::new(json!({"objects": [
+        {"id": "Default", "scheduleType": "ondemand", "failureAndRerunMode": "cascade",
+         "retryDelay": "2 minutes", "maximumRetries": "2"},
+        resource,
+        {"id": "Work", "type": "ShellCommandActivity", "command": "true", "runsOn": {"ref": "Box"}},
+    ]}))
+    .await
 }
 
 #[tokio::test]
 async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_ends() {
     // Given Work on an on-demand Ec2Resource
-    let world = World::new(json!({"securityGroupIds": "sg-1", "subnetId": "subnet-1", "keyPair": "ops"})).await;
+    let world = box_world(json!({"securityGroupIds": "sg-1", "subnetId": "subnet-1", "keyPair": "ops"})).await;
     // When the tick makes Work ready, the Box is asked for at once and launched
     world.tick().await;
     let resource = world.instance("Box").await;
@@ -201,7 +58,7 @@ async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_
         Some("DataPipelineDefaultResourceRole")
     );
     // And the machine boots a runner of exactly this resource instance's worker group
-    let group = world.box_group().await;
+    let group = world.group_of("Work").await;
     assert_eq!(group, format!("{PIPELINE}/@Box_2026-03-01T00:00:00"));
     assert!(
         launch.spec.user_data.contains(&format!("--worker-group '{group}'")),
@@ -218,7 +75,7 @@ async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_
         );
     }
     // When the machine's runner does the work
-    let task = world.claim().await;
+    let task = world.claim_for("Work").await;
     world.finish(&task).await.unwrap();
     assert_eq!(world.instance("Work").await.status, Status::Finished);
     // Then the next look shuts the machine down, and it is gone (EC2 said so at once)
@@ -232,7 +89,7 @@ async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_
 
 #[tokio::test]
 async fn a_booting_machine_is_activating_until_it_runs() {
-    let world = World::new(json!({})).await;
+    let world = box_world(json!({})).await;
     world.compute.boot_slowly();
     world.tick().await;
     let resource = world.instance("Box").await;
@@ -247,10 +104,10 @@ async fn a_booting_machine_is_activating_until_it_runs() {
 async fn the_end_of_its_work_wakes_the_resource_at_once_and_a_slow_stop_is_shutting_down() {
     // Given Work running on the Box, whose next look is a minute away, and an EC2 that
     // takes its time to stop machines
-    let world = World::new(json!({})).await;
+    let world = box_world(json!({})).await;
     world.tick().await;
     world.compute.stop_slowly();
-    let task = world.claim().await;
+    let task = world.claim_for("Work").await;
     world.finish(&task).await.unwrap();
     // When the stream shows Work's end to the preconditions stage, and the Box's nudged
     // attempt to the resources stage, with no time passing
@@ -280,10 +137,10 @@ async fn the_end_of_its_work_wakes_the_resource_at_once_and_a_slow_stop_is_shutt
 
 #[tokio::test]
 async fn a_machine_that_never_boots_is_replaced_after_init_timeout() {
-    let world = World::new(json!({"initTimeout": "5 minutes"})).await;
+    let world = box_world(json!({"initTimeout": "5 minutes"})).await;
     world.compute.boot_slowly();
     world.tick().await;
-    let first = world.machine().await;
+    let first = world.machine_of("Box").await;
     world.advance(TimeDelta::minutes(6)).await;
     assert_eq!(
         world.compute.machine_state(&first),
@@ -303,7 +160,7 @@ async fn a_machine_that_never_boots_is_replaced_after_init_timeout() {
 #[tokio::test]
 async fn spot_capacity_errors_are_retried_with_backoff_until_a_machine_is_had() {
     // Given a spot resource and EC2 without spot capacity for the first two launches
-    let world = World::new(json!({"spotBidPrice": "0.05"})).await;
+    let world = box_world(json!({"spotBidPrice": "0.05"})).await;
     world
         .compute
         .fail_spot(&["InsufficientInstanceCapacity", "SpotMaxPriceTooLow"]);
@@ -338,7 +195,7 @@ async fn spot_capacity_errors_are_retried_with_backoff_until_a_machine_is_had() 
         }
     );
     // And the work runs on it
-    let task = world.claim().await;
+    let task = world.claim_for("Work").await;
     world.finish(&task).await.unwrap();
     assert_eq!(world.instance("Work").await.status, Status::Finished);
 }
@@ -346,7 +203,7 @@ async fn spot_capacity_errors_are_retried_with_backoff_until_a_machine_is_had() 
 #[tokio::test]
 async fn the_last_attempt_is_on_demand_with_use_on_demand_on_last_attempt() {
     let world =
-        World::new(json!({"spotBidPrice": "0.05", "useOnDemandOnLastAttempt": "true", "maximumRetries": "1"})).await;
+        box_world(json!({"spotBidPrice": "0.05", "useOnDemandOnLastAttempt": "true", "maximumRetries": "1"})).await;
     world
         .compute
         .fail_spot(&["InsufficientInstanceCapacity", "InsufficientInstanceCapacity"]);
@@ -362,7 +219,7 @@ async fn the_last_attempt_is_on_demand_with_use_on_demand_on_last_attempt() {
 
 #[tokio::test]
 async fn spot_falls_back_to_on_demand_after_the_failures_the_extension_allows() {
-    let world = World::new(json!({"marketType": "spot", "onDemandAfterSpotFailures": "1"})).await;
+    let world = box_world(json!({"marketType": "spot", "onDemandAfterSpotFailures": "1"})).await;
     world.compute.fail_spot(&["InsufficientInstanceCapacity"]);
     world.tick().await;
     world.minutes(5).await;
@@ -372,7 +229,7 @@ async fn spot_falls_back_to_on_demand_after_the_failures_the_extension_allows() 
 
 #[tokio::test]
 async fn a_resource_whose_launches_all_fail_fails_and_says_why() {
-    let world = World::new(json!({"spotBidPrice": "0.05", "maximumRetries": "1"})).await;
+    let world = box_world(json!({"spotBidPrice": "0.05", "maximumRetries": "1"})).await;
     world
         .compute
         .fail_spot(&["InsufficientInstanceCapacity", "MaxSpotInstanceCountExceeded"]);
@@ -392,10 +249,10 @@ async fn a_resource_whose_launches_all_fail_fails_and_says_why() {
 #[tokio::test]
 async fn a_spot_interruption_mid_task_reruns_the_task_on_a_new_machine_without_a_duplicate_finish() {
     // Given Work running on a spot machine
-    let world = World::new(json!({"spotBidPrice": "0.05"})).await;
+    let world = box_world(json!({"spotBidPrice": "0.05"})).await;
     world.tick().await;
-    let first_machine = world.machine().await;
-    let first_task = world.claim().await;
+    let first_machine = world.machine_of("Box").await;
+    let first_task = world.claim_for("Work").await;
     assert_eq!(world.instance("Work").await.status, Status::Running);
     // When EC2 takes the machine back
     world.compute.interrupt(&first_machine);
@@ -410,9 +267,9 @@ async fn a_spot_interruption_mid_task_reruns_the_task_on_a_new_machine_without_a
     // When the retry's time comes, a second machine runs and its runner finishes the work
     world.minutes(5).await;
     assert_eq!(world.instance("Box").await.status, Status::Running);
-    let second_machine = world.machine().await;
+    let second_machine = world.machine_of("Box").await;
     assert_ne!(second_machine, first_machine);
-    let second_task = world.claim().await;
+    let second_task = world.claim_for("Work").await;
     world.finish(&second_task).await.unwrap();
     assert_eq!(world.instance("Work").await.status, Status::Finished);
     // And the first runner's late report changes nothing
@@ -433,10 +290,10 @@ async fn a_spot_interruption_mid_task_reruns_the_task_on_a_new_machine_without_a
 
 #[tokio::test]
 async fn with_retrynone_an_interruption_fails_the_task_it_ran_and_the_resource_is_still_replaced() {
-    let world = World::new(json!({"spotBidPrice": "0.05", "actionOnResourceFailure": "retrynone"})).await;
+    let world = box_world(json!({"spotBidPrice": "0.05", "actionOnResourceFailure": "retrynone"})).await;
     world.tick().await;
-    let machine = world.machine().await;
-    world.claim().await;
+    let machine = world.machine_of("Box").await;
+    world.claim_for("Work").await;
     world.compute.interrupt(&machine);
     world.advance(TimeDelta::minutes(1)).await;
     let work = world.instance("Work").await;
@@ -452,10 +309,10 @@ async fn with_retrynone_an_interruption_fails_the_task_it_ran_and_the_resource_i
 
 #[tokio::test]
 async fn terminate_after_times_the_resource_out_and_terminates_its_machine() {
-    let world = World::new(json!({"terminateAfter": "1 hour"})).await;
+    let world = box_world(json!({"terminateAfter": "1 hour"})).await;
     world.tick().await;
-    let machine = world.machine().await;
-    world.claim().await;
+    let machine = world.machine_of("Box").await;
+    world.claim_for("Work").await;
     world.advance(TimeDelta::minutes(61)).await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::TimedOut);
@@ -474,7 +331,7 @@ async fn terminate_after_times_the_resource_out_and_terminates_its_machine() {
 async fn a_crash_right_after_the_launch_does_not_launch_a_second_machine() {
     // Given the Box's launch attempt, made by a step that crashed right after RunInstances
     // (the machine exists, the record does not say so)
-    let world = World::new(json!({})).await;
+    let world = box_world(json!({})).await;
     let engine = world.engine();
     engine.schedule_step().await.unwrap();
     engine.dependencies_step().await.unwrap();
@@ -507,14 +364,14 @@ async fn a_crash_right_after_the_launch_does_not_launch_a_second_machine() {
     engine.resources_step(&world.compute, &boot()).await.unwrap();
     // Then it adopts that machine
     assert_eq!(world.compute.launches().len(), 1);
-    assert_eq!(world.machine().await, before.id);
+    assert_eq!(world.machine_of("Box").await, before.id);
     assert_eq!(world.instance("Box").await.status, Status::Running);
 }
 
 #[tokio::test]
 async fn a_resource_whose_work_ended_without_it_finishes_without_a_machine() {
     // Given the Box's work canceled before it was ever ready
-    let world = World::new(json!({})).await;
+    let world = box_world(json!({})).await;
     let engine = world.engine();
     engine.schedule_step().await.unwrap();
     engine
@@ -534,7 +391,7 @@ async fn a_resource_whose_work_ended_without_it_finishes_without_a_machine() {
 
 #[tokio::test]
 async fn a_resource_that_cannot_be_launched_as_defined_fails_naming_what_is_missing() {
-    let world = World::new(json!({"imageId": ""})).await;
+    let world = box_world(json!({"imageId": ""})).await;
     world.tick().await;
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::Failed);
@@ -544,10 +401,10 @@ async fn a_resource_that_cannot_be_launched_as_defined_fails_naming_what_is_miss
 #[tokio::test]
 async fn the_sweep_terminates_machines_the_records_disown_and_keeps_the_current_one() {
     // Given the Box running on its machine
-    let world = World::new(json!({})).await;
+    let world = box_world(json!({})).await;
     world.tick().await;
-    let current = world.machine().await;
-    let group = world.box_group().await;
+    let current = world.machine_of("Box").await;
+    let group = world.group_of("Work").await;
     // And two machines the records do not know: one from an earlier attempt of the Box,
     // one for a pipeline that is gone
     let stray = |token: &str, group: &str| Launch {
@@ -581,7 +438,7 @@ async fn the_sweep_terminates_machines_the_records_disown_and_keeps_the_current_
         report.problems
     );
     // And the current machine goes the usual way, once its work is done
-    let task = world.claim().await;
+    let task = world.claim_for("Work").await;
     world.finish(&task).await.unwrap();
     world.advance(TimeDelta::minutes(1)).await;
     assert_eq!(world.instance("Box").await.status, Status::Finished);
@@ -593,7 +450,7 @@ async fn the_sweep_terminates_machines_the_records_disown_and_keeps_the_current_
 #[tokio::test]
 async fn the_ec2_adapter_launches_finds_watches_and_terminates_on_moto() {
     let moto = Moto::start();
-    let compute = Ec2Compute::new(&moto.sdk_config().await);
+    let compute = AwsCompute::new(&moto.sdk_config().await);
     let spec = |market: Market| MachineSpec {
         instance_type: "t3.micro".to_owned(),
         image_id: "ami-12c6146b".to_owned(),

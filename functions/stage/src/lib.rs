@@ -15,7 +15,7 @@ use lambda_runtime::{
 use serde_json::{Value, json};
 use sluice::{
     cloud::{
-        compute::{Compute, ec2::Ec2Compute},
+        compute::{AwsCompute, Compute},
         notify::Notifier,
         probe::Probe,
         sns::SnsNotifier,
@@ -57,7 +57,7 @@ pub async fn serve(stage: Stage) -> Result<(), lambda_runtime::Error> {
     let deps = Deps::from_env().await?;
     let notifier = SnsNotifier::new(&deps.sdk);
     let storage = S3Storage::new(&deps.sdk);
-    let compute = Ec2Compute::new(&deps.sdk);
+    let compute = AwsCompute::new(&deps.sdk);
     let engine = deps.engine();
     let ports = Ports {
         notifier: &notifier,

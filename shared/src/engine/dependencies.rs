@@ -215,7 +215,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 self.commit(&stored, next, writes, report).await
             }
             // A machine only once work that runs on it is ready (reference §3.4).
-            Category::Resource => match self.resource_wanted(&compiled, spec, next.scheduled_start).await? {
+            Category::Resource => match self
+                .resource_wanted(&compiled, spec, next.scheduled_start, false)
+                .await?
+            {
                 super::resources::Wanted::Now => {
                     let served = crate::schedule::resource_worker_group(
                         &next.pipeline_id,
@@ -225,7 +228,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     self.commit(&stored, next, writes, report).await
                 }
                 // Its work all ended without it (failed upstream, canceled): no machine.
-                super::resources::Wanted::Never => {
+                super::resources::Wanted::Never | super::resources::Wanted::TaskFailed(_) => {
                     next.status = apply(next.status, Event::Ready)?;
                     self.end(&mut next, now, EventKind::Success, &[], &mut writes)?;
                     self.commit(&stored, next, writes, report).await

@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod clock;
+pub mod clusters;
 pub mod compiled;
 pub mod dependencies;
 pub mod error;

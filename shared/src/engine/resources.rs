@@ -23,7 +23,8 @@ use super::{
 use crate::{
     cloud::{
         compute::{
-            Compute, ComputeError, Launch, Machine, MachineSpec, MachineState, Market, PIPELINE_TAG, WORKER_GROUP_TAG,
+            ClusterLaunch, Compute, ComputeError, Launch, Machine, MachineSpec, MachineState, Market, PIPELINE_TAG,
+            WORKER_GROUP_TAG,
         },
         probe::Probe,
     },
@@ -86,20 +87,32 @@ pub(crate) enum Wanted {
     Never,
     /// Its work still waits on something else.
     Later(Vec<String>),
+    /// Work on it failed, and its actionOnTaskFailure is terminate.
+    TaskFailed(String),
 }
 
-/// The fields of a resource, evaluated for one of its instances.
-struct Fields(Vec<(String, String)>);
+/// The fields of an object, evaluated for one of its instances.
+pub(crate) struct Fields(pub(crate) Vec<(String, String)>);
 
 impl Fields {
-    fn first(&self, key: &str) -> Option<&str> {
+    pub(crate) fn first(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
             .find(|(name, value)| name == key && !value.trim().is_empty())
             .map(|(_, value)| value.trim())
     }
 
-    fn all(&self, key: &str) -> Vec<String> {
+    /// Every value of a field that may repeat, each whole.
+    pub(crate) fn values(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(name, value)| name == key && !value.trim().is_empty())
+            .map(|(_, value)| value.trim().to_owned())
+            .collect()
+    }
+
+    /// Every value of a field, each split at its commas (lists of ids).
+    pub(crate) fn all(&self, key: &str) -> Vec<String> {
         self.0
             .iter()
             .filter(|(name, value)| name == key && !value.trim().is_empty())
@@ -114,6 +127,21 @@ impl Fields {
 
     fn period(&self, key: &str) -> Option<Period> {
         self.first(key).and_then(|value| value.parse().ok())
+    }
+
+    /// `terminateAfter`: a period, or (as the EmrCluster page types it) a number of hours.
+    fn terminate_after(&self) -> Option<Period> {
+        let value = self.first("terminateAfter")?;
+        match value.parse::<u32>() {
+            Ok(hours) => format!("{hours} hours").parse().ok(),
+            Err(_) => value.parse().ok(),
+        }
+    }
+
+    /// actionOnTaskFailure: `terminate` ends the resource when a task on it fails.
+    fn terminate_on_task_failure(&self) -> bool {
+        self.first("actionOnTaskFailure")
+            .is_some_and(|action| action.eq_ignore_ascii_case("terminate"))
     }
 }
 
@@ -151,28 +179,52 @@ pub fn user_data(boot: &Boot, worker_group: &str) -> Result<String, String> {
     ))
 }
 
-/// On demand or spot for the attempt numbered `number_in_run` (1 for the first).
+/// Whether attempt `number_in_run` (1 for the first) may still ask for spot capacity: not
+/// on the last one with `useOnDemandOnLastAttempt`, nor after the spot failures the
+/// Sluice extension `onDemandAfterSpotFailures` allows.
+pub(crate) fn market_allows_spot(fields: &Fields, spec: &ComponentSpec, number_in_run: u32) -> bool {
+    let last = !spec.retry.retries_after(number_in_run);
+    if last && fields.flag("useOnDemandOnLastAttempt") {
+        return false;
+    }
+    let spot_failures = number_in_run.saturating_sub(1);
+    let give_up_after = fields
+        .first("onDemandAfterSpotFailures")
+        .and_then(|count| count.parse::<u32>().ok());
+    !give_up_after.is_some_and(|count| spot_failures >= count)
+}
+
+/// On demand or spot for the machine of attempt `number_in_run`.
 fn market(fields: &Fields, spec: &ComponentSpec, number_in_run: u32) -> Market {
     let bid = fields.first("spotBidPrice").map(str::to_owned);
     let spot = bid.is_some()
         || fields
             .first("marketType")
             .is_some_and(|market| market.eq_ignore_ascii_case("spot"));
-    if !spot {
-        return Market::OnDemand;
+    if spot && market_allows_spot(fields, spec, number_in_run) {
+        Market::Spot { max_price: bid }
+    } else {
+        Market::OnDemand
     }
-    let last = !spec.retry.retries_after(number_in_run);
-    if last && fields.flag("useOnDemandOnLastAttempt") {
-        return Market::OnDemand;
+}
+
+/// What a resource attempt launches: a machine or a cluster.
+enum LaunchRequest {
+    Machine(Launch),
+    Cluster(ClusterLaunch),
+}
+
+impl LaunchRequest {
+    fn is_spot(&self) -> bool {
+        match self {
+            Self::Machine(launch) => launch.spec.market.is_spot(),
+            Self::Cluster(launch) => launch.spec.any_spot(),
+        }
     }
-    let spot_failures = number_in_run.saturating_sub(1);
-    let give_up_after = fields
-        .first("onDemandAfterSpotFailures")
-        .and_then(|count| count.parse::<u32>().ok());
-    if give_up_after.is_some_and(|count| spot_failures >= count) {
-        return Market::OnDemand;
-    }
-    Market::Spot { max_price: bid }
+}
+
+fn is_cluster(spec: &ComponentSpec) -> bool {
+    spec.type_name == "EmrCluster"
 }
 
 fn failure(code: &str, message: String) -> ErrorDetails {
@@ -185,12 +237,14 @@ fn failure(code: &str, message: String) -> ErrorDetails {
 
 impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// Whether the resource instance at `start` is wanted now, from the instances of the
-    /// work that runs on it (read in one request).
+    /// work that runs on it (read in one request). With `stop_on_task_failure`
+    /// (actionOnTaskFailure terminate), a failed one ends it.
     pub(crate) async fn resource_wanted(
         &self,
         compiled: &CompiledPipeline,
         spec: &ComponentSpec,
         start: NaiveDateTime,
+        stop_on_task_failure: bool,
     ) -> Result<Wanted, EngineError> {
         let dependants = compiled.resource_dependants(spec, start);
         if dependants.is_empty() {
@@ -203,10 +257,14 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let found = self.store.get_many(&wanted).await?;
         let mut reasons = Vec::new();
         let mut ended = 0;
+        let mut ready = false;
         for ((component, start), item) in dependants.iter().zip(found) {
             let id = instance_id(component, *start);
             match records::decode::<InstanceRecord>(item.as_ref())?.map(|stored| stored.record) {
-                Some(instance) if instance.status == Status::WaitingForRunner => return Ok(Wanted::Now),
+                Some(instance) if stop_on_task_failure && instance.status == Status::Failed => {
+                    return Ok(Wanted::TaskFailed(id));
+                }
+                Some(instance) if instance.status == Status::WaitingForRunner => ready = true,
                 Some(instance) if instance.status.is_terminal() => ended += 1,
                 Some(instance) => reasons.push(format!(
                     "work that runs on it to be ready: {id}, which is {}",
@@ -215,7 +273,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 None => reasons.push(format!("work that runs on it to be ready: {id}, not created yet")),
             }
         }
-        Ok(if ended == dependants.len() {
+        Ok(if ready {
+            Wanted::Now
+        } else if ended == dependants.len() {
             Wanted::Never
         } else {
             Wanted::Later(reasons)
@@ -400,7 +460,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let runtime = Runtime::scheduled(instance.record.scheduled_start, Some(instance.record.scheduled_end));
         let fields = Fields(compiled.evaluated_fields(&spec.id, &runtime, None));
         // terminateAfter runs from the launch, whatever the machine is doing.
-        if let (Some(machine), Some(limit)) = (&attempt.record.machine, fields.period("terminateAfter"))
+        if let (Some(machine), Some(limit)) = (&attempt.record.machine, fields.terminate_after())
             && now >= after(machine.launched_at, limit)
         {
             return self.time_out(compute, spec, attempt, instance, limit, report).await;
@@ -419,11 +479,18 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     // Its work may have ended while it booted (a stand-in ran it, or it
                     // was canceled): then it goes at once.
                     MachineState::Running => match self
-                        .resource_wanted(compiled, spec, instance.record.scheduled_start)
+                        .resource_wanted(compiled, spec, instance.record.scheduled_start, false)
                         .await?
                     {
                         Wanted::Never => self.shut_down(compute, spec, attempt, instance, &machine, report).await,
-                        _ => self.booted(attempt, instance, report).await,
+                        _ => {
+                            let resource = attempt.record.clone();
+                            self.booted(attempt, instance, report).await?;
+                            if is_cluster(spec) {
+                                self.run_steps(compute, &fields, &resource, &machine, report).await?;
+                            }
+                            Ok(())
+                        }
                     },
                     state if state.is_gone() => {
                         let why = gone_message(&machine, &state);
@@ -462,11 +529,38 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                         .resource_failed(compute, spec, &fields, attempt, instance, why, report)
                         .await;
                 }
+                if is_cluster(spec) {
+                    // The cluster's Task Runner: steps followed, ready tasks submitted.
+                    self.run_steps(compute, &fields, &attempt.record, &machine, report)
+                        .await?;
+                }
+                let stop_on_task_failure = fields.terminate_on_task_failure();
                 match self
-                    .resource_wanted(compiled, spec, instance.record.scheduled_start)
+                    .resource_wanted(compiled, spec, instance.record.scheduled_start, stop_on_task_failure)
                     .await?
                 {
                     Wanted::Never => self.shut_down(compute, spec, attempt, instance, &machine, report).await,
+                    Wanted::TaskFailed(failed) => {
+                        if let Err(error) = compute.terminate(&machine.id).await {
+                            return self.ec2_later(attempt, error, report).await;
+                        }
+                        let why = failure(
+                            "Sluice.TaskFailed",
+                            format!(
+                                "{failed} failed on it and its actionOnTaskFailure is terminate: {} was terminated",
+                                machine.id
+                            ),
+                        );
+                        self.end_in_failure(
+                            spec,
+                            attempt,
+                            instance,
+                            Event::ResourceFailed { retry: false },
+                            why,
+                            report,
+                        )
+                        .await
+                    }
                     _ => self.look_again(attempt, now + self.limits.recheck, report).await,
                 }
             }
@@ -516,7 +610,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     ) -> Result<(), EngineError> {
         let now = self.now();
         let token = launch_token(&attempt.record);
-        let found = match compute.find(&token).await {
+        let found = if is_cluster(spec) {
+            compute.find_cluster(&token).await
+        } else {
+            compute.find(&token).await
+        };
+        let found = match found {
             Ok(found) => found,
             Err(error) => return self.ec2_later(attempt, error, report).await,
         };
@@ -525,7 +624,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             // A retry whose work has all ended meanwhile (failed with the lost machine,
             // canceled) needs no machine.
             None if matches!(
-                self.resource_wanted(compiled, spec, instance.record.scheduled_start)
+                self.resource_wanted(compiled, spec, instance.record.scheduled_start, false)
                     .await?,
                 Wanted::Never
             ) =>
@@ -535,24 +634,31 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             }
             None => {
                 let number_in_run = attempt.record.number.saturating_sub(instance.record.run_first_attempt) + 1;
-                let launch =
-                    match self.launch_request(boot, spec, fields, &attempt.record, &instance.record, number_in_run) {
-                        Ok(launch) => launch,
-                        Err(problem) => {
-                            let why = failure("Sluice.ResourceMisconfigured", problem);
-                            return self
-                                .resource_failed_for_good(spec, attempt, instance, why, report)
-                                .await;
-                        }
-                    };
-                match compute.launch(&launch).await {
+                let launch = match self.launch_request(
+                    boot,
+                    compiled,
+                    spec,
+                    fields,
+                    &attempt.record,
+                    &instance.record,
+                    number_in_run,
+                ) {
+                    Ok(launch) => launch,
+                    Err(problem) => {
+                        let why = failure("Sluice.ResourceMisconfigured", problem);
+                        return self
+                            .resource_failed_for_good(spec, attempt, instance, why, report)
+                            .await;
+                    }
+                };
+                let launched = match &launch {
+                    LaunchRequest::Machine(machine) => compute.launch(machine).await,
+                    LaunchRequest::Cluster(cluster) => compute.launch_cluster(cluster).await,
+                };
+                match launched {
                     Ok(machine) => machine,
                     Err(error @ ComputeError::Capacity { .. }) => {
-                        let market = if launch.spec.market.is_spot() {
-                            "spot"
-                        } else {
-                            "on-demand"
-                        };
+                        let market = if launch.is_spot() { "spot" } else { "on-demand" };
                         let why = failure(error.code(), format!("no {market} capacity: {error}"));
                         return self
                             .resource_failed(compute, spec, fields, attempt, instance, why, report)
@@ -568,23 +674,57 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 }
             }
         };
-        self.launched(attempt, instance, machine, now, report).await
+        let running = machine.state == MachineState::Running;
+        let resource = attempt.record.clone();
+        let record = self.launched(attempt, instance, machine, now, report).await?;
+        if running && is_cluster(spec) {
+            self.run_steps(compute, fields, &resource, &record, report).await?;
+        }
+        Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn launch_request(
         &self,
         boot: &Boot,
+        compiled: &CompiledPipeline,
         spec: &ComponentSpec,
         fields: &Fields,
         attempt: &AttemptRecord,
         instance: &InstanceRecord,
         number_in_run: u32,
-    ) -> Result<Launch, String> {
-        if spec.type_name != "Ec2Resource" {
-            return Err(format!(
-                "{} resources are not launched by this Sluice yet; only Ec2Resource is",
-                spec.type_name
-            ));
+    ) -> Result<LaunchRequest, String> {
+        let tags = vec![
+            (
+                "Name".to_owned(),
+                format!("sluice {} {}", attempt.pipeline_id, instance.id()),
+            ),
+            (PIPELINE_TAG.to_owned(), attempt.pipeline_id.clone()),
+            (WORKER_GROUP_TAG.to_owned(), attempt.worker_group.clone()),
+            ("sluice:component".to_owned(), attempt.component_id.clone()),
+            ("sluice:instance".to_owned(), instance.id()),
+        ];
+        match spec.type_name.as_str() {
+            "Ec2Resource" => {}
+            "EmrCluster" => {
+                let runtime = Runtime::scheduled(instance.scheduled_start, Some(instance.scheduled_end));
+                return super::clusters::cluster_request(
+                    compiled,
+                    spec,
+                    fields,
+                    &runtime,
+                    launch_token(attempt),
+                    &attempt.worker_group,
+                    tags,
+                    number_in_run,
+                )
+                .map(LaunchRequest::Cluster);
+            }
+            other => {
+                return Err(format!(
+                    "{other} is not a resource Sluice can launch (Ec2Resource, EmrCluster)"
+                ));
+            }
         }
         let image_id = fields
             .first("imageId")
@@ -617,20 +757,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             user_data: user_data(boot, &attempt.worker_group)?,
             market: market(fields, spec, number_in_run),
         };
-        Ok(Launch {
+        Ok(LaunchRequest::Machine(Launch {
             token: launch_token(attempt),
             spec: machine,
-            tags: vec![
-                (
-                    "Name".to_owned(),
-                    format!("sluice {} {}", attempt.pipeline_id, instance.id()),
-                ),
-                (PIPELINE_TAG.to_owned(), attempt.pipeline_id.clone()),
-                (WORKER_GROUP_TAG.to_owned(), attempt.worker_group.clone()),
-                ("sluice:component".to_owned(), attempt.component_id.clone()),
-                ("sluice:instance".to_owned(), instance.id()),
-            ],
-        })
+            tags,
+        }))
     }
 
     async fn launched(
@@ -640,7 +771,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         machine: Machine,
         now: NaiveDateTime,
         report: &mut StepReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<MachineRecord, EngineError> {
         let record = MachineRecord {
             id: machine.id.clone(),
             spot: machine.spot,
@@ -659,7 +790,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         let next_attempt = AttemptRecord {
             status,
-            machine: Some(record),
+            machine: Some(record.clone()),
             hostname: Some(machine.id.clone()),
             claimed_at: Some(now),
             check_at: Some(if running {
@@ -670,7 +801,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             ..attempt.record.clone()
         };
         self.move_together(&attempt, &next_attempt, &instance, waiting_on, report)
-            .await
+            .await?;
+        Ok(record)
     }
 
     /// The resource attempt and its instance move to the attempt's new status together.
@@ -935,7 +1067,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
 
     /// The work on the resource instance of `resource` whose status is one of `statuses`,
     /// each with its current attempt, read in two requests; and the compiled definition.
-    async fn open_work_on(
+    pub(super) async fn open_work_on(
         &self,
         resource: &AttemptRecord,
         statuses: &[Status],

@@ -92,13 +92,6 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             let Some(upstream) = compiled.component(&instance.component_id) else {
                 continue;
             };
-            // Work on a resource ended: the resource looks now whether its machine can go.
-            if self.limits.simulated_resources.is_none()
-                && let Some((resource, start)) = compiled.resource_of(upstream, instance.scheduled_start)
-            {
-                self.nudge_resource(&instance.pipeline_id, &resource.id, start, &mut report)
-                    .await?;
-            }
             let interval = upstream.interval_at(instance.scheduled_start);
             for downstream_id in &upstream.downstream {
                 let Some(downstream) = compiled.component(downstream_id) else {
@@ -122,6 +115,14 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                         ended.push(keys::instance(&instance.pipeline_id, downstream_id, start));
                     }
                 }
+            }
+            // Work on a resource ended: the resource looks now whether its machine can go
+            // (after the consumers above, so a cluster also finds the next task ready).
+            if self.limits.simulated_resources.is_none()
+                && let Some((resource, start)) = compiled.resource_of(upstream, instance.scheduled_start)
+            {
+                self.nudge_resource(&instance.pipeline_id, &resource.id, start, &mut report)
+                    .await?;
             }
         }
         Ok(report)

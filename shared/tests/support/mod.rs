@@ -4,4 +4,5 @@
 
 pub mod conformance;
 pub mod faults;
+pub mod machines;
 pub mod moto;

@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_ec2::{
     Client,
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    error::ProvideErrorMetadata,
     types::{
         Filter, IamInstanceProfileSpecification, Instance, InstanceInterruptionBehavior, InstanceMarketOptionsRequest,
         InstanceNetworkInterfaceSpecification, InstanceStateName, InstanceType, MarketType, Placement, ResourceType,
@@ -12,63 +12,10 @@ use aws_sdk_ec2::{
     },
 };
 
-use super::{
-    CAPACITY_CODES, Compute, ComputeError, Launch, Machine, MachineState, PIPELINE_TAG, TOKEN_TAG, Tagged,
-    WORKER_GROUP_TAG,
-};
-
-/// Codes that retrying the same request later can fix.
-const RETRYABLE: &[&str] = &[
-    "RequestLimitExceeded",
-    "Throttling",
-    "ThrottlingException",
-    "InternalError",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "Unavailable",
-    "RequestExpired",
-    "IdempotentParameterMismatch",
-];
+use super::{ComputeError, Launch, Machine, MachineState, PIPELINE_TAG, TOKEN_TAG, Tagged, WORKER_GROUP_TAG, classify};
 
 /// EC2's answer for an instance id it does not know.
 const NOT_FOUND: &str = "InvalidInstanceID.NotFound";
-
-fn classify<E>(operation: &'static str, error: &SdkError<E, aws_sdk_ec2::config::http::HttpResponse>) -> ComputeError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let detail = error
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| DisplayErrorContext(error).to_string());
-    let status = error.raw_response().map(|raw| raw.status().as_u16());
-    let transport = matches!(error, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_));
-    let code = error.code().map(str::to_owned).unwrap_or_else(|| match status {
-        Some(status) => format!("HTTP{status}"),
-        None => "NetworkError".to_owned(),
-    });
-    if CAPACITY_CODES.contains(&code.as_str()) {
-        return ComputeError::Capacity {
-            operation,
-            code,
-            detail,
-        };
-    }
-    let server_side = status.is_some_and(|status| status == 429 || status >= 500);
-    if server_side || transport || RETRYABLE.contains(&code.as_str()) {
-        ComputeError::Unavailable {
-            operation,
-            code,
-            detail,
-        }
-    } else {
-        ComputeError::Refused {
-            operation,
-            code,
-            detail,
-        }
-    }
-}
 
 /// EC2 through the AWS SDK.
 #[derive(Debug, Clone)]
@@ -114,8 +61,8 @@ fn state_of(instance: &Instance) -> MachineState {
     }
 }
 
-impl Compute for Ec2Compute {
-    async fn find(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
+impl Ec2Compute {
+    pub async fn find(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
         let answer = self
             .client
             .describe_instances()
@@ -131,7 +78,7 @@ impl Compute for Ec2Compute {
         Ok(newest.and_then(machine))
     }
 
-    async fn launch(&self, launch: &Launch) -> Result<Machine, ComputeError> {
+    pub async fn launch(&self, launch: &Launch) -> Result<Machine, ComputeError> {
         let spec = &launch.spec;
         let tags: Vec<Tag> = launch
             .tags
@@ -212,7 +159,7 @@ impl Compute for Ec2Compute {
         })
     }
 
-    async fn state(&self, id: &str) -> Result<MachineState, ComputeError> {
+    pub async fn state(&self, id: &str) -> Result<MachineState, ComputeError> {
         let answer = match self.client.describe_instances().instance_ids(id).send().await {
             Ok(answer) => answer,
             Err(error) if error.code() == Some(NOT_FOUND) => return Ok(MachineState::Unknown),
@@ -226,7 +173,7 @@ impl Compute for Ec2Compute {
             .map_or(MachineState::Unknown, state_of))
     }
 
-    async fn alive_tagged(&self) -> Result<Vec<Tagged>, ComputeError> {
+    pub async fn alive_tagged(&self) -> Result<Vec<Tagged>, ComputeError> {
         let mut found = Vec::new();
         let mut next_token = None;
         loop {
@@ -275,7 +222,7 @@ impl Compute for Ec2Compute {
         }
     }
 
-    async fn terminate(&self, id: &str) -> Result<(), ComputeError> {
+    pub async fn terminate(&self, id: &str) -> Result<(), ComputeError> {
         match self.client.terminate_instances().instance_ids(id).send().await {
             Ok(_) => Ok(()),
             Err(error) if error.code() == Some(NOT_FOUND) => Ok(()),

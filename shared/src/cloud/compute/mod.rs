@@ -1,6 +1,8 @@
-//! The compute port: the machines a pipeline's `Ec2Resource`s run on. [`ec2::Ec2Compute`]
-//! is the AWS adapter; [`FakeCompute`] is the engine tests' cloud, where capacity errors
-//! and spot interruptions can be made to happen on cue (EC2 emulators cannot make them).
+//! The compute port: the machines a pipeline's `Ec2Resource`s run on, and the EMR
+//! clusters of its `EmrCluster`s with the steps its EMR activities submit. [`AwsCompute`]
+//! is the AWS adapter (EC2 in [`ec2`], EMR in [`emr`]); [`FakeCompute`] is the engine tests'
+//! cloud, where capacity errors, spot interruptions and step endings can be made to happen
+//! on cue (emulators cannot make them: moto's steps never end).
 //!
 //! Launches are idempotent through a token (the resource attempt's id): an adapter tags
 //! what it launches with it and looks the token up before launching, because a client
@@ -8,12 +10,15 @@
 //! never leave a second machine).
 
 pub mod ec2;
+pub mod emr;
+mod fake;
 
-use std::{
-    collections::{BTreeMap, VecDeque},
-    future::Future,
-    sync::Mutex,
-};
+pub use fake::FakeCompute;
+
+use std::future::Future;
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 use thiserror::Error;
 
@@ -114,18 +119,138 @@ pub struct Machine {
     pub spot: bool,
 }
 
+/// An EMR instance group (master, core or task): its type, size and market.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGroup {
+    pub instance_type: String,
+    pub count: i32,
+    pub market: Market,
+    /// Configurations of this group alone (`masterGroupConfiguration`, ...).
+    pub configurations: Vec<ClusterConfiguration>,
+}
+
+/// An `EmrConfiguration`: a classification with its properties and nested configurations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfiguration {
+    pub classification: String,
+    pub properties: Vec<(String, String)>,
+    pub configurations: Vec<ClusterConfiguration>,
+}
+
+/// A bootstrap action: a script and its arguments (`bootstrapAction`'s `uri,arg,...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootstrapAction {
+    pub path: String,
+    pub args: Vec<String>,
+}
+
+/// One EMR cluster to launch: the fields of an `EmrCluster`, evaluated for its run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterSpec {
+    /// `emr-6.15.0` style (`releaseLabel`), or a legacy `amiVersion`.
+    pub release_label: Option<String>,
+    pub ami_version: Option<String>,
+    pub applications: Vec<String>,
+    pub master: NodeGroup,
+    pub core: Option<NodeGroup>,
+    pub task: Option<NodeGroup>,
+    pub bootstrap_actions: Vec<BootstrapAction>,
+    pub configurations: Vec<ClusterConfiguration>,
+    pub log_uri: Option<String>,
+    pub key_pair: Option<String>,
+    pub subnet_id: Option<String>,
+    pub availability_zone: Option<String>,
+    pub master_security_group: Option<String>,
+    pub slave_security_group: Option<String>,
+    pub service_access_security_group: Option<String>,
+    pub additional_master_security_groups: Vec<String>,
+    pub additional_slave_security_groups: Vec<String>,
+    /// The EC2 instance profile of the cluster's nodes.
+    pub job_flow_role: String,
+    /// The role EMR itself acts as.
+    pub service_role: String,
+    /// Names the cluster in EMR's console.
+    pub name: String,
+}
+
+impl ClusterSpec {
+    /// Whether any of its groups asks for spot capacity.
+    pub fn any_spot(&self) -> bool {
+        [Some(&self.master), self.core.as_ref(), self.task.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|group| group.market.is_spot())
+    }
+}
+
+/// A cluster launch: what to start, the token that makes it happen once, and its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterLaunch {
+    pub token: String,
+    pub spec: ClusterSpec,
+    pub tags: Vec<(String, String)>,
+}
+
+/// One EMR step: a jar (`command-runner.jar` for a command) with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepSpec {
+    /// How Sluice finds the step again: the attempt's id, then its place in the attempt.
+    pub name: String,
+    pub jar: String,
+    pub main_class: Option<String>,
+    pub args: Vec<String>,
+    /// Java properties of the step (`hadoopQueue` becomes `mapreduce.job.queuename`).
+    pub properties: Vec<(String, String)>,
+}
+
+/// Where a step stands, in EMR's words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepState {
+    Pending,
+    Running,
+    Completed,
+    /// With EMR's reason, and the log file it names.
+    Failed {
+        reason: String,
+    },
+    Cancelled,
+    /// The cluster went away under it.
+    Interrupted,
+}
+
+impl StepState {
+    pub fn is_over(&self) -> bool {
+        !matches!(self, Self::Pending | Self::Running)
+    }
+}
+
+/// A step on a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub id: String,
+    pub name: String,
+    pub state: StepState,
+    /// The log file EMR names for a failed step.
+    pub log_file: Option<String>,
+}
+
+/// Whether a machine id is an EMR cluster's (`j-...`) rather than an EC2 instance's.
+pub fn is_cluster_id(id: &str) -> bool {
+    id.starts_with("j-")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ComputeError {
     /// No capacity at the price or in the zone (`InsufficientInstanceCapacity`,
     /// `SpotMaxPriceTooLow`, ...): another attempt later, or on demand, can help.
-    #[error("EC2 {operation}: no capacity ({code}: {detail}); a later attempt or on-demand capacity can help")]
+    #[error("{operation}: no capacity ({code}: {detail}); a later attempt or on-demand capacity can help")]
     Capacity {
         operation: &'static str,
         code: String,
         detail: String,
     },
     /// Throttling, server trouble or the network: the same request may succeed later.
-    #[error("EC2 {operation}: {code} ({detail}); retrying later can help")]
+    #[error("{operation}: {code} ({detail}); retrying later can help")]
     Unavailable {
         operation: &'static str,
         code: String,
@@ -133,7 +258,7 @@ pub enum ComputeError {
     },
     /// The request is wrong (an image that does not exist, a missing permission): retrying
     /// cannot help until the definition or the account changes.
-    #[error("EC2 {operation} refused: {code} ({detail})")]
+    #[error("{operation} refused: {code} ({detail})")]
     Refused {
         operation: &'static str,
         code: String,
@@ -173,6 +298,62 @@ pub const CAPACITY_CODES: &[&str] = &[
     "price-too-low",
 ];
 
+/// Codes that retrying the same request later can fix.
+const RETRYABLE: &[&str] = &[
+    "RequestLimitExceeded",
+    "Throttling",
+    "ThrottlingException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "Unavailable",
+    "RequestExpired",
+    "IdempotentParameterMismatch",
+    "InternalServerException",
+    "InternalServerError",
+];
+
+/// EC2's or EMR's error, classified by whether retrying can help.
+pub(crate) fn classify<E>(
+    operation: &'static str,
+    error: &SdkError<E, aws_sdk_ec2::config::http::HttpResponse>,
+) -> ComputeError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = error
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| DisplayErrorContext(error).to_string());
+    let status = error.raw_response().map(|raw| raw.status().as_u16());
+    let transport = matches!(error, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_));
+    let code = error.code().map(str::to_owned).unwrap_or_else(|| match status {
+        Some(status) => format!("HTTP{status}"),
+        None => "NetworkError".to_owned(),
+    });
+    if CAPACITY_CODES.contains(&code.as_str()) {
+        return ComputeError::Capacity {
+            operation,
+            code,
+            detail,
+        };
+    }
+    let server_side = status.is_some_and(|status| status == 429 || status >= 500);
+    if server_side || transport || RETRYABLE.contains(&code.as_str()) {
+        ComputeError::Unavailable {
+            operation,
+            code,
+            detail,
+        }
+    } else {
+        ComputeError::Refused {
+            operation,
+            code,
+            detail,
+        }
+    }
+}
+
 /// Launches, watches and terminates machines.
 pub trait Compute: Send + Sync {
     /// The machine launched with `token`, if any (the newest, if several).
@@ -187,215 +368,98 @@ pub trait Compute: Send + Sync {
     /// Terminates the machine; terminating one that is gone succeeds.
     fn terminate(&self, id: &str) -> impl Future<Output = Result<(), ComputeError>> + Send;
 
-    /// Every machine tagged as Sluice's that has not ended (pending, running, stopping).
+    /// Every machine and cluster tagged as Sluice's that has not ended.
     fn alive_tagged(&self) -> impl Future<Output = Result<Vec<Tagged>, ComputeError>> + Send;
+
+    /// The cluster launched with `token`, if any (the newest, if several).
+    fn find_cluster(&self, token: &str) -> impl Future<Output = Result<Option<Machine>, ComputeError>> + Send;
+
+    /// Starts a cluster that stays up between steps. Callers look the token up first.
+    fn launch_cluster(&self, launch: &ClusterLaunch) -> impl Future<Output = Result<Machine, ComputeError>> + Send;
+
+    /// Every step on the cluster, newest first.
+    fn steps(&self, cluster_id: &str) -> impl Future<Output = Result<Vec<Step>, ComputeError>> + Send;
+
+    /// Adds steps to run one after another; a failed step leaves the cluster up.
+    fn add_steps(
+        &self,
+        cluster_id: &str,
+        steps: &[StepSpec],
+    ) -> impl Future<Output = Result<Vec<String>, ComputeError>> + Send;
+
+    /// Cancels steps that have not ended (best effort: a running step may finish first).
+    fn cancel_steps(
+        &self,
+        cluster_id: &str,
+        step_ids: &[String],
+    ) -> impl Future<Output = Result<(), ComputeError>> + Send;
 }
 
-/// The engine tests' EC2: machines in memory, started running at once unless told to
-/// boot slowly; capacity errors queued per market; interruptions on cue.
-#[derive(Debug, Default)]
-pub struct FakeCompute {
-    state: Mutex<FakeCloud>,
-}
-
-#[derive(Debug, Default)]
-struct FakeCloud {
-    machines: BTreeMap<String, FakeMachine>,
-    /// Codes of capacity errors to answer the next spot launches with, in order.
-    spot_failures: VecDeque<String>,
-    /// The same for on-demand launches.
-    on_demand_failures: VecDeque<String>,
-    /// Launches stay pending until [`FakeCompute::boot_all`].
-    slow_boot: bool,
-    /// Terminated machines stay stopping until [`FakeCompute::stop_all`].
-    slow_stop: bool,
-    launches: Vec<Launch>,
-    next_id: u64,
-}
-
+/// The compute port on AWS: machines on EC2, clusters and their steps on EMR. Machine
+/// calls on an id go to the service that made it (`j-...` is EMR's).
 #[derive(Debug, Clone)]
-struct FakeMachine {
-    token: String,
-    state: MachineState,
-    spot: bool,
-    worker_group: Option<String>,
+pub struct AwsCompute {
+    ec2: ec2::Ec2Compute,
+    emr: emr::EmrClusters,
 }
 
-impl FakeCompute {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn cloud(&self) -> std::sync::MutexGuard<'_, FakeCloud> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The next spot launches fail with these capacity codes, one each.
-    pub fn fail_spot(&self, codes: &[&str]) {
-        self.cloud()
-            .spot_failures
-            .extend(codes.iter().map(|code| (*code).to_owned()));
-    }
-
-    /// The next on-demand launches fail with these capacity codes, one each.
-    pub fn fail_on_demand(&self, codes: &[&str]) {
-        self.cloud()
-            .on_demand_failures
-            .extend(codes.iter().map(|code| (*code).to_owned()));
-    }
-
-    /// Machines launched from now on stay pending until [`FakeCompute::boot_all`].
-    pub fn boot_slowly(&self) {
-        self.cloud().slow_boot = true;
-    }
-
-    /// Machines terminated from now on stay stopping until [`FakeCompute::stop_all`].
-    pub fn stop_slowly(&self) {
-        self.cloud().slow_stop = true;
-    }
-
-    /// Every stopping machine is terminated.
-    pub fn stop_all(&self) {
-        for machine in self.cloud().machines.values_mut() {
-            if machine.state == MachineState::Stopping {
-                machine.state = MachineState::Terminated {
-                    reason: Some("Client.UserInitiatedShutdown: User initiated shutdown".to_owned()),
-                };
-            }
+impl AwsCompute {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            ec2: ec2::Ec2Compute::new(config),
+            emr: emr::EmrClusters::new(config),
         }
-    }
-
-    /// Every pending machine is running.
-    pub fn boot_all(&self) {
-        for machine in self.cloud().machines.values_mut() {
-            if machine.state == MachineState::Pending {
-                machine.state = MachineState::Running;
-            }
-        }
-    }
-
-    /// EC2 takes a spot machine back.
-    pub fn interrupt(&self, id: &str) {
-        if let Some(machine) = self.cloud().machines.get_mut(id) {
-            machine.state = MachineState::Terminated {
-                reason: Some("Server.SpotInstanceTermination: Spot instance termination".to_owned()),
-            };
-        }
-    }
-
-    /// Every launch that started a machine, in order.
-    pub fn launches(&self) -> Vec<Launch> {
-        self.cloud().launches.clone()
-    }
-
-    /// The machines not yet terminated, by id.
-    pub fn alive(&self) -> Vec<String> {
-        self.cloud()
-            .machines
-            .iter()
-            .filter(|(_, machine)| !machine.state.is_gone())
-            .map(|(id, _)| id.clone())
-            .collect()
-    }
-
-    pub fn machine_state(&self, id: &str) -> MachineState {
-        self.cloud()
-            .machines
-            .get(id)
-            .map_or(MachineState::Unknown, |machine| machine.state.clone())
     }
 }
 
-impl Compute for FakeCompute {
+impl Compute for AwsCompute {
     async fn find(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
-        Ok(self
-            .cloud()
-            .machines
-            .iter()
-            .rev()
-            .find(|(_, machine)| machine.token == token)
-            .map(|(id, machine)| Machine {
-                id: id.clone(),
-                state: machine.state.clone(),
-                spot: machine.spot,
-            }))
+        self.ec2.find(token).await
     }
 
     async fn launch(&self, launch: &Launch) -> Result<Machine, ComputeError> {
-        let mut cloud = self.cloud();
-        let spot = launch.spec.market.is_spot();
-        let failure = if spot {
-            cloud.spot_failures.pop_front()
-        } else {
-            cloud.on_demand_failures.pop_front()
-        };
-        if let Some(code) = failure {
-            return Err(ComputeError::Capacity {
-                operation: "RunInstances",
-                code,
-                detail: "injected by the test".to_owned(),
-            });
-        }
-        cloud.next_id += 1;
-        let id = format!("i-{:017x}", cloud.next_id);
-        let state = if cloud.slow_boot {
-            MachineState::Pending
-        } else {
-            MachineState::Running
-        };
-        cloud.machines.insert(
-            id.clone(),
-            FakeMachine {
-                token: launch.token.clone(),
-                state: state.clone(),
-                spot,
-                worker_group: launch
-                    .tags
-                    .iter()
-                    .find(|(key, _)| key == WORKER_GROUP_TAG)
-                    .map(|(_, value)| value.clone()),
-            },
-        );
-        cloud.launches.push(launch.clone());
-        Ok(Machine { id, state, spot })
+        self.ec2.launch(launch).await
     }
 
     async fn state(&self, id: &str) -> Result<MachineState, ComputeError> {
-        Ok(self.machine_state(id))
-    }
-
-    async fn alive_tagged(&self) -> Result<Vec<Tagged>, ComputeError> {
-        Ok(self
-            .cloud()
-            .machines
-            .iter()
-            .filter(|(_, machine)| !machine.state.is_gone())
-            .map(|(id, machine)| Tagged {
-                machine: Machine {
-                    id: id.clone(),
-                    state: machine.state.clone(),
-                    spot: machine.spot,
-                },
-                worker_group: machine.worker_group.clone(),
-                token: Some(machine.token.clone()),
-            })
-            .collect())
+        if is_cluster_id(id) {
+            self.emr.state(id).await
+        } else {
+            self.ec2.state(id).await
+        }
     }
 
     async fn terminate(&self, id: &str) -> Result<(), ComputeError> {
-        let mut cloud = self.cloud();
-        let slow = cloud.slow_stop;
-        if let Some(machine) = cloud.machines.get_mut(id)
-            && !machine.state.is_gone()
-        {
-            machine.state = if slow {
-                MachineState::Stopping
-            } else {
-                MachineState::Terminated {
-                    reason: Some("Client.UserInitiatedShutdown: User initiated shutdown".to_owned()),
-                }
-            };
+        if is_cluster_id(id) {
+            self.emr.terminate(id).await
+        } else {
+            self.ec2.terminate(id).await
         }
-        Ok(())
+    }
+
+    async fn alive_tagged(&self) -> Result<Vec<Tagged>, ComputeError> {
+        let mut alive = self.ec2.alive_tagged().await?;
+        alive.extend(self.emr.alive_tagged().await?);
+        Ok(alive)
+    }
+
+    async fn find_cluster(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
+        self.emr.find(token).await
+    }
+
+    async fn launch_cluster(&self, launch: &ClusterLaunch) -> Result<Machine, ComputeError> {
+        self.emr.launch(launch).await
+    }
+
+    async fn steps(&self, cluster_id: &str) -> Result<Vec<Step>, ComputeError> {
+        self.emr.steps(cluster_id).await
+    }
+
+    async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>, ComputeError> {
+        self.emr.add_steps(cluster_id, steps).await
+    }
+
+    async fn cancel_steps(&self, cluster_id: &str, step_ids: &[String]) -> Result<(), ComputeError> {
+        self.emr.cancel_steps(cluster_id, step_ids).await
     }
 }
