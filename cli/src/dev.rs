@@ -10,7 +10,7 @@ use sluice::{
     api::{Api, handle_long_polling},
     cloud::{
         AwsProbe,
-        compute::{AwsCompute, Compute, MachineState},
+        compute::{AwsCompute, Compute, MachineState, is_cluster_id},
         sns::SnsNotifier,
     },
     engine::{
@@ -366,7 +366,8 @@ async fn stand_in_for_machines(
         };
         let running: std::collections::HashMap<String, String> = machines
             .into_iter()
-            .filter(|tagged| tagged.machine.state == MachineState::Running)
+            // An EMR cluster's steps are the resources stage's to run, not a runner's.
+            .filter(|tagged| tagged.machine.state == MachineState::Running && !is_cluster_id(&tagged.machine.id))
             .filter_map(|tagged| Some((tagged.machine.id, tagged.worker_group?)))
             .collect();
         // Dropping a machine's sender stops its runner.

@@ -472,6 +472,103 @@ fn sluice_devs_local_runner_runs_shell_commands_and_reports_their_errors() {
     );
 }
 
+/// An EmrCluster in `sluice dev`: the cluster is launched on the emulator's EMR, the Hive
+/// and then the Pig activity go in as steps named after their attempts and are followed to
+/// the end (moto's server as Sluice runs it completes a step a second after it starts: no
+/// Hive runs), and the cluster is terminated once its work has ended.
+#[test]
+fn sluice_dev_runs_hive_then_pig_as_steps_on_an_emr_cluster_in_the_emulator() {
+    let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let dev = Dev::start_with(Some(&moto.endpoint()));
+    let id = dev.activated(
+        "emr",
+        r#"{"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "pipelineLogUri": "s3://sluice-dev/logs/"},
+            {"id": "Cluster", "type": "EmrCluster", "releaseLabel": "emr-6.15.0", "coreInstanceCount": "1",
+             "coreInstanceBidPrice": "0.30", "terminateAfter": "2 Hours"},
+            {"id": "In", "type": "S3DataNode", "directoryPath": "s3://sluice-dev/in/"},
+            {"id": "Out", "type": "S3DataNode", "directoryPath": "s3://sluice-dev/out/"},
+            {"id": "Summary", "type": "S3DataNode", "directoryPath": "s3://sluice-dev/summary/"},
+            {"id": "Hive", "type": "HiveActivity", "runsOn": {"ref": "Cluster"}, "input": {"ref": "In"},
+             "output": {"ref": "Out"}, "hiveScript": "SELECT 1;"},
+            {"id": "Pig", "type": "PigActivity", "runsOn": {"ref": "Cluster"}, "dependsOn": {"ref": "Hive"},
+             "input": {"ref": "Out"}, "output": {"ref": "Summary"}, "scriptUri": "s3://sluice-dev/summary.pig"}
+        ]}"#,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let objects = loop {
+        let objects = described_objects(&dev, &id, "INSTANCE");
+        let status = |name: &str| {
+            objects
+                .iter()
+                .find(|(found, _)| found.starts_with(&format!("@{name}_")))
+                .map(|(_, described)| described_field(described, "@status"))
+                .unwrap_or_default()
+        };
+        if ["Cluster", "Hive", "Pig"]
+            .into_iter()
+            .all(|name| status(name) == "FINISHED")
+        {
+            break objects;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster and its work did not finish within a minute: {objects:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(objects.len(), 6, "{objects:?}");
+    // One cluster, terminated, with both steps COMPLETED, each named after its attempt
+    let clusters = aws_at(&moto.endpoint(), &["emr", "list-clusters"]);
+    let clusters = clusters["Clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 1, "{clusters:?}");
+    assert!(
+        clusters[0]["Name"].as_str().unwrap().contains("@Cluster_"),
+        "{clusters:?}"
+    );
+    assert!(
+        clusters[0]["Status"]["State"].as_str().unwrap().starts_with("TERMINAT"),
+        "{clusters:?}"
+    );
+    let cluster_id = clusters[0]["Id"].as_str().unwrap();
+    let steps = aws_at(&moto.endpoint(), &["emr", "list-steps", "--cluster-id", cluster_id]);
+    let mut names: Vec<(String, String)> = steps["Steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| {
+            (
+                step["Name"].as_str().unwrap().to_owned(),
+                step["Status"]["State"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].0.starts_with("@Hive_") && names[0].0.ends_with("_Attempt=1 1/1 hive"),
+        "{names:?}"
+    );
+    assert!(
+        names[1].0.starts_with("@Pig_") && names[1].0.ends_with("_Attempt=1 1/1 pig"),
+        "{names:?}"
+    );
+    assert!(names.iter().all(|(_, state)| state == "COMPLETED"), "{names:?}");
+    // The Hive attempt says which step it ran and where EMR writes its log
+    let attempts = described_objects(&dev, &id, "ATTEMPT");
+    let hive = attempts
+        .iter()
+        .find(|(found, _)| found.starts_with("@Hive_"))
+        .map(|(_, described)| described)
+        .expect("Hive's attempt");
+    assert_eq!(described_field(hive, "hostname"), cluster_id);
+    let log = described_field(hive, "emrStepLog");
+    assert!(
+        log.starts_with(&format!("s3://sluice-dev/logs/{cluster_id}/steps/s-")),
+        "{log}"
+    );
+}
+
 /// A field (its string or its reference) of the one object a describe-objects answer holds.
 fn described_field(described: &Value, key: &str) -> String {
     described["pipelineObjects"][0]["fields"]

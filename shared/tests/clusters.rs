@@ -649,6 +649,14 @@ async fn the_emr_adapter_launches_finds_steps_and_terminates_on_moto() {
             "{listed:?}"
         );
     }
+    // The second is canceled before it runs; the first runs on (moto's server as Sluice
+    // runs it completes a step a second after it starts)
+    compute.cancel_steps(&cluster.id, &ids[1..]).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let steps = compute.steps(&cluster.id).await.unwrap();
+    let state = |id: &str| steps.iter().find(|step| step.id == id).unwrap().state.clone();
+    assert_eq!(state(&ids[1]), StepState::Cancelled, "{steps:?}");
+    assert_eq!(state(&ids[0]), StepState::Completed, "{steps:?}");
     // Terminated, and terminating again is not an error; an ended cluster is not alive
     compute.terminate(&cluster.id).await.unwrap();
     assert!(compute.state(&cluster.id).await.unwrap().is_gone());
