@@ -377,12 +377,21 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 Some(instance) => {
                     let key = keys::attempt(pipeline_id, &component, start, instance.record.attempts);
                     match records::get::<AttemptRecord, _>(self.store, &key).await? {
+                        // The attempt's own machine; or, before one is on record, what it
+                        // launched (the launch step adopts it).
                         Some(attempt)
-                            if attempt.record.machine.as_ref().map(|machine| &machine.id)
-                                == Some(&tagged.machine.id)
-                                || tagged.token.as_deref() == Some(launch_token(&attempt.record).as_str()) =>
+                            if match &attempt.record.machine {
+                                Some(machine) => machine.id == tagged.machine.id,
+                                None => tagged.token.as_deref() == Some(launch_token(&attempt.record).as_str()),
+                            } =>
                         {
                             None
+                        }
+                        Some(attempt) if tagged.token.as_deref() == Some(launch_token(&attempt.record).as_str()) => {
+                            Some(format!(
+                                "a second launch for the current attempt of {instance_id} (two stages launched at \
+                                 once), which runs on the one on record"
+                            ))
                         }
                         _ => Some(format!(
                             "it was launched for an earlier attempt of {instance_id}, not the current one"
@@ -676,9 +685,28 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         let running = machine.state == MachineState::Running;
         let resource = attempt.record.clone();
-        let record = self.launched(attempt, instance, machine, now, report).await?;
-        if running && is_cluster(spec) {
-            self.run_steps(compute, fields, &resource, &record, report).await?;
+        let key = records::Record::key(&attempt.record);
+        let launched_id = machine.id.clone();
+        match self.launched(attempt, instance, machine, now, report).await? {
+            Some(record) if running && is_cluster(spec) => {
+                self.run_steps(compute, fields, &resource, &record, report).await?;
+            }
+            Some(_) => {}
+            // Another stage recorded this attempt's launch first: where that was another
+            // machine (EMR has no client token; moto ignores EC2's), this one goes.
+            None => {
+                let recorded = records::get::<AttemptRecord, _>(self.store, &key).await?;
+                let ours = recorded
+                    .as_ref()
+                    .and_then(|stored| stored.record.machine.as_ref())
+                    .is_some_and(|machine| machine.id == launched_id);
+                if !ours {
+                    let _ = compute.terminate(&launched_id).await;
+                    report
+                        .problems
+                        .push(format!("{}: terminated {launched_id}, launched twice", resource.id()));
+                }
+            }
         }
         Ok(())
     }
@@ -771,7 +799,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         machine: Machine,
         now: NaiveDateTime,
         report: &mut StepReport,
-    ) -> Result<MachineRecord, EngineError> {
+    ) -> Result<Option<MachineRecord>, EngineError> {
         let record = MachineRecord {
             id: machine.id.clone(),
             spot: machine.spot,
@@ -800,9 +828,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             }),
             ..attempt.record.clone()
         };
-        self.move_together(&attempt, &next_attempt, &instance, waiting_on, report)
+        let written = self
+            .move_together(&attempt, &next_attempt, &instance, waiting_on, report)
             .await?;
-        Ok(record)
+        Ok(written.then_some(record))
     }
 
     /// The resource attempt and its instance move to the attempt's new status together.
@@ -813,15 +842,16 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         instance: &Stored<InstanceRecord>,
         waiting_on: Vec<String>,
         report: &mut StepReport,
-    ) -> Result<(), EngineError> {
+    ) -> Result<bool, EngineError> {
         let next_instance = InstanceRecord {
             status: next_attempt.status,
             waiting_on,
             ..instance.record.clone()
         };
         let writes = vec![attempt.replace(next_attempt)?, instance.replace(&next_instance)?];
-        report.wrote(self.store.transact(writes).await?);
-        Ok(())
+        let written = self.store.transact(writes).await?;
+        report.wrote(written);
+        Ok(written)
     }
 
     async fn booted(
@@ -839,6 +869,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         self.move_together(&attempt, &next_attempt, &instance, Vec::new(), report)
             .await
+            .map(|_| ())
     }
 
     /// The resource's work has ended: terminate its machine (and, when EC2 says at once
@@ -868,6 +899,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let waiting_on = vec![format!("its machine {} to terminate", machine.id)];
         self.move_together(&attempt, &next_attempt, &instance, waiting_on, report)
             .await
+            .map(|_| ())
     }
 
     /// The machine is gone after its work: the resource has FINISHED. `from` is where it
