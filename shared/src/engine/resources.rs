@@ -191,7 +191,7 @@ pub(crate) fn market_allows_spot(fields: &Fields, spec: &ComponentSpec, number_i
     let give_up_after = fields
         .first("onDemandAfterSpotFailures")
         .and_then(|count| count.parse::<u32>().ok());
-    !give_up_after.is_some_and(|count| spot_failures >= count)
+    give_up_after.is_none_or(|count| spot_failures < count)
 }
 
 /// On demand or spot for the machine of attempt `number_in_run`.
@@ -210,8 +210,8 @@ fn market(fields: &Fields, spec: &ComponentSpec, number_in_run: u32) -> Market {
 
 /// What a resource attempt launches: a machine or a cluster.
 enum LaunchRequest {
-    Machine(Launch),
-    Cluster(ClusterLaunch),
+    Machine(Box<Launch>),
+    Cluster(Box<ClusterLaunch>),
 }
 
 impl LaunchRequest {
@@ -746,7 +746,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     tags,
                     number_in_run,
                 )
-                .map(LaunchRequest::Cluster);
+                .map(|launch| LaunchRequest::Cluster(Box::new(launch)));
             }
             other => {
                 return Err(format!(
@@ -785,11 +785,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             user_data: user_data(boot, &attempt.worker_group)?,
             market: market(fields, spec, number_in_run),
         };
-        Ok(LaunchRequest::Machine(Launch {
+        Ok(LaunchRequest::Machine(Box::new(Launch {
             token: launch_token(attempt),
             spec: machine,
             tags,
-        }))
+        })))
     }
 
     async fn launched(
