@@ -846,6 +846,7 @@ fn the_demo_runs_its_pipelines_to_the_end_with_retries_a_cascade_and_an_alarm() 
     for expected in [
         "WAITING_ON_DEPENDENCIES",
         "== flaky-import",
+        "== hive-rollup",
         "== nightly-report",
         "== sales-backfill",
         "== spot-crunch",
@@ -921,6 +922,18 @@ fn the_demo_runs_its_pipelines_to_the_end_with_retries_a_cascade_and_an_alarm() 
             "{keys:?}"
         );
     }
+
+    // The Hive then the Pig step ran on one EMR cluster, terminated when they were done
+    let rollup = described_objects(&dev, &pipeline("hive-rollup"), "INSTANCE");
+    for described in rollup.values() {
+        assert_eq!(field(described, "@status"), "FINISHED", "{described}");
+    }
+    let [roll_up] = by_component(&rollup, "RollUp").try_into().unwrap();
+    let [rank] = by_component(&rollup, "RankLeaders").try_into().unwrap();
+    assert!(
+        field(&rank, "@actualStartTime") >= field(&roll_up, "@actualEndTime"),
+        "{rollup:?}"
+    );
 
     // The chain ran in order on the local runner
     let report = described_objects(&dev, &pipeline("nightly-report"), "INSTANCE");

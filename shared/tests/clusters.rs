@@ -14,6 +14,7 @@ use sluice::{
     engine::{
         Status,
         clusters::{COMMAND_RUNNER, split_escaped, step_specs},
+        operator::InstanceCommand,
         tasks::TaskAssignment,
     },
     store::records::AttemptKind,
@@ -366,6 +367,34 @@ async fn an_interrupted_or_canceled_step_fails_the_attempt_and_cancels_the_attem
 }
 
 #[tokio::test]
+async fn a_canceled_task_has_its_running_step_canceled_and_the_cluster_goes() {
+    // Given Hive's step running on its cluster
+    let world = cluster_world(json!({}), json!({})).await;
+    world.tick().await;
+    world.advance(TimeDelta::minutes(1)).await;
+    world.compute.end_steps("@Hive", &StepState::Running, None);
+    // When an operator cancels Hive (and so Pig, which waits on it)
+    world
+        .engine()
+        .set_instance_status(
+            PIPELINE,
+            &[format!("@Hive_{START}"), format!("@Pig_{START}")],
+            InstanceCommand::TryCancel,
+        )
+        .await
+        .unwrap();
+    world.advance(TimeDelta::minutes(1)).await;
+    // Then its step is canceled on the cluster rather than left holding it, and with no
+    // work left the cluster is terminated
+    let cluster = world.machine_of("Cluster").await;
+    let steps = world.compute.steps(&cluster).await.unwrap();
+    assert!(steps.iter().all(|step| step.state == StepState::Cancelled), "{steps:?}");
+    world.advance(TimeDelta::minutes(1)).await;
+    assert!(world.compute.alive().is_empty());
+    assert_eq!(world.instance("Cluster").await.status, Status::Finished);
+}
+
+#[tokio::test]
 async fn work_that_is_not_an_emr_step_fails_on_a_cluster_saying_what_to_run_it_on() {
     let world = World::new(json!({"objects": [
         {"id": "Default", "scheduleType": "ondemand", "maximumRetries": "0"},
@@ -386,6 +415,28 @@ async fn work_that_is_not_an_emr_step_fails_on_a_cluster_saying_what_to_run_it_o
     let spec = &world.compute.cluster_launches()[0].spec;
     assert_eq!(spec.release_label.as_deref(), Some("emr-6.15.0"));
     assert_eq!(spec.applications, ["Hadoop", "Hive", "Pig"]);
+}
+
+#[tokio::test]
+async fn a_cluster_defined_wrong_fails_naming_the_field_and_its_work_fails_with_it() {
+    let world = World::new(json!({"objects": [
+        {"id": "Default", "scheduleType": "ondemand", "maximumRetries": "0"},
+        {"id": "Cluster", "type": "EmrCluster",
+         "coreInstanceCount": "#{format(@scheduledStartTime, 'YYYY')}x"},
+        {"id": "Work", "type": "ShellCommandActivity", "runsOn": {"ref": "Cluster"}, "command": "true"},
+    ]}))
+    .await;
+    world.tick().await;
+    let resource = world.instance("Cluster").await;
+    assert_eq!(resource.status, Status::Failed);
+    assert_eq!(resource.error.error_id.as_deref(), Some("Sluice.ResourceMisconfigured"));
+    // (validation refuses a literal that is no count; an expression can still evaluate to one)
+    assert_says(
+        &resource.error,
+        "\"Cluster\" field coreInstanceCount is \"2026x\", not a count",
+    );
+    assert!(world.compute.cluster_launches().is_empty());
+    assert_eq!(world.instance("Work").await.status, Status::Failed);
 }
 
 #[tokio::test]

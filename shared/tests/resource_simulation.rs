@@ -30,7 +30,6 @@ use sluice::{
         Engine, Limits, Status,
         clock::{ManualClock, Random, SeededRandom},
         pipelines::ActivateOptions,
-        resources::Boot,
         tasks::TaskStatus,
     },
     store::{
@@ -40,7 +39,7 @@ use sluice::{
     },
     time::parse_datetime,
 };
-use support::faults::FaultyStore;
+use support::{faults::FaultyStore, machines::boot};
 
 const PIPELINE: &str = "df-resource-sim";
 const DEFAULT_SEEDS: u64 = 300;
@@ -162,14 +161,6 @@ impl Tally {
 struct Run {
     violations: Vec<String>,
     tally: Tally,
-}
-
-fn boot() -> Boot {
-    Boot {
-        runner_binary_uri: Some("s3://sim/sluice".to_owned()),
-        api_url: Some("https://api.sim".to_owned()),
-        ..Boot::default()
-    }
 }
 
 async fn simulate(seed: u64) -> Run {

@@ -327,6 +327,73 @@ async fn terminate_after_times_the_resource_out_and_terminates_its_machine() {
     assert_eq!(world.compute.launches().len(), 1);
 }
 
+/// terminateAfter through the EC2 adapter on moto: the machine the resources stage
+/// launched there is terminated, and the resource is TIMEDOUT.
+#[tokio::test]
+async fn on_moto_terminate_after_gives_timedout_and_a_terminated_instance() {
+    let moto = Moto::start();
+    let compute = AwsCompute::new(&moto.sdk_config().await);
+    let world = box_world(json!({"terminateAfter": "30 minutes", "imageId": "ami-12c6146b",
+                                 "spotBidPrice": "0.05"}))
+    .await;
+    let boot = sluice::engine::resources::Boot {
+        instance_profiles: false,
+        ..boot()
+    };
+    let look = |minutes: i64| {
+        let world = &world;
+        let compute = &compute;
+        let boot = &boot;
+        async move {
+            world.clock.advance(TimeDelta::minutes(minutes));
+            let engine = world.engine();
+            engine.schedule_step().await.unwrap();
+            engine.dependencies_step().await.unwrap();
+            engine.resources_step(compute, boot).await.unwrap();
+            engine.reap_step().await.unwrap();
+        }
+    };
+    look(0).await;
+    look(1).await;
+    let machine = world.machine_of("Box").await;
+    assert!(machine.starts_with("i-"), "{machine}");
+    assert!(!compute.state(&machine).await.unwrap().is_gone());
+    // Its runner takes the work, which outlives terminateAfter
+    let task = world.claim_for("Work").await;
+    for _ in 0..31 {
+        // The runner keeps its lease meanwhile (it is alive, just slow)
+        let _ = world.engine().report_task_progress(&task, None).await;
+        look(1).await;
+    }
+    let resource = world.instance("Box").await;
+    assert_eq!(resource.status, Status::TimedOut, "{:?}", resource.waiting_on);
+    let described = moto_instance_state(&moto, &machine);
+    assert_eq!(described, "terminated");
+}
+
+/// The state moto gives an instance, read with the AWS CLI.
+fn moto_instance_state(moto: &Moto, id: &str) -> String {
+    let output = std::process::Command::new("aws")
+        .args(["ec2", "describe-instances", "--instance-ids", id])
+        .args([
+            "--endpoint-url",
+            &moto.endpoint(),
+            "--region",
+            "us-east-1",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .expect("the aws CLI");
+    let answer: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    answer["Reservations"][0]["Instances"][0]["State"]["Name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_crash_right_after_the_launch_does_not_launch_a_second_machine() {
     // Given the Box's launch attempt, made by a step that crashed right after RunInstances

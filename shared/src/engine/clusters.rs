@@ -321,24 +321,25 @@ pub(crate) fn cluster_request(
         market: market("masterInstanceBidPrice"),
         configurations: group_configurations("masterGroupConfiguration")?,
     };
-    let core_count = count("coreInstanceCount", 1)?;
-    let core = (core_count > 0).then(|| -> Result<NodeGroup, String> {
-        Ok(NodeGroup {
-            instance_type: fields.first("coreInstanceType").unwrap_or(&master_type).to_owned(),
-            count: core_count,
-            market: market("coreInstanceBidPrice"),
-            configurations: group_configurations("coreGroupConfiguration")?,
-        })
-    });
-    let task_count = count("taskInstanceCount", 0)?;
-    let task = (task_count > 0).then(|| -> Result<NodeGroup, String> {
-        Ok(NodeGroup {
-            instance_type: fields.first("taskInstanceType").unwrap_or(&master_type).to_owned(),
-            count: task_count,
-            market: market("taskInstanceBidPrice"),
-            configurations: group_configurations("taskGroupConfiguration")?,
-        })
-    });
+    // Core and task nodes: `<role>InstanceType` (the master's by default), count, bid and
+    // configuration; none when the count is 0.
+    let nodes = |role: &str, default_count: i32| -> Result<Option<NodeGroup>, String> {
+        let count = count(&format!("{role}InstanceCount"), default_count)?;
+        if count == 0 {
+            return Ok(None);
+        }
+        Ok(Some(NodeGroup {
+            instance_type: fields
+                .first(&format!("{role}InstanceType"))
+                .unwrap_or(&master_type)
+                .to_owned(),
+            count,
+            market: market(&format!("{role}InstanceBidPrice")),
+            configurations: group_configurations(&format!("{role}GroupConfiguration"))?,
+        }))
+    };
+    let core = nodes("core", 1)?;
+    let task = nodes("task", 0)?;
     let ami_version = fields.first("amiVersion").map(str::to_owned);
     let release_label = match (fields.first("releaseLabel"), &ami_version) {
         (Some(label), _) => Some(label.to_owned()),
@@ -377,8 +378,8 @@ pub(crate) fn cluster_request(
             ami_version,
             applications,
             master,
-            core: core.transpose()?,
-            task: task.transpose()?,
+            core,
+            task,
             bootstrap_actions,
             configurations: configurations(compiled, runtime, &fields.values("configuration"), 0)?,
             log_uri: fields
@@ -453,6 +454,33 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         let log_uri = fields.first("emrLogUri").or_else(|| fields.first("pipelineLogUri"));
         let (_, open) = self.open_work_on(resource, &[Status::Running]).await?;
+        // Steps of attempts that ended without them (canceled, timed out, taken back) must
+        // not hold the cluster: EMR runs one step at a time.
+        let running: Vec<String> = open
+            .iter()
+            .filter_map(|(_, task)| task.as_ref())
+            .filter(|task| task.record.hostname.as_deref() == Some(machine.id.as_str()))
+            .map(|task| task.record.id())
+            .collect();
+        let orphans: Vec<String> = steps
+            .iter()
+            .filter(|step| !step.state.is_over())
+            .filter(|step| {
+                step.name
+                    .split_once(' ')
+                    .is_some_and(|(attempt, _)| !running.iter().any(|id| id == attempt))
+            })
+            .map(|step| step.id.clone())
+            .collect();
+        if !orphans.is_empty() {
+            match compute.cancel_steps(&machine.id, &orphans).await {
+                Ok(()) => report.changed += 1,
+                Err(error) => report.problems.push(format!(
+                    "cluster {}: the steps of ended attempts could not be canceled: {error}",
+                    machine.id
+                )),
+            }
+        }
         for (instance, task) in open {
             let Some(task) = task else { continue };
             let (Some(task_id), true) = (

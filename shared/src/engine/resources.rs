@@ -560,15 +560,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                                 machine.id
                             ),
                         );
-                        self.end_in_failure(
-                            spec,
-                            attempt,
-                            instance,
-                            Event::ResourceFailed { retry: false },
-                            why,
-                            report,
-                        )
-                        .await
+                        self.resource_failed_for_good(spec, attempt, instance, why, report)
+                            .await
                     }
                     _ => self.look_again(attempt, now + self.limits.recheck, report).await,
                 }

@@ -108,6 +108,52 @@ impl FakeCompute {
         }
     }
 
+    /// Starts a machine (for `RunInstances`) or a cluster (`RunJobFlow`), unless a
+    /// capacity failure is queued for its market.
+    fn start(
+        &self,
+        operation: &'static str,
+        spot: bool,
+        token: &str,
+        tags: &[(String, String)],
+    ) -> Result<Machine, ComputeError> {
+        let mut cloud = self.cloud();
+        let failure = if spot {
+            cloud.spot_failures.pop_front()
+        } else {
+            cloud.on_demand_failures.pop_front()
+        };
+        if let Some(code) = failure {
+            return Err(ComputeError::Capacity {
+                operation,
+                code,
+                detail: "injected by the test".to_owned(),
+            });
+        }
+        cloud.next_id += 1;
+        let id = if operation == "RunJobFlow" {
+            format!("j-{:013X}", cloud.next_id)
+        } else {
+            format!("i-{:017x}", cloud.next_id)
+        };
+        let state = if cloud.slow_boot {
+            MachineState::Pending
+        } else {
+            MachineState::Running
+        };
+        cloud.machines.insert(
+            id.clone(),
+            FakeMachine {
+                token: token.to_owned(),
+                state: state.clone(),
+                spot,
+                worker_group: worker_group_of(tags),
+                steps: Vec::new(),
+            },
+        );
+        Ok(Machine { id, state, spot })
+    }
+
     /// Every cluster launch that started a cluster, in order.
     pub fn cluster_launches(&self) -> Vec<ClusterLaunch> {
         self.cloud().cluster_launches.clone()
@@ -170,39 +216,14 @@ impl Compute for FakeCompute {
     }
 
     async fn launch(&self, launch: &Launch) -> Result<Machine, ComputeError> {
-        let mut cloud = self.cloud();
-        let spot = launch.spec.market.is_spot();
-        let failure = if spot {
-            cloud.spot_failures.pop_front()
-        } else {
-            cloud.on_demand_failures.pop_front()
-        };
-        if let Some(code) = failure {
-            return Err(ComputeError::Capacity {
-                operation: "RunInstances",
-                code,
-                detail: "injected by the test".to_owned(),
-            });
-        }
-        cloud.next_id += 1;
-        let id = format!("i-{:017x}", cloud.next_id);
-        let state = if cloud.slow_boot {
-            MachineState::Pending
-        } else {
-            MachineState::Running
-        };
-        cloud.machines.insert(
-            id.clone(),
-            FakeMachine {
-                token: launch.token.clone(),
-                state: state.clone(),
-                spot,
-                worker_group: worker_group_of(&launch.tags),
-                steps: Vec::new(),
-            },
-        );
-        cloud.launches.push(launch.clone());
-        Ok(Machine { id, state, spot })
+        let machine = self.start(
+            "RunInstances",
+            launch.spec.market.is_spot(),
+            &launch.token,
+            &launch.tags,
+        )?;
+        self.cloud().launches.push(launch.clone());
+        Ok(machine)
     }
 
     async fn state(&self, id: &str) -> Result<MachineState, ComputeError> {
@@ -264,39 +285,9 @@ impl Compute for FakeCompute {
     }
 
     async fn launch_cluster(&self, launch: &ClusterLaunch) -> Result<Machine, ComputeError> {
-        let mut cloud = self.cloud();
-        let spot = launch.spec.any_spot();
-        let failure = if spot {
-            cloud.spot_failures.pop_front()
-        } else {
-            cloud.on_demand_failures.pop_front()
-        };
-        if let Some(code) = failure {
-            return Err(ComputeError::Capacity {
-                operation: "RunJobFlow",
-                code,
-                detail: "injected by the test".to_owned(),
-            });
-        }
-        cloud.next_id += 1;
-        let id = format!("j-{:013X}", cloud.next_id);
-        let state = if cloud.slow_boot {
-            MachineState::Pending
-        } else {
-            MachineState::Running
-        };
-        cloud.machines.insert(
-            id.clone(),
-            FakeMachine {
-                token: launch.token.clone(),
-                state: state.clone(),
-                spot,
-                worker_group: worker_group_of(&launch.tags),
-                steps: Vec::new(),
-            },
-        );
-        cloud.cluster_launches.push(launch.clone());
-        Ok(Machine { id, state, spot })
+        let cluster = self.start("RunJobFlow", launch.spec.any_spot(), &launch.token, &launch.tags)?;
+        self.cloud().cluster_launches.push(launch.clone());
+        Ok(cluster)
     }
 
     async fn steps(&self, cluster_id: &str) -> Result<Vec<Step>, ComputeError> {
