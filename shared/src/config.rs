@@ -42,6 +42,19 @@ pub const API_URL_VARIABLE: &str = "SLUICE_API_URL";
 pub const DEFAULT_IMAGE_VARIABLE: &str = "SLUICE_DEFAULT_IMAGE_ID";
 /// The instance type of an Ec2Resource that names none.
 pub const DEFAULT_INSTANCE_TYPE_VARIABLE: &str = "SLUICE_DEFAULT_INSTANCE_TYPE";
+/// Regions besides Sluice's own that resources launch in (`region`), comma-separated: the
+/// machine sweep looks there too.
+pub const REGIONS_VARIABLE: &str = "SLUICE_REGIONS";
+
+/// The regions of [`REGIONS_VARIABLE`].
+pub fn sweep_regions_from_env() -> Vec<String> {
+    std::env::var(REGIONS_VARIABLE)
+        .unwrap_or_default()
+        .split(',')
+        .map(|region| region.trim().to_owned())
+        .filter(|region| !region.is_empty())
+        .collect()
+}
 
 /// The machines' boot settings from the environment; unset ones stay unset (a launch that
 /// needs one then fails naming the variable).

@@ -86,7 +86,7 @@ async fn an_emr_cluster_runs_a_hive_and_a_pig_activity_as_steps_and_follows_them
         {"id": "Cluster", "type": "EmrCluster", "releaseLabel": "emr-6.15.0", "applications": ["Hive", "Pig"],
          "masterInstanceType": "m5.xlarge", "coreInstanceType": "r5.xlarge", "coreInstanceCount": "2",
          "coreInstanceBidPrice": "0.30", "taskInstanceType": "c5.xlarge", "taskInstanceCount": "3",
-         "taskInstanceBidPrice": "0.20", "keyPair": "ops", "subnetId": "subnet-1",
+         "taskInstanceBidPrice": "0.20", "keyPair": "ops", "subnetId": "subnet-1", "region": "us-west-2",
          "bootstrapAction": "s3://scripts/setup.sh,--mode,fast\\,safe",
          "configuration": {"ref": "YarnSite"}, "emrLogUri": "s3://logs/emr", "terminateAfter": "2 Hours",
          "role": "DataPipelineDefaultRole", "resourceRole": "DataPipelineDefaultResourceRole"},
@@ -146,6 +146,7 @@ async fn an_emr_cluster_runs_a_hive_and_a_pig_activity_as_steps_and_follows_them
         }]
     );
     assert_eq!(spec.log_uri.as_deref(), Some("s3://logs/emr"));
+    assert_eq!(spec.region.as_deref(), Some("us-west-2"));
     assert_eq!(
         (spec.key_pair.as_deref(), spec.subnet_id.as_deref()),
         (Some("ops"), Some("subnet-1"))
@@ -650,6 +651,7 @@ async fn the_emr_adapter_launches_finds_steps_and_terminates_on_moto() {
             key_pair: None,
             subnet_id: None,
             availability_zone: None,
+            region: None,
             master_security_group: None,
             slave_security_group: None,
             service_access_security_group: None,
@@ -662,12 +664,16 @@ async fn the_emr_adapter_launches_finds_steps_and_terminates_on_moto() {
         tags: vec![("sluice:pipeline".to_owned(), "df-moto".to_owned())],
     };
     // Nothing is found for a token never launched
-    assert_eq!(compute.find_cluster("sluice-never").await.unwrap(), None);
+    assert_eq!(compute.find_cluster("sluice-never", None).await.unwrap(), None);
     let cluster = compute.launch_cluster(&launch).await.unwrap();
     assert!(cluster.id.starts_with("j-"), "{cluster:?}");
     assert!(cluster.spot);
     // Found again by its token; the sweep sees it with the worker group it serves
-    let found = compute.find_cluster(token).await.unwrap().expect("found by its token");
+    let found = compute
+        .find_cluster(token, None)
+        .await
+        .unwrap()
+        .expect("found by its token");
     assert_eq!(found.id, cluster.id);
     let alive = compute.alive_tagged().await.unwrap();
     let tagged = alive
@@ -712,7 +718,7 @@ async fn the_emr_adapter_launches_finds_steps_and_terminates_on_moto() {
     compute.terminate(&cluster.id).await.unwrap();
     assert!(compute.state(&cluster.id).await.unwrap().is_gone());
     compute.terminate(&cluster.id).await.unwrap();
-    assert_eq!(compute.find_cluster(token).await.unwrap(), None);
+    assert_eq!(compute.find_cluster(token, None).await.unwrap(), None);
     assert!(
         compute
             .alive_tagged()

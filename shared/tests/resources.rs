@@ -40,7 +40,11 @@ async fn box_world(box_fields: Value) -> World {
 #[tokio::test]
 async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_ends() {
     // Given Work on an on-demand Ec2Resource
-    let world = box_world(json!({"securityGroupIds": "sg-1", "subnetId": "subnet-1", "keyPair": "ops"})).await;
+    let world = box_world(
+        json!({"securityGroupIds": "sg-1", "subnetId": "subnet-1", "keyPair": "ops",
+                                 "region": "eu-west-1", "availabilityZone": "eu-west-1b"}),
+    )
+    .await;
     // When the tick makes Work ready, the Box is asked for at once and launched
     world.tick().await;
     let resource = world.instance("Box").await;
@@ -53,6 +57,8 @@ async fn an_on_demand_machine_is_launched_for_ready_work_and_terminated_when_it_
     assert_eq!(launch.spec.image_id, "ami-0sluice");
     assert_eq!(launch.spec.security_group_ids, ["sg-1"]);
     assert_eq!(launch.spec.subnet_id.as_deref(), Some("subnet-1"));
+    assert_eq!(launch.spec.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(launch.spec.availability_zone.as_deref(), Some("eu-west-1b"));
     assert_eq!(
         launch.spec.instance_profile.as_deref(),
         Some("DataPipelineDefaultResourceRole")
@@ -214,7 +220,15 @@ async fn the_last_attempt_is_on_demand_with_use_on_demand_on_last_attempt() {
     let launches = world.compute.launches();
     assert_eq!(launches.len(), 1);
     assert_eq!(launches[0].spec.market, Market::OnDemand);
-    assert!(!world.compute.find(&launches[0].token).await.unwrap().unwrap().spot);
+    assert!(
+        !world
+            .compute
+            .find(&launches[0].token, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .spot
+    );
 }
 
 #[tokio::test]
@@ -414,6 +428,7 @@ async fn a_crash_right_after_the_launch_does_not_launch_a_second_machine() {
         key_pair: None,
         associate_public_ip_address: None,
         availability_zone: None,
+        region: None,
         instance_profile: None,
         user_data: String::new(),
         market: Market::OnDemand,
@@ -527,13 +542,14 @@ async fn the_ec2_adapter_launches_finds_watches_and_terminates_on_moto() {
         key_pair: None,
         associate_public_ip_address: None,
         availability_zone: None,
+        region: None,
         instance_profile: None,
         user_data: "#!/bin/bash\necho hello\n".to_owned(),
         market,
     };
     let tags = vec![("sluice:pipeline".to_owned(), "df-moto".to_owned())];
     // Nothing is found for a token never launched
-    assert_eq!(compute.find("sluice-never").await.unwrap(), None);
+    assert_eq!(compute.find("sluice-never", None).await.unwrap(), None);
     // An on-demand launch, found again by its token
     let on_demand = compute
         .launch(&Launch {
@@ -545,7 +561,7 @@ async fn the_ec2_adapter_launches_finds_watches_and_terminates_on_moto() {
         .unwrap();
     assert!(!on_demand.spot);
     let found = compute
-        .find("sluice-0000000000000001")
+        .find("sluice-0000000000000001", None)
         .await
         .unwrap()
         .expect("found by its token");
@@ -576,4 +592,56 @@ async fn the_ec2_adapter_launches_finds_watches_and_terminates_on_moto() {
         MachineState::Unknown
     );
     compute.terminate("i-0123456789abcdef0").await.unwrap();
+    // In another region (`region`): launched there, known by a region-qualified id, found,
+    // watched, swept and terminated there
+    let tags = vec![
+        ("sluice:pipeline".to_owned(), "df-moto".to_owned()),
+        (
+            "sluice:worker-group".to_owned(),
+            "df-moto/@Far_2026-03-01T00:00:00".to_owned(),
+        ),
+    ];
+    let far = compute
+        .launch(&Launch {
+            token: "sluice-0000000000000003".to_owned(),
+            spec: MachineSpec {
+                region: Some("eu-west-1".to_owned()),
+                ..spec(Market::OnDemand)
+            },
+            tags,
+        })
+        .await
+        .unwrap();
+    assert!(far.id.starts_with("eu-west-1:i-"), "{far:?}");
+    let found = compute
+        .find("sluice-0000000000000003", Some("eu-west-1"))
+        .await
+        .unwrap()
+        .expect("found in its region");
+    assert_eq!(found.id, far.id);
+    assert_eq!(compute.find("sluice-0000000000000003", None).await.unwrap(), None);
+    assert!(!compute.state(&far.id).await.unwrap().is_gone());
+    let swept = compute.alive_tagged().await.unwrap();
+    assert!(swept.iter().any(|tagged| tagged.machine.id == far.id), "{swept:?}");
+    compute.terminate(&far.id).await.unwrap();
+    assert!(compute.state(&far.id).await.unwrap().is_gone());
+    // A process that did not launch there sweeps it when told of the region
+    let other = AwsCompute::new(&moto.sdk_config().await).with_sweep_regions(["eu-west-1".to_owned()]);
+    let far_again = other
+        .launch(&Launch {
+            token: "sluice-0000000000000004".to_owned(),
+            spec: MachineSpec {
+                region: Some("eu-west-1".to_owned()),
+                ..spec(Market::OnDemand)
+            },
+            tags: vec![("sluice:pipeline".to_owned(), "df-moto".to_owned())],
+        })
+        .await
+        .unwrap();
+    let fresh = AwsCompute::new(&moto.sdk_config().await).with_sweep_regions(["eu-west-1".to_owned()]);
+    let swept = fresh.alive_tagged().await.unwrap();
+    assert!(
+        swept.iter().any(|tagged| tagged.machine.id == far_again.id),
+        "{swept:?}"
+    );
 }

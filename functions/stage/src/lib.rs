@@ -57,7 +57,7 @@ pub async fn serve(stage: Stage) -> Result<(), lambda_runtime::Error> {
     let deps = Deps::from_env().await?;
     let notifier = SnsNotifier::new(&deps.sdk);
     let storage = S3Storage::new(&deps.sdk);
-    let compute = AwsCompute::new(&deps.sdk);
+    let compute = AwsCompute::new(&deps.sdk).with_sweep_regions(sluice::config::sweep_regions_from_env());
     let engine = deps.engine();
     let ports = Ports {
         notifier: &notifier,

@@ -389,6 +389,7 @@ pub(crate) fn cluster_request(
             key_pair: fields.first("keyPair").map(str::to_owned),
             subnet_id: fields.first("subnetId").map(str::to_owned),
             availability_zone: fields.first("availabilityZone").map(str::to_owned),
+            region: fields.first("region").map(str::to_owned),
             master_security_group: fields.first("emrManagedMasterSecurityGroupId").map(str::to_owned),
             slave_security_group: fields.first("emrManagedSlaveSecurityGroupId").map(str::to_owned),
             service_access_security_group: fields.first("serviceAccessSecurityGroupId").map(str::to_owned),

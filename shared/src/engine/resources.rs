@@ -612,10 +612,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     ) -> Result<(), EngineError> {
         let now = self.now();
         let token = launch_token(&attempt.record);
+        let region = fields.first("region");
         let found = if is_cluster(spec) {
-            compute.find_cluster(&token).await
+            compute.find_cluster(&token, region).await
         } else {
-            compute.find(&token).await
+            compute.find(&token, region).await
         };
         let found = match found {
             Ok(found) => found,
@@ -771,6 +772,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             key_pair: fields.first("keyPair").map(str::to_owned),
             associate_public_ip_address: associate,
             availability_zone: fields.first("availabilityZone").map(str::to_owned),
+            region: fields.first("region").map(str::to_owned),
             instance_profile: fields
                 .first("resourceRole")
                 .filter(|_| boot.instance_profiles)

@@ -201,7 +201,7 @@ impl FakeCompute {
 }
 
 impl Compute for FakeCompute {
-    async fn find(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
+    async fn find(&self, token: &str, _region: Option<&str>) -> Result<Option<Machine>, ComputeError> {
         Ok(self
             .cloud()
             .machines
@@ -270,7 +270,7 @@ impl Compute for FakeCompute {
         Ok(())
     }
 
-    async fn find_cluster(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
+    async fn find_cluster(&self, token: &str, _region: Option<&str>) -> Result<Option<Machine>, ComputeError> {
         Ok(self
             .cloud()
             .machines

@@ -15,7 +15,11 @@ mod fake;
 
 pub use fake::FakeCompute;
 
-use std::future::Future;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    future::Future,
+    sync::Mutex,
+};
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -51,6 +55,8 @@ pub struct MachineSpec {
     pub key_pair: Option<String>,
     pub associate_public_ip_address: Option<bool>,
     pub availability_zone: Option<String>,
+    /// Where to launch, when not in Sluice's own region (`region`).
+    pub region: Option<String>,
     /// The instance profile (`resourceRole`).
     pub instance_profile: Option<String>,
     /// The boot script: it starts `sluice runner` for the resource's worker group.
@@ -160,6 +166,8 @@ pub struct ClusterSpec {
     pub key_pair: Option<String>,
     pub subnet_id: Option<String>,
     pub availability_zone: Option<String>,
+    /// Where to launch, when not in Sluice's own region (`region`).
+    pub region: Option<String>,
     pub master_security_group: Option<String>,
     pub slave_security_group: Option<String>,
     pub service_access_security_group: Option<String>,
@@ -236,7 +244,23 @@ pub struct Step {
 
 /// Whether a machine id is an EMR cluster's (`j-...`) rather than an EC2 instance's.
 pub fn is_cluster_id(id: &str) -> bool {
-    id.starts_with("j-")
+    unqualified(id).1.starts_with("j-")
+}
+
+/// A machine outside Sluice's own region is known as `<region>:<id>` (EC2 and EMR ids
+/// never hold a colon): the region, if any, and the service's own id.
+pub fn unqualified(id: &str) -> (Option<&str>, &str) {
+    match id.split_once(':') {
+        Some((region, bare)) => (Some(region), bare),
+        None => (None, id),
+    }
+}
+
+fn qualified(region: Option<&str>, id: &str) -> String {
+    match region {
+        Some(region) => format!("{region}:{id}"),
+        None => id.to_owned(),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -356,8 +380,13 @@ where
 
 /// Launches, watches and terminates machines.
 pub trait Compute: Send + Sync {
-    /// The machine launched with `token`, if any (the newest, if several).
-    fn find(&self, token: &str) -> impl Future<Output = Result<Option<Machine>, ComputeError>> + Send;
+    /// The machine launched with `token` in `region` (Sluice's own when `None`), if any
+    /// (the newest, if several).
+    fn find(
+        &self,
+        token: &str,
+        region: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Machine>, ComputeError>> + Send;
 
     /// Starts a machine. Callers look the token up with [`Compute::find`] first.
     fn launch(&self, launch: &Launch) -> impl Future<Output = Result<Machine, ComputeError>> + Send;
@@ -371,8 +400,12 @@ pub trait Compute: Send + Sync {
     /// Every machine and cluster tagged as Sluice's that has not ended.
     fn alive_tagged(&self) -> impl Future<Output = Result<Vec<Tagged>, ComputeError>> + Send;
 
-    /// The cluster launched with `token`, if any (the newest, if several).
-    fn find_cluster(&self, token: &str) -> impl Future<Output = Result<Option<Machine>, ComputeError>> + Send;
+    /// The cluster launched with `token` in `region`, if any (the newest, if several).
+    fn find_cluster(
+        &self,
+        token: &str,
+        region: Option<&str>,
+    ) -> impl Future<Output = Result<Option<Machine>, ComputeError>> + Send;
 
     /// Starts a cluster that stays up between steps. Callers look the token up first.
     fn launch_cluster(&self, launch: &ClusterLaunch) -> impl Future<Output = Result<Machine, ComputeError>> + Send;
@@ -396,70 +429,162 @@ pub trait Compute: Send + Sync {
 }
 
 /// The compute port on AWS: machines on EC2, clusters and their steps on EMR. Machine
-/// calls on an id go to the service that made it (`j-...` is EMR's).
-#[derive(Debug, Clone)]
+/// calls on an id go to the service that made it (`j-...` is EMR's), in the region it
+/// names (`us-west-2:i-...`; Sluice's own region when it names none).
+#[derive(Debug)]
 pub struct AwsCompute {
-    ec2: ec2::Ec2Compute,
-    emr: emr::EmrClusters,
+    config: SdkConfig,
+    home: Option<String>,
+    /// The clients of each region used so far, Sluice's own under "".
+    clients: Mutex<BTreeMap<String, (ec2::Ec2Compute, emr::EmrClusters)>>,
+    /// The regions the sweep looks in besides Sluice's own: those named at start
+    /// (`SLUICE_REGIONS`) and those this process launched in.
+    sweep_regions: Mutex<BTreeSet<String>>,
 }
 
 impl AwsCompute {
     pub fn new(config: &SdkConfig) -> Self {
         Self {
-            ec2: ec2::Ec2Compute::new(config),
-            emr: emr::EmrClusters::new(config),
+            home: config.region().map(|region| region.as_ref().to_owned()),
+            config: config.clone(),
+            clients: Mutex::new(BTreeMap::new()),
+            sweep_regions: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Also sweeps these regions for machines Sluice launched there.
+    pub fn with_sweep_regions(self, regions: impl IntoIterator<Item = String>) -> Self {
+        self.sweep_regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend(regions.into_iter().filter(|region| !region.trim().is_empty()));
+        self
+    }
+
+    /// `region`, or `None` when it is Sluice's own.
+    fn elsewhere<'r>(&self, region: Option<&'r str>) -> Option<&'r str> {
+        region.filter(|region| Some(*region) != self.home.as_deref())
+    }
+
+    fn clients(&self, region: Option<&str>) -> (ec2::Ec2Compute, emr::EmrClusters) {
+        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        clients
+            .entry(region.unwrap_or_default().to_owned())
+            .or_insert_with(|| {
+                let config = match region {
+                    Some(region) => self
+                        .config
+                        .to_builder()
+                        .region(aws_config::Region::new(region.to_owned()))
+                        .build(),
+                    None => self.config.clone(),
+                };
+                (ec2::Ec2Compute::new(&config), emr::EmrClusters::new(&config))
+            })
+            .clone()
+    }
+
+    fn launched_in(&self, region: Option<&str>) {
+        if let Some(region) = region {
+            self.sweep_regions
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(region.to_owned());
         }
     }
 }
 
+fn in_region(region: Option<&str>, machine: Machine) -> Machine {
+    Machine {
+        id: qualified(region, &machine.id),
+        ..machine
+    }
+}
+
 impl Compute for AwsCompute {
-    async fn find(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
-        self.ec2.find(token).await
+    async fn find(&self, token: &str, region: Option<&str>) -> Result<Option<Machine>, ComputeError> {
+        let region = self.elsewhere(region);
+        let found = self.clients(region).0.find(token).await?;
+        Ok(found.map(|machine| in_region(region, machine)))
     }
 
     async fn launch(&self, launch: &Launch) -> Result<Machine, ComputeError> {
-        self.ec2.launch(launch).await
+        let region = self.elsewhere(launch.spec.region.as_deref());
+        self.launched_in(region);
+        let machine = self.clients(region).0.launch(launch).await?;
+        Ok(in_region(region, machine))
     }
 
     async fn state(&self, id: &str) -> Result<MachineState, ComputeError> {
-        if is_cluster_id(id) {
-            self.emr.state(id).await
+        let (region, bare) = unqualified(id);
+        let (ec2, emr) = self.clients(region);
+        if is_cluster_id(bare) {
+            emr.state(bare).await
         } else {
-            self.ec2.state(id).await
+            ec2.state(bare).await
         }
     }
 
     async fn terminate(&self, id: &str) -> Result<(), ComputeError> {
-        if is_cluster_id(id) {
-            self.emr.terminate(id).await
+        let (region, bare) = unqualified(id);
+        let (ec2, emr) = self.clients(region);
+        if is_cluster_id(bare) {
+            emr.terminate(bare).await
         } else {
-            self.ec2.terminate(id).await
+            ec2.terminate(bare).await
         }
     }
 
     async fn alive_tagged(&self) -> Result<Vec<Tagged>, ComputeError> {
-        let mut alive = self.ec2.alive_tagged().await?;
-        alive.extend(self.emr.alive_tagged().await?);
+        let elsewhere: Vec<String> = self
+            .sweep_regions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        let regions = std::iter::once(None).chain(
+            elsewhere
+                .iter()
+                .map(|region| self.elsewhere(Some(region.as_str())))
+                .filter(Option::is_some),
+        );
+        let mut alive = Vec::new();
+        for region in regions {
+            let (ec2, emr) = self.clients(region);
+            for mut tagged in ec2.alive_tagged().await?.into_iter().chain(emr.alive_tagged().await?) {
+                tagged.machine = in_region(region, tagged.machine);
+                alive.push(tagged);
+            }
+        }
         Ok(alive)
     }
 
-    async fn find_cluster(&self, token: &str) -> Result<Option<Machine>, ComputeError> {
-        self.emr.find(token).await
+    async fn find_cluster(&self, token: &str, region: Option<&str>) -> Result<Option<Machine>, ComputeError> {
+        let region = self.elsewhere(region);
+        let found = self.clients(region).1.find(token).await?;
+        Ok(found.map(|machine| in_region(region, machine)))
     }
 
     async fn launch_cluster(&self, launch: &ClusterLaunch) -> Result<Machine, ComputeError> {
-        self.emr.launch(launch).await
+        let region = self.elsewhere(launch.spec.region.as_deref());
+        self.launched_in(region);
+        let cluster = self.clients(region).1.launch(launch).await?;
+        Ok(in_region(region, cluster))
     }
 
     async fn steps(&self, cluster_id: &str) -> Result<Vec<Step>, ComputeError> {
-        self.emr.steps(cluster_id).await
+        let (region, bare) = unqualified(cluster_id);
+        self.clients(region).1.steps(bare).await
     }
 
     async fn add_steps(&self, cluster_id: &str, steps: &[StepSpec]) -> Result<Vec<String>, ComputeError> {
-        self.emr.add_steps(cluster_id, steps).await
+        let (region, bare) = unqualified(cluster_id);
+        self.clients(region).1.add_steps(bare, steps).await
     }
 
     async fn cancel_steps(&self, cluster_id: &str, step_ids: &[String]) -> Result<(), ComputeError> {
-        self.emr.cancel_steps(cluster_id, step_ids).await
+        let (region, bare) = unqualified(cluster_id);
+        self.clients(region).1.cancel_steps(bare, step_ids).await
     }
 }
