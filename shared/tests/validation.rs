@@ -656,3 +656,25 @@ fn a_secret_field_of_ones_own_is_kept_without_a_warning_and_an_unknown_secret_is
     assert_warning(&report, Some("Work"), Some("*passwrd"), "has no field \"*passwrd\"");
     assert!(!format!("{report:?}").contains("s3cr3t"), "the secret is never quoted");
 }
+
+#[test]
+fn work_that_has_no_emr_step_form_is_warned_about_on_an_emr_cluster() {
+    let report = validated(pipeline(vec![
+        json!({"id": "Cluster", "type": "EmrCluster"}),
+        json!({"id": "Out", "type": "S3DataNode", "directoryPath": "s3://bucket/out/"}),
+        json!({"id": "Copy", "type": "CopyActivity", "input": {"ref": "In"}, "output": {"ref": "Out"},
+               "runsOn": {"ref": "Cluster"}}),
+        json!({"id": "Step", "type": "EmrActivity", "step": "command-runner.jar,echo,hi", "runsOn": {"ref": "Cluster"}}),
+    ]));
+    assert_warning(
+        &report,
+        Some("Copy"),
+        Some("runsOn"),
+        "CopyActivity runs on an EmrCluster, where Sluice runs EMR steps only",
+    );
+    assert!(
+        !report.warnings.iter().any(|issue| issue.id.as_deref() == Some("Step")),
+        "{:?}",
+        report.warnings
+    );
+}

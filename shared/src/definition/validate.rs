@@ -715,6 +715,26 @@ impl<'a> Validator<'a> {
                         "both runsOn and workerGroup are set: runsOn wins and workerGroup is ignored",
                     ));
                 }
+                // On an EmrCluster, Sluice submits the work as EMR steps: only the types
+                // that have a step form run there.
+                let on_cluster = self
+                    .inheritance
+                    .reference(index, "runsOn")
+                    .and_then(|id| self.inheritance.index(id))
+                    .and_then(|target| self.inheritance.type_name(target))
+                    == Some("EmrCluster");
+                if on_cluster && !crate::engine::clusters::STEP_ACTIVITIES.contains(&spec.name) {
+                    self.warning(Issue::field(
+                        &object.id,
+                        "runsOn",
+                        format!(
+                            "{} runs on an EmrCluster, where Sluice runs EMR steps only ({}); it will fail there: \
+                             give it an Ec2Resource or a workerGroup",
+                            spec.name,
+                            crate::engine::clusters::STEP_ACTIVITIES.join(", ")
+                        ),
+                    ));
+                }
             }
             Category::DataNode if spec.name == "DynamoDBDataNode" => {
                 // AWS: "DynamoDBDataNode does not support the Exists precondition".
