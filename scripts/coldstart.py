@@ -117,10 +117,12 @@ def main():
             GlobalSecondaryIndexes=[{"IndexName": "due", "Projection": {"ProjectionType": "ALL"},
                                      "KeySchema": [{"AttributeName": "due_pk", "KeyType": "HASH"},
                                                    {"AttributeName": "due_sk", "KeyType": "RANGE"}]}])
-        # moto sets up its EC2 on the first call (about 1.5 s): not the resources function's
-        # cold start, so it happens here, before any is timed.
-        boto3.client("ec2", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                     aws_secret_access_key="testing").describe_instances()
+        # moto sets up its EC2 and EMR on the first call (EC2 about 1.5 s): not the resources
+        # function's cold start, so it happens here, before any is timed.
+        for service, call in (("ec2", "describe_instances"), ("emr", "list_clusters")):
+            client = boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+            getattr(client, call)()
         runtime = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
         threading.Thread(target=runtime.serve_forever, daemon=True).start()
         for function in FUNCTIONS:
