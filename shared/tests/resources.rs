@@ -381,31 +381,19 @@ async fn on_moto_terminate_after_gives_timedout_and_a_terminated_instance() {
     }
     let resource = world.instance("Box").await;
     assert_eq!(resource.status, Status::TimedOut, "{:?}", resource.waiting_on);
-    let described = moto_instance_state(&moto, &machine);
+    let described = moto_instance_state(&moto, &machine).await;
     assert_eq!(described, "terminated");
 }
 
-/// The state moto gives an instance, read with the AWS CLI.
-fn moto_instance_state(moto: &Moto, id: &str) -> String {
-    let output = std::process::Command::new("aws")
-        .args(["ec2", "describe-instances", "--instance-ids", id])
-        .args([
-            "--endpoint-url",
-            &moto.endpoint(),
-            "--region",
-            "us-east-1",
-            "--output",
-            "json",
-        ])
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .output()
-        .expect("the aws CLI");
-    let answer: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    answer["Reservations"][0]["Instances"][0]["State"]["Name"]
-        .as_str()
+/// The state moto gives an instance, read with EC2's own client rather than the adapter.
+async fn moto_instance_state(moto: &Moto, id: &str) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(&moto.sdk_config().await);
+    let answer = ec2.describe_instances().instance_ids(id).send().await.unwrap();
+    answer.reservations()[0].instances()[0]
+        .state()
+        .and_then(|state| state.name())
+        .map(|name| name.as_str().to_owned())
         .unwrap_or_default()
-        .to_owned()
 }
 
 #[tokio::test]
