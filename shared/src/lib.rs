@@ -8,6 +8,7 @@ pub mod api;
 pub mod cloud;
 pub mod concurrent;
 pub mod config;
+pub mod data;
 pub mod definition;
 pub mod engine;
 pub mod expr;

@@ -27,6 +27,9 @@ pub struct EngineTaskSource<'e, 'a, S, P> {
     compiled: Mutex<HashMap<(String, u32), Arc<CompiledPipeline>>>,
 }
 
+/// The fields whose objects come with a task.
+const REFERENCES: &[&str] = &["input", "output", "database", "dataFormat"];
+
 impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
     pub fn new(engine: &'e Engine<'a, S, P>) -> Self {
         Self {
@@ -35,17 +38,18 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
         }
     }
 
-    /// The evaluated fields of the activity's `input` and `output` objects; those that
-    /// cannot be read are left out (staging then says which is missing).
+    /// The evaluated fields of the objects the activity's work needs (its `input`,
+    /// `output` and `database`, and what those name in turn); those that cannot be read
+    /// are left out (the work then says which is missing).
     async fn referenced(&self, assignment: &TaskAssignment) -> Vec<ObjectFields> {
         if assignment.kind != AttemptKind::Activity {
             return Vec::new();
         }
-        let ids: Vec<&str> = assignment
+        let ids: Vec<String> = assignment
             .fields
             .iter()
-            .filter(|(key, _)| key == "input" || key == "output")
-            .map(|(_, id)| id.as_str())
+            .filter(|(key, _)| REFERENCES.contains(&key.as_str()))
+            .map(|(_, id)| id.clone())
             .collect();
         if ids.is_empty() {
             return Vec::new();
@@ -53,13 +57,26 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
         let Some((compiled, runtime)) = self.context(assignment).await else {
             return Vec::new();
         };
-        ids.into_iter()
-            .map(|id| ObjectFields {
-                id: id.to_owned(),
-                fields: compiled.evaluated_fields(id, &runtime, None),
-            })
-            .filter(|object| !object.fields.is_empty())
-            .collect()
+        // The objects those name in turn (a data node's database and format), once each.
+        let mut pending = ids;
+        let mut objects: Vec<ObjectFields> = Vec::new();
+        while let Some(id) = pending.pop() {
+            if objects.iter().any(|object| object.id == id) {
+                continue;
+            }
+            let fields = compiled.evaluated_fields(&id, &runtime, None);
+            if fields.is_empty() {
+                continue;
+            }
+            pending.extend(
+                fields
+                    .iter()
+                    .filter(|(key, _)| REFERENCES.contains(&key.as_str()))
+                    .map(|(_, id)| id.clone()),
+            );
+            objects.push(ObjectFields { id, fields });
+        }
+        objects
     }
 
     async fn context(&self, assignment: &TaskAssignment) -> Option<(Arc<CompiledPipeline>, Runtime)> {

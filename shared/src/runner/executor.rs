@@ -123,6 +123,9 @@ impl<'s, St: Storage> Executor<'s, St> {
         }
         let mut warnings = Vec::new();
         let ended = match WorkDir::create(&self.settings.work_root, &task.task_id) {
+            Ok(work) if task.type_name == "SqlActivity" => {
+                Ended::Outcome(super::sql::sql_activity(self.storage, task, work.path()).await)
+            }
             Ok(work) => self.execute_in(task, &work, &mut stop, &mut warnings).await,
             Err(message) => Ended::Outcome(failure(task, SETUP_FAILED, message)),
         };

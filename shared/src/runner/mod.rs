@@ -12,6 +12,7 @@ pub mod executor;
 pub mod logs;
 pub mod run_loop;
 pub mod serverless;
+pub mod sql;
 pub mod storage;
 
 use std::future::Future;

@@ -1,6 +1,7 @@
 //! The activities stage: runs, inside the `activities` function, the activities whose
 //! definition names no runner (no `runsOn`, no `workerGroup`: a Sluice extension that
-//! `validate` warns about). So far that is `CopyActivity` between S3 data nodes; any other
+//! `validate` warns about). So far that is `CopyActivity` between S3 data nodes and
+//! `SqlActivity`; any other
 //! activity there fails at once with an error that says which runner to give it, instead of
 //! waiting for a runner that will never come.
 
@@ -14,6 +15,9 @@ use crate::{
     engine::{Engine, compiled::SERVERLESS_WORKER_GROUP},
     store::RunStore,
 };
+
+/// The activities the `activities` function runs itself when they name no runner.
+pub const SERVERLESS_TYPES: &[&str] = &["CopyActivity", "SqlActivity"];
 
 /// The error id of an activity that needs a runner but names none.
 pub const NEEDS_RUNNER: &str = "Sluice.NeedsRunner";
@@ -60,7 +64,7 @@ where
                 continue;
             }
         }
-        let outcome = if task.type_name == "CopyActivity" {
+        let outcome = if SERVERLESS_TYPES.contains(&task.type_name.as_str()) {
             let (_keep, stop) = watch::channel(None);
             match executor.execute(&task, stop).await.ended {
                 Ended::Outcome(outcome) => outcome,
@@ -73,7 +77,7 @@ where
                 format!(
                     "{} \"{}\" needs a machine to run on: give it a workerGroup (and start `sluice runner \
                      --worker-group NAME`) or a runsOn resource; without either, Sluice runs only CopyActivity \
-                     between S3DataNodes itself",
+                     between S3DataNodes and SqlActivity itself",
                     if task.type_name.is_empty() {
                         "object"
                     } else {

@@ -1,0 +1,4 @@
+//! Moving data: the databases of a definition and the SQL scripts run on them.
+
+pub mod database;
+pub mod script;
