@@ -725,3 +725,45 @@ async fn the_activities_stage_stops_when_its_time_is_up() {
     assert_eq!(world.instance("A").await.status, Status::Finished);
     assert_eq!(world.instance("B").await.status, Status::Finished);
 }
+
+#[tokio::test]
+async fn the_activities_stage_runs_a_sql_activity_with_its_database_and_its_secret() {
+    // Given a SqlActivity with no runner on the machine's PostgreSQL, its password a
+    // `*password` field (loopback trusts it, so any password logs in), its script evaluated
+    let url =
+        std::env::var("SLUICE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let (_, rest) = url.split_once("://").unwrap();
+    let (user, address) = rest.split_once('@').unwrap();
+    let table = format!("sluice_serverless_{}", std::process::id());
+    let (storage, _, _) = s3().await;
+    let world = serverless_world(vec![
+        json!({"id": "Warehouse", "type": "JdbcDatabase", "connectionString": format!("jdbc:postgresql://{address}"),
+               "jdbcDriverClass": "org.postgresql.Driver", "username": user, "*password": "not-for-logs"}),
+        json!({"id": "Load", "type": "SqlActivity", "database": {"ref": "Warehouse"},
+               "script": format!("CREATE TABLE {table} (day text); INSERT INTO {table} VALUES (?), ('#{{format(@scheduledStartTime, 'YYYY-MM-dd')}}');"),
+               "scriptArgument": "first"}),
+        json!({"id": "Broken", "type": "SqlActivity", "database": {"ref": "Warehouse"},
+               "script": format!("SELECT 1; SELECT * FROM {table}_missing")}),
+    ])
+    .await;
+    let engine = world.engine();
+    // When the activities stage runs
+    let report = sluice::runner::serverless::serverless_step(&engine, &storage, all_the_time).await;
+    // Then the script ran with the argument and the evaluated day, and the broken one
+    // failed naming its statement, with no password in any message
+    assert_eq!((report.finished, report.failed), (1, 1), "{report:?}");
+    assert_eq!(world.instance("Load").await.status, Status::Finished);
+    let broken = world.instance("Broken").await;
+    let message = broken.error.error_message.unwrap_or_default();
+    assert!(message.contains("statement 2 of 2"), "{message}");
+    assert!(!message.contains("not-for-logs"), "{message}");
+    let mut db = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    let days: Vec<String> = sqlx::query_scalar(&format!("SELECT day FROM {table} ORDER BY day"))
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(days, ["2026-01-01", "first"]);
+    sqlx::Executor::execute(&mut db, sqlx::raw_sql(&format!("DROP TABLE {table}")))
+        .await
+        .unwrap();
+}

@@ -1,4 +1,6 @@
-//! Moving data: the databases of a definition and the SQL scripts run on them.
+//! Moving data: the databases of a definition, the SQL scripts run on them, and the
+//! formats data is read and written in.
 
 pub mod database;
+pub mod format;
 pub mod script;
