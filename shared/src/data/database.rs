@@ -187,7 +187,58 @@ impl Database {
         })
     }
 
-    fn connect_error(&self, error: &sqlx::Error) -> SqlError {
+    /// A connection to a PostgreSQL-protocol server.
+    pub(crate) async fn connect_postgres(&self) -> Result<PgConnection, SqlError> {
+        let mut options = PgConnectOptions::new_without_pgpass()
+            .host(&self.host)
+            .port(self.port)
+            .ssl_mode(match self.tls {
+                Tls::Prefer => PgSslMode::Prefer,
+                Tls::Require => PgSslMode::Require,
+                Tls::VerifyFull => PgSslMode::VerifyFull,
+                Tls::Disable => PgSslMode::Disable,
+            })
+            .application_name("sluice");
+        if let Some(username) = &self.username {
+            options = options.username(username);
+        }
+        if let Some(password) = &self.password {
+            options = options.password(password);
+        }
+        if let Some(database) = &self.database {
+            options = options.database(database);
+        }
+        PgConnection::connect_with(&options)
+            .await
+            .map_err(|error| self.connect_error(&error))
+    }
+
+    /// A connection to a MySQL-protocol server.
+    pub(crate) async fn connect_mysql(&self) -> Result<MySqlConnection, SqlError> {
+        let mut options = MySqlConnectOptions::new()
+            .host(&self.host)
+            .port(self.port)
+            .ssl_mode(match self.tls {
+                Tls::Prefer => MySqlSslMode::Preferred,
+                Tls::Require => MySqlSslMode::Required,
+                Tls::VerifyFull => MySqlSslMode::VerifyIdentity,
+                Tls::Disable => MySqlSslMode::Disabled,
+            });
+        if let Some(username) = &self.username {
+            options = options.username(username);
+        }
+        if let Some(password) = &self.password {
+            options = options.password(password);
+        }
+        if let Some(database) = &self.database {
+            options = options.database(database);
+        }
+        MySqlConnection::connect_with(&options)
+            .await
+            .map_err(|error| self.connect_error(&error))
+    }
+
+    pub(crate) fn connect_error(&self, error: &sqlx::Error) -> SqlError {
         let mut message = error.to_string();
         if let Some(password) = self.password.as_deref().filter(|password| !password.is_empty()) {
             message = message.replace(password, "***");
@@ -217,28 +268,7 @@ impl Database {
     }
 
     async fn run_postgres(&self, statements: &[Statement], args: &[String]) -> Result<usize, SqlError> {
-        let mut options = PgConnectOptions::new_without_pgpass()
-            .host(&self.host)
-            .port(self.port)
-            .ssl_mode(match self.tls {
-                Tls::Prefer => PgSslMode::Prefer,
-                Tls::Require => PgSslMode::Require,
-                Tls::VerifyFull => PgSslMode::VerifyFull,
-                Tls::Disable => PgSslMode::Disable,
-            })
-            .application_name("sluice");
-        if let Some(username) = &self.username {
-            options = options.username(username);
-        }
-        if let Some(password) = &self.password {
-            options = options.password(password);
-        }
-        if let Some(database) = &self.database {
-            options = options.database(database);
-        }
-        let mut connection = PgConnection::connect_with(&options)
-            .await
-            .map_err(|error| self.connect_error(&error))?;
+        let mut connection = self.connect_postgres().await?;
         let mut transaction = connection.begin().await.map_err(|error| self.connect_error(&error))?;
         let mut args = args.iter().cloned();
         for (index, statement) in statements.iter().enumerate() {
@@ -258,27 +288,7 @@ impl Database {
     }
 
     async fn run_mysql(&self, statements: &[Statement], args: &[String]) -> Result<usize, SqlError> {
-        let mut options = MySqlConnectOptions::new()
-            .host(&self.host)
-            .port(self.port)
-            .ssl_mode(match self.tls {
-                Tls::Prefer => MySqlSslMode::Preferred,
-                Tls::Require => MySqlSslMode::Required,
-                Tls::VerifyFull => MySqlSslMode::VerifyIdentity,
-                Tls::Disable => MySqlSslMode::Disabled,
-            });
-        if let Some(username) = &self.username {
-            options = options.username(username);
-        }
-        if let Some(password) = &self.password {
-            options = options.password(password);
-        }
-        if let Some(database) = &self.database {
-            options = options.database(database);
-        }
-        let mut connection = MySqlConnection::connect_with(&options)
-            .await
-            .map_err(|error| self.connect_error(&error))?;
+        let mut connection = self.connect_mysql().await?;
         let mut transaction = connection.begin().await.map_err(|error| self.connect_error(&error))?;
         let mut args = args.iter();
         for (index, statement) in statements.iter().enumerate() {

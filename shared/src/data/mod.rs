@@ -4,3 +4,4 @@
 pub mod database;
 pub mod format;
 pub mod script;
+pub mod table;

@@ -1,15 +1,20 @@
-//! `CopyActivity` between two `S3DataNode`s: AWS's fast S3 to S3 copy, object by object
+//! `CopyActivity`. Between two `S3DataNode`s: AWS's fast S3 to S3 copy, object by object
 //! inside S3. A `filePath` input copies one object (to the output's `filePath`, or into its
 //! `directoryPath` under the same name); a `directoryPath` input copies every object below
 //! it into the output's `directoryPath`, keeping the path below the prefix.
 //!
-//! Record-by-record copies (SQL data nodes, format changes) belong to the data issue;
-//! anything other than S3 to S3 fails with an error that says so.
+//! From a SQL data node to S3: the node's query (or table) written in the output's
+//! `dataFormat` (CSV when it has none) to its `filePath`, or to `<input id>.<ext>` in its
+//! `directoryPath`. From S3 to a SQL data node: every input object read in the input's
+//! `dataFormat` and loaded into the table in one transaction.
+
+use std::path::Path;
 
 use super::{
     ObjectFields, Storage, Task, TaskOutcome,
     storage::{folder_prefix, relative_key, split_s3_uri},
 };
+use crate::data::{format::Format, table::TableNode};
 
 /// The error id of a copy that could not be made.
 pub const COPY_FAILED: &str = "Sluice.CopyFailed";
@@ -39,7 +44,7 @@ fn location(task: &Task, role: &str) -> Result<(String, S3Location), String> {
     let type_name = node.field("type").unwrap_or("object without a type");
     if type_name != "S3DataNode" {
         return Err(format!(
-            "CopyActivity \"{}\": its {role} \"{id}\" is a {type_name}; Sluice copies between S3DataNodes so far",
+            "CopyActivity \"{}\": its {role} \"{id}\" is a {type_name}; Sluice copies from S3 to S3, from a SQL data node to S3 and from S3 to a SQL data node so far",
             task.object_id
         ));
     }
@@ -61,12 +66,137 @@ fn file_name(uri: &str) -> &str {
     uri.rsplit('/').next().unwrap_or(uri)
 }
 
-/// Copies and answers FINISHED, or FAILED with what went wrong and how far it got.
-pub async fn copy_activity<St: Storage>(storage: &St, task: &Task) -> TaskOutcome {
-    match copy(storage, task).await {
+/// Copies and answers FINISHED, or FAILED with what went wrong and how far it got; `work`
+/// holds the data of a copy to or from a database on its way.
+pub async fn copy_activity<St: Storage>(storage: &St, task: &Task, work: &Path) -> TaskOutcome {
+    let result = match (
+        node_type(task, "input").as_deref(),
+        node_type(task, "output").as_deref(),
+    ) {
+        (Some(input), Some("S3DataNode")) if SQL_NODES.contains(&input) => export(storage, task, work).await,
+        (Some("S3DataNode"), Some(output)) if SQL_NODES.contains(&output) => import(storage, task, work).await,
+        _ => copy(storage, task).await,
+    };
+    match result {
         Ok(_) => TaskOutcome::finished(),
         Err(message) => TaskOutcome::failed(super::TaskStatus::Failed, COPY_FAILED, message),
     }
+}
+
+/// The data nodes that are tables.
+const SQL_NODES: &[&str] = &["SqlDataNode", "MySqlDataNode", "RedshiftDataNode"];
+
+fn node_type(task: &Task, role: &str) -> Option<String> {
+    let id = task.field(role)?;
+    task.referenced(id)?.field("type").map(str::to_owned)
+}
+
+/// The node of `role` as a table, with its database.
+fn table_node(task: &Task, role: &str) -> Result<TableNode, String> {
+    let id = task
+        .field(role)
+        .ok_or_else(|| format!("CopyActivity \"{}\" has no {role}", task.object_id))?;
+    let node = task.referenced(id).ok_or_else(|| {
+        format!(
+            "CopyActivity \"{}\": its {role} \"{id}\" did not come with the task",
+            task.object_id
+        )
+    })?;
+    let values = |object: &ObjectFields, key: &str| object.values(key).into_iter().map(str::to_owned).collect();
+    let database = node
+        .field("database")
+        .and_then(|database_id| task.referenced(database_id));
+    let database_fields = |key: &str| database.map(|database| values(database, key)).unwrap_or_default();
+    let database = node
+        .field("database")
+        .map(|database_id| (database_id, &database_fields as &dyn Fn(&str) -> Vec<String>));
+    TableNode::from_fields(id, |key| values(node, key), database)
+        .map_err(|error| format!("CopyActivity \"{}\": {error}", task.object_id))
+}
+
+/// The data format of the S3 node of `role` (CSV when it names none).
+fn format_of(task: &Task, role: &str) -> Result<Format, String> {
+    let node = task.field(role).and_then(|id| task.referenced(id));
+    let Some(format_id) = node.and_then(|node| node.field("dataFormat")) else {
+        return Ok(Format::Csv { escape: None });
+    };
+    let object = task.referenced(format_id).ok_or_else(|| {
+        format!(
+            "CopyActivity \"{}\": its data format \"{format_id}\" did not come with the task",
+            task.object_id
+        )
+    })?;
+    Format::from_fields(format_id, |key| object.field(key).map(str::to_owned))
+        .map_err(|error| format!("CopyActivity \"{}\": {error}", task.object_id))
+}
+
+/// SQL to S3: the rows to a file, the file to its object.
+async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
+    let node = table_node(task, "input")?;
+    let format = format_of(task, "output")?;
+    let (_, output) = location(task, "output")?;
+    let extension = match format {
+        Format::Csv { .. } => "csv",
+        Format::Tsv { .. } => "tsv",
+        Format::Custom { .. } => "txt",
+    };
+    let target = match output {
+        S3Location::File(file) => file,
+        S3Location::Directory(directory) => format!("{}{}.{extension}", folder_uri(&directory), node.object_id),
+    };
+    let path = work.join(format!("export.{extension}"));
+    let failed = |error: String| format!("CopyActivity \"{}\": {error}", task.object_id);
+    let file = std::fs::File::create(&path).map_err(|error| failed(format!("{}: {error}", path.display())))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let rows = node
+        .export(&format, &mut writer)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    drop(writer);
+    storage
+        .upload(&path, &target)
+        .await
+        .map_err(|error| failed(format!("{rows} rows read, but {error}")))?;
+    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
+}
+
+/// S3 to SQL: every input object, in order, loaded in one transaction.
+async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
+    let node = table_node(task, "output")?;
+    let format = format_of(task, "input")?;
+    let (input_id, input) = location(task, "input")?;
+    let failed = |error: String| format!("CopyActivity \"{}\": {error}", task.object_id);
+    let objects = match input {
+        S3Location::File(file) => vec![file],
+        S3Location::Directory(directory) => {
+            let mut objects = storage
+                .list(&directory)
+                .await
+                .map_err(|error| failed(error.to_string()))?;
+            objects.sort();
+            if objects.is_empty() {
+                return Err(failed(format!(
+                    "there is nothing to load under {directory} (input \"{input_id}\")"
+                )));
+            }
+            objects
+        }
+    };
+    let mut inputs: Vec<Box<dyn std::io::Read + Send>> = Vec::new();
+    for (index, uri) in objects.iter().enumerate() {
+        let path = work.join(format!("import-{index}"));
+        storage
+            .download(uri, &path)
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        let file = std::fs::File::open(&path).map_err(|error| failed(format!("{}: {error}", path.display())))?;
+        inputs.push(Box::new(std::io::BufReader::new(file)));
+    }
+    let rows = node
+        .import(&format, inputs)
+        .await
+        .map_err(|error| failed(format!("{error} (from {})", objects.join(", "))))?;
+    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
 }
 
 /// The copies made: (from, to) pairs, all done before it answers.

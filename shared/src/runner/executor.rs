@@ -115,14 +115,11 @@ impl<'s, St: Storage> Executor<'s, St> {
 
     /// Runs `task` to its end, or until `stop` says otherwise.
     pub async fn execute(&self, task: &Task, mut stop: watch::Receiver<Option<Stop>>) -> Execution {
-        if task.type_name == "CopyActivity" {
-            return Execution {
-                ended: Ended::Outcome(super::copy::copy_activity(self.storage, task).await),
-                warnings: Vec::new(),
-            };
-        }
         let mut warnings = Vec::new();
         let ended = match WorkDir::create(&self.settings.work_root, &task.task_id) {
+            Ok(work) if task.type_name == "CopyActivity" => {
+                Ended::Outcome(super::copy::copy_activity(self.storage, task, work.path()).await)
+            }
             Ok(work) if task.type_name == "SqlActivity" => {
                 Ended::Outcome(super::sql::sql_activity(self.storage, task, work.path()).await)
             }

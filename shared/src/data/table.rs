@@ -1,0 +1,425 @@
+//! SQL data nodes (`SqlDataNode`, `MySqlDataNode`, `RedshiftDataNode`; reference §2.3) as
+//! a `CopyActivity` reads and writes them: a query's rows written out in a data format,
+//! and records read in a data format loaded into a table, all of a load in one
+//! transaction (a bad record leaves the table as it was).
+//!
+//! PostgreSQL (and Redshift's protocol) move the data with `COPY ... TO STDOUT` and
+//! `COPY ... FROM STDIN`, whose CSV and text formats are Sluice's CSV and TSV; MySQL and
+//! MariaDB read rows over the text protocol and load with multi-row INSERTs.
+
+use std::io::{Read, Write};
+
+use futures_util::TryStreamExt;
+use sqlx::{Connection, Executor, Row, mysql::MySqlConnection, postgres::PgConnection};
+
+use super::{
+    database::{Database, SqlError},
+    format::{Format, FormatError, Record},
+    script::Dialect,
+};
+
+/// Rows per INSERT statement in a MySQL load.
+const ROWS_PER_INSERT: usize = 500;
+/// How much of a file a load reads at a time.
+const CHUNK: usize = 256 * 1024;
+
+/// A table (or query) of a SQL data node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNode {
+    pub object_id: String,
+    pub database: Database,
+    pub table: Option<String>,
+    pub schema: Option<String>,
+    pub select_query: Option<String>,
+    pub insert_query: Option<String>,
+    pub create_table_sql: Option<String>,
+}
+
+/// A problem moving rows, with what a user needs to find it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TableError {
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    #[error("data node \"{object}\": {problem}")]
+    Node { object: String, problem: String },
+    #[error("{0}")]
+    Io(String),
+    /// The server refused the data or the query: nothing was written.
+    #[error("{what} failed and nothing was written: {message}")]
+    Refused { what: String, message: String },
+}
+
+impl TableNode {
+    /// The node's fields, and those of its `database` (when the node does not carry its
+    /// own `connectionString`, as old `MySqlDataNode`s do).
+    pub fn from_fields(
+        object_id: &str,
+        node: impl Fn(&str) -> Vec<String>,
+        database: Option<(&str, &dyn Fn(&str) -> Vec<String>)>,
+    ) -> Result<Self, TableError> {
+        let first = |key: &str| node(key).into_iter().find(|value| !value.trim().is_empty());
+        let database = if first("connectionString").is_some() {
+            Database::from_fields(object_id, &node)?
+        } else {
+            let (database_id, fields) = database.ok_or_else(|| TableError::Node {
+                object: object_id.to_owned(),
+                problem: "it names no database (field \"database\") and has no connectionString".to_owned(),
+            })?;
+            Database::from_fields(database_id, fields)?
+        };
+        Ok(Self {
+            object_id: object_id.to_owned(),
+            database,
+            table: first("table").or_else(|| first("tableName")),
+            schema: first("schemaName"),
+            select_query: first("selectQuery"),
+            insert_query: first("insertQuery"),
+            create_table_sql: first("createTableSql"),
+        })
+    }
+
+    /// The table's name as SQL takes it, with its schema.
+    fn qualified_table(&self) -> Result<String, TableError> {
+        let table = self.table.as_deref().ok_or_else(|| TableError::Node {
+            object: self.object_id.clone(),
+            problem: "it names no table".to_owned(),
+        })?;
+        Ok(match &self.schema {
+            Some(schema) => format!("{schema}.{table}"),
+            None => table.to_owned(),
+        })
+    }
+
+    /// What a copy out of this node reads: its `selectQuery`, or the whole table.
+    pub fn query(&self) -> Result<String, TableError> {
+        match &self.select_query {
+            Some(query) => Ok(query.trim().trim_end_matches(';').to_owned()),
+            None => Ok(format!("SELECT * FROM {}", self.qualified_table()?)),
+        }
+    }
+
+    /// Writes the rows of the node's query to `out` in `format`; answers how many.
+    pub async fn export(&self, format: &Format, out: &mut impl Write) -> Result<u64, TableError> {
+        let query = self.query()?;
+        let refused = |error: sqlx::Error| TableError::Refused {
+            what: format!("reading {} ({})", self.object_id, super::script::excerpt(&query)),
+            message: database_message(&error),
+        };
+        let io = |error: std::io::Error| TableError::Io(format!("writing the rows of {}: {error}", self.object_id));
+        let mut rows = 0u64;
+        match self.database.dialect {
+            Dialect::Postgres => {
+                let mut connection = self.database.connect_postgres().await?;
+                let mut stream = connection
+                    .copy_out_raw(&format!("COPY ({query}) TO STDOUT WITH (FORMAT csv)"))
+                    .await
+                    .map_err(refused)?;
+                // PostgreSQL's CSV is Sluice's: re-encoded only for another format.
+                let mut parser = Format::Csv { escape: None }.parser();
+                let mut records = Vec::new();
+                let direct = *format == Format::Csv { escape: None };
+                let mut buffer = Vec::new();
+                while let Some(chunk) = stream.try_next().await.map_err(refused)? {
+                    parser.feed(&chunk, &mut records)?;
+                    rows += records.len() as u64;
+                    if direct {
+                        records.clear();
+                        out.write_all(&chunk).map_err(io)?;
+                    } else {
+                        for record in records.drain(..) {
+                            format.write(&record, rows, &mut buffer)?;
+                        }
+                        out.write_all(&buffer).map_err(io)?;
+                        buffer.clear();
+                    }
+                }
+                parser.finish(&mut records)?;
+                rows += records.len() as u64;
+                for record in records.drain(..) {
+                    format.write(&record, rows, &mut buffer)?;
+                }
+                out.write_all(&buffer).map_err(io)?;
+            }
+            Dialect::MySql => {
+                let mut connection = self.database.connect_mysql().await?;
+                // The text protocol: every value arrives as its text.
+                let mut stream = connection.fetch(sqlx::raw_sql(&query));
+                let mut buffer = Vec::new();
+                while let Some(row) = stream.try_next().await.map_err(refused)? {
+                    rows += 1;
+                    let mut record: Record = Vec::with_capacity(row.len());
+                    for index in 0..row.len() {
+                        let value: Option<Vec<u8>> = row.try_get_unchecked(index).map_err(refused)?;
+                        record.push(value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
+                    }
+                    format.write(&record, rows, &mut buffer)?;
+                    if buffer.len() >= CHUNK {
+                        out.write_all(&buffer).map_err(io)?;
+                        buffer.clear();
+                    }
+                }
+                out.write_all(&buffer).map_err(io)?;
+            }
+        }
+        out.flush().map_err(io)?;
+        Ok(rows)
+    }
+
+    /// Loads every record of `inputs` (each a whole object in `format`) into the node's
+    /// table, in one transaction: all of them, or none. Answers how many.
+    pub async fn import(&self, format: &Format, inputs: Vec<Box<dyn Read + Send>>) -> Result<u64, TableError> {
+        let table = self.qualified_table()?;
+        let mut chunk = vec![0u8; CHUNK];
+        let mut read = move |input: &mut Box<dyn Read + Send>| -> Result<Option<Vec<u8>>, TableError> {
+            let count = input
+                .read(&mut chunk)
+                .map_err(|error| TableError::Io(format!("reading the records to load: {error}")))?;
+            Ok((count > 0).then(|| chunk[..count].to_vec()))
+        };
+        let mut records: Vec<Record> = Vec::new();
+        let mut rows = 0u64;
+        match self.database.dialect {
+            Dialect::Postgres if self.insert_query.is_none() => {
+                let mut connection = self.database.connect_postgres().await?;
+                let mut transaction = connection
+                    .begin()
+                    .await
+                    .map_err(|error| self.database.connect_error(&error))?;
+                self.create_table(&mut *transaction).await?;
+                let refused = |error: sqlx::Error| TableError::Refused {
+                    what: format!("loading {table}"),
+                    message: database_message(&error),
+                };
+                let mut copy = transaction
+                    .copy_in_raw(&format!("COPY {table} FROM STDIN WITH (FORMAT csv)"))
+                    .await
+                    .map_err(refused)?;
+                let csv = Format::Csv { escape: None };
+                let mut buffer = Vec::new();
+                let mut failed = None;
+                'inputs: for mut input in inputs {
+                    let mut parser = format.parser();
+                    loop {
+                        let bytes = read(&mut input)?;
+                        // Parsed here too, so that malformed data names its record.
+                        let parsed = match &bytes {
+                            Some(bytes) => parser.feed(bytes, &mut records),
+                            None => std::mem::replace(&mut parser, format.parser()).finish(&mut records),
+                        };
+                        if let Err(error) = parsed {
+                            failed = Some(TableError::from(error));
+                            break 'inputs;
+                        }
+                        for record in records.drain(..) {
+                            rows += 1;
+                            csv.write(&record, rows, &mut buffer)?;
+                        }
+                        if let Err(error) = copy.send(buffer.as_slice()).await {
+                            failed = Some(refused(error));
+                            break 'inputs;
+                        }
+                        buffer.clear();
+                        if bytes.is_none() {
+                            break;
+                        }
+                    }
+                }
+                if let Some(error) = failed {
+                    let _ = copy.abort("the records could not be read").await;
+                    return Err(error);
+                }
+                copy.finish().await.map_err(refused)?;
+                transaction.commit().await.map_err(refused)?;
+            }
+            dialect => {
+                let mut statements = Loader::new(self, &table, dialect).await?;
+                for mut input in inputs {
+                    let mut parser = format.parser();
+                    while let Some(bytes) = read(&mut input)? {
+                        parser.feed(&bytes, &mut records)?;
+                        rows += records.len() as u64;
+                        statements.load(&mut records).await?;
+                    }
+                    parser.finish(&mut records)?;
+                    rows += records.len() as u64;
+                    statements.load(&mut records).await?;
+                }
+                statements.commit().await?;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// `createTableSql`, where the node has one: a table that exists already is kept.
+    async fn create_table<'c, E>(&self, executor: E) -> Result<(), TableError>
+    where
+        E: Executor<'c>,
+    {
+        let Some(create) = &self.create_table_sql else {
+            return Ok(());
+        };
+        match executor.execute(sqlx::raw_sql(create)).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(error)) if matches!(error.code().as_deref(), Some("42P07" | "42S01")) => Ok(()),
+            Err(error) => Err(TableError::Refused {
+                what: format!("createTableSql of {}", self.object_id),
+                message: database_message(&error),
+            }),
+        }
+    }
+}
+
+/// Loads records with INSERT statements inside one transaction: `insertQuery` once per
+/// record, or multi-row INSERTs into the table.
+struct Loader<'n> {
+    node: &'n TableNode,
+    table: String,
+    dialect: Dialect,
+    connection: LoaderConnection,
+    loaded: u64,
+}
+
+enum LoaderConnection {
+    Postgres(PgConnection),
+    MySql(MySqlConnection),
+}
+
+impl<'n> Loader<'n> {
+    async fn new(node: &'n TableNode, table: &str, dialect: Dialect) -> Result<Self, TableError> {
+        let begin = |error: sqlx::Error| node.database.connect_error(&error);
+        let connection = match dialect {
+            Dialect::Postgres => {
+                let mut connection = node.database.connect_postgres().await?;
+                connection.execute("BEGIN").await.map_err(begin)?;
+                node.create_table(&mut connection).await?;
+                LoaderConnection::Postgres(connection)
+            }
+            Dialect::MySql => {
+                let mut connection = node.database.connect_mysql().await?;
+                node.create_table(&mut connection).await?;
+                connection.execute("START TRANSACTION").await.map_err(begin)?;
+                LoaderConnection::MySql(connection)
+            }
+        };
+        Ok(Self {
+            node,
+            table: table.to_owned(),
+            dialect,
+            connection,
+            loaded: 0,
+        })
+    }
+
+    async fn load(&mut self, records: &mut Vec<Record>) -> Result<(), TableError> {
+        while !records.is_empty() {
+            let batch: Vec<Record> = match &self.node.insert_query {
+                Some(_) => records.drain(..1).collect(),
+                None => records.drain(..records.len().min(ROWS_PER_INSERT)).collect(),
+            };
+            let first = self.loaded + 1;
+            let (sql, args) = self.statement(&batch)?;
+            let result = match &mut self.connection {
+                LoaderConnection::MySql(connection) => {
+                    let mut query = sqlx::query(&sql);
+                    for arg in args {
+                        query = query.bind(arg);
+                    }
+                    query.execute(&mut *connection).await.map(|_| ())
+                }
+                LoaderConnection::Postgres(connection) => connection.execute(sqlx::raw_sql(&sql)).await.map(|_| ()),
+            };
+            if let Err(error) = result {
+                let last = self.loaded + batch.len() as u64;
+                let rows = if first == last {
+                    format!("record {first}")
+                } else {
+                    format!("records {first} to {last}")
+                };
+                return Err(TableError::Refused {
+                    what: format!("loading {rows} into {}", self.table),
+                    message: database_message(&error),
+                });
+            }
+            self.loaded += batch.len() as u64;
+        }
+        Ok(())
+    }
+
+    /// The statement for a batch, and its bound values (MySQL) or none (PostgreSQL gets
+    /// untyped literals, as its COPY would).
+    fn statement(&self, batch: &[Record]) -> Result<(String, Vec<Option<String>>), TableError> {
+        if let Some(insert) = &self.node.insert_query {
+            let statement = super::script::split(insert, self.dialect)
+                .into_iter()
+                .next()
+                .ok_or_else(|| TableError::Node {
+                    object: self.node.object_id.clone(),
+                    problem: "its insertQuery is empty".to_owned(),
+                })?;
+            let record = batch.first().cloned().unwrap_or_default();
+            return Ok(match self.dialect {
+                Dialect::MySql => (statement.text, record),
+                Dialect::Postgres => {
+                    let literals: Vec<String> = record.iter().map(|value| value.clone().unwrap_or_default()).collect();
+                    (statement.with_literals(&literals), Vec::new())
+                }
+            });
+        }
+        let mut sql = format!("INSERT INTO {} VALUES ", self.table);
+        let mut args = Vec::new();
+        for (index, record) in batch.iter().enumerate() {
+            if index > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for (column, value) in record.iter().enumerate() {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                match (self.dialect, value) {
+                    (_, None) => sql.push_str("NULL"),
+                    (Dialect::MySql, Some(value)) => {
+                        sql.push('?');
+                        args.push(Some(value.clone()));
+                    }
+                    (Dialect::Postgres, Some(value)) => {
+                        sql.push('\'');
+                        sql.push_str(&value.replace('\'', "''"));
+                        sql.push('\'');
+                    }
+                }
+            }
+            sql.push(')');
+        }
+        Ok((sql, args))
+    }
+
+    async fn commit(self) -> Result<(), TableError> {
+        let result = match self.connection {
+            LoaderConnection::Postgres(mut connection) => connection.execute("COMMIT").await.map(|_| ()),
+            LoaderConnection::MySql(mut connection) => connection.execute("COMMIT").await.map(|_| ()),
+        };
+        result.map_err(|error| TableError::Refused {
+            what: format!("committing the load into {}", self.table),
+            message: database_message(&error),
+        })
+    }
+}
+
+/// The server's own words for an error (with PostgreSQL's position in the data).
+fn database_message(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(database) => {
+            let mut message = database.message().to_owned();
+            if let Some(postgres) = database.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                && let Some(place) = postgres.r#where()
+            {
+                message.push_str(&format!(" ({place})"));
+            }
+            message
+        }
+        other => other.to_string(),
+    }
+}

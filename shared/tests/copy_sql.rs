@@ -1,0 +1,389 @@
+//! `CopyActivity` between S3 (moto's server) and the real PostgreSQL and MariaDB servers on
+//! this machine's loopback: a table out to CSV and TSV, CSV objects loaded into a table,
+//! and bad data that loads nothing and names the record.
+
+mod support;
+
+use std::sync::{
+    OnceLock,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use sluice::runner::{ObjectFields, S3Storage, Task, TaskKind, TaskOutcome, TaskStatus, copy::copy_activity};
+use sqlx::{Connection, Executor, MySqlConnection, PgConnection, Row};
+use support::moto::Moto;
+
+fn postgres_url() -> String {
+    std::env::var("SLUICE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn mysql_url() -> String {
+    std::env::var("SLUICE_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".to_owned())
+}
+
+fn unique(name: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "sluice_{name}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn object(id: &str, fields: &[(&str, &str)]) -> ObjectFields {
+    ObjectFields {
+        id: id.to_owned(),
+        fields: fields
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect(),
+    }
+}
+
+/// The `JdbcDatabase` object for a server URL.
+fn database(url: &str) -> ObjectFields {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, address) = rest.split_once('@').unwrap();
+    let scheme = if scheme == "postgres" { "postgresql" } else { scheme };
+    let mut fields: Vec<(&str, String)> = vec![
+        ("type", "JdbcDatabase".to_owned()),
+        ("connectionString", format!("jdbc:{scheme}://{address}")),
+        ("username", user.to_owned()),
+    ];
+    // Loopback PostgreSQL trusts any password: one goes along, to be kept out of messages.
+    if scheme == "postgresql" {
+        fields.push(("*password", "never-shown".to_owned()));
+    }
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(key, value)| (*key, &value[..])).collect();
+    object("Db", &fields)
+}
+
+fn copy_task(input: ObjectFields, output: ObjectFields, more: Vec<ObjectFields>) -> Task {
+    let mut referenced = vec![input.clone(), output.clone()];
+    referenced.extend(more);
+    Task {
+        task_id: "task-copy".to_owned(),
+        pipeline_id: "df-copy".to_owned(),
+        attempt_id: "@Copy_2026-03-01T00:00:00_Attempt=1".to_owned(),
+        object_id: "Copy".to_owned(),
+        kind: TaskKind::Activity,
+        type_name: "CopyActivity".to_owned(),
+        object: object(
+            "Copy",
+            &[("type", "CopyActivity"), ("input", &input.id), ("output", &output.id)],
+        ),
+        referenced,
+    }
+}
+
+struct S3 {
+    storage: S3Storage,
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+async fn s3() -> S3 {
+    static MOTO: OnceLock<Moto> = OnceLock::new();
+    let moto = MOTO.get_or_init(Moto::start);
+    let config = moto.sdk_config().await;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = unique("bucket").replace('_', "-");
+    client.create_bucket().bucket(&bucket).send().await.unwrap();
+    S3 {
+        storage: S3Storage::new(&config),
+        client,
+        bucket,
+    }
+}
+
+impl S3 {
+    async fn put(&self, key: &str, body: &str) {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn get(&self, key: &str) -> String {
+        let object = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        String::from_utf8(object.body.collect().await.unwrap().into_bytes().to_vec()).unwrap()
+    }
+}
+
+async fn run(s3: &S3, task: &Task) -> TaskOutcome {
+    let work = std::env::temp_dir().join(unique("work"));
+    std::fs::create_dir_all(&work).unwrap();
+    let outcome = copy_activity(&s3.storage, task, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
+}
+
+/// Runs SQL on the server of `url`.
+async fn sql(url: &str, statements: &str) {
+    if url.starts_with("postgres") {
+        let mut db = PgConnection::connect(url).await.unwrap();
+        db.execute(sqlx::raw_sql(statements)).await.unwrap();
+    } else {
+        let mut db = MySqlConnection::connect(url).await.unwrap();
+        db.execute(sqlx::raw_sql(statements)).await.unwrap();
+    }
+}
+
+/// Every row of `table` as text, in id order.
+async fn rows(url: &str, table: &str) -> Vec<Vec<Option<String>>> {
+    if url.starts_with("postgres") {
+        let mut db = PgConnection::connect(url).await.unwrap();
+        let query = format!("SELECT id::text, name, note FROM {table} ORDER BY id");
+        sqlx::query(&query)
+            .fetch_all(&mut db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (0..3).map(|index| row.get::<Option<String>, _>(index)).collect())
+            .collect()
+    } else {
+        let mut db = MySqlConnection::connect(url).await.unwrap();
+        let query = format!("SELECT CAST(id AS CHAR), name, note FROM {table} ORDER BY id");
+        sqlx::query(&query)
+            .fetch_all(&mut db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (0..3).map(|index| row.get::<Option<String>, _>(index)).collect())
+            .collect()
+    }
+}
+
+/// Rows that test the formats' edges: separators, quotes, newlines, NULL, empty, unicode.
+const TRICKY: &str =
+    "(1, 'plain', 'a,b'), (2, 'say \"hi\"', 'two\nlines'), (3, 'tab\there', NULL), (4, 'ünïcödé ✓', '')";
+
+fn tricky_rows() -> Vec<Vec<Option<String>>> {
+    let text = |value: &str| Some(value.to_owned());
+    vec![
+        vec![text("1"), text("plain"), text("a,b")],
+        vec![text("2"), text("say \"hi\""), text("two\nlines")],
+        vec![text("3"), text("tab\there"), None],
+        vec![text("4"), text("ünïcödé ✓"), text("")],
+    ]
+}
+
+fn create(url: &str, table: &str) -> String {
+    if url.starts_with("postgres") {
+        format!("CREATE TABLE {table} (id integer PRIMARY KEY, name text, note text)")
+    } else {
+        format!("CREATE TABLE {table} (id int PRIMARY KEY, name varchar(40), note varchar(40)) ENGINE=InnoDB")
+    }
+}
+
+#[tokio::test]
+async fn a_table_is_exported_to_s3_as_csv_and_as_tsv() {
+    let s3 = s3().await;
+    for url in [postgres_url(), mysql_url()] {
+        let table = unique("export");
+        sql(
+            &url,
+            &format!("{}; INSERT INTO {table} VALUES {TRICKY}", create(&url, &table)),
+        )
+        .await;
+        // To CSV in a folder: the rows in RFC 4180, NULL told from the empty string
+        let source = object(
+            "Orders",
+            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
+        );
+        let folder = format!("s3://{}/{table}/", s3.bucket);
+        let output = object("Out", &[("type", "S3DataNode"), ("directoryPath", &folder)]);
+        let outcome = run(&s3, &copy_task(source.clone(), output, vec![database(&url)])).await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        let csv = s3.get(&format!("{table}/Orders.csv")).await;
+        assert_eq!(
+            csv, "1,plain,\"a,b\"\n2,\"say \"\"hi\"\"\",\"two\nlines\"\n3,tab\there,\n4,ünïcödé ✓,\"\"\n",
+            "{url}"
+        );
+        // To TSV in a file, from a selectQuery
+        let query = object(
+            "Picked",
+            &[
+                ("type", "SqlDataNode"),
+                ("database", "Db"),
+                ("table", &table),
+                (
+                    "selectQuery",
+                    &format!("SELECT id, note FROM {table} WHERE id >= 2 ORDER BY id"),
+                ),
+            ],
+        );
+        let file = format!("s3://{}/{table}/picked.tsv", s3.bucket);
+        let output = object(
+            "Out",
+            &[("type", "S3DataNode"), ("filePath", &file), ("dataFormat", "Tabs")],
+        );
+        let tabs = object("Tabs", &[("type", "TSV")]);
+        let outcome = run(&s3, &copy_task(query, output, vec![database(&url), tabs])).await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        assert_eq!(
+            s3.get(&format!("{table}/picked.tsv")).await,
+            "2\ttwo\\nlines\n3\t\\N\n4\t\n",
+            "{url}"
+        );
+        sql(&url, &format!("DROP TABLE {table}")).await;
+    }
+}
+
+#[tokio::test]
+async fn csv_objects_in_s3_are_loaded_into_a_table_in_one_transaction() {
+    let s3 = s3().await;
+    for url in [postgres_url(), mysql_url()] {
+        let table = unique("import");
+        sql(&url, &create(&url, &table)).await;
+        // Two objects under a folder, the second without a final newline
+        s3.put(
+            &format!("{table}/part-0.csv"),
+            "1,plain,\"a,b\"\n2,\"say \"\"hi\"\"\",\"two\nlines\"\n",
+        )
+        .await;
+        s3.put(&format!("{table}/part-1.csv"), "3,tab\there,\n4,ünïcödé ✓,\"\"")
+            .await;
+        let input = object(
+            "In",
+            &[
+                ("type", "S3DataNode"),
+                ("directoryPath", &format!("s3://{}/{table}", s3.bucket)),
+            ],
+        );
+        let target = object(
+            "Orders",
+            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
+        );
+        let outcome = run(&s3, &copy_task(input, target, vec![database(&url)])).await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        assert_eq!(rows(&url, &table).await, tricky_rows(), "{url}");
+        sql(&url, &format!("DROP TABLE {table}")).await;
+    }
+}
+
+#[tokio::test]
+async fn an_insert_query_and_create_table_sql_load_a_tsv_object() {
+    let s3 = s3().await;
+    for url in [postgres_url(), mysql_url()] {
+        let table = unique("insert");
+        s3.put(&format!("{table}/rows.tsv"), "1\tone\t\\N\n2\ttwo\tsecond\n")
+            .await;
+        let input = object(
+            "In",
+            &[
+                ("type", "S3DataNode"),
+                ("filePath", &format!("s3://{}/{table}/rows.tsv", s3.bucket)),
+                ("dataFormat", "Tabs"),
+            ],
+        );
+        let target = object(
+            "Orders",
+            &[
+                ("type", "MySqlDataNode"),
+                ("database", "Db"),
+                ("table", &table),
+                ("createTableSql", &create(&url, &table)),
+                (
+                    "insertQuery",
+                    &format!("INSERT INTO {table} (id, name, note) VALUES (?, ?, ?)"),
+                ),
+            ],
+        );
+        let tabs = object("Tabs", &[("type", "TSV")]);
+        let outcome = run(&s3, &copy_task(input, target, vec![database(&url), tabs])).await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        let loaded = rows(&url, &table).await;
+        assert_eq!(loaded.len(), 2, "{url}: {loaded:?}");
+        assert_eq!(
+            loaded[1],
+            [Some("2".to_owned()), Some("two".to_owned()), Some("second".to_owned())]
+        );
+        sql(&url, &format!("DROP TABLE {table}")).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_data_loads_nothing_names_the_record_and_leaves_the_source() {
+    let s3 = s3().await;
+    for url in [postgres_url(), mysql_url()] {
+        let table = unique("bad");
+        sql(
+            &url,
+            &format!(
+                "{}; INSERT INTO {table} VALUES (100, 'kept', NULL)",
+                create(&url, &table)
+            ),
+        )
+        .await;
+        let input = |key: &str| {
+            object(
+                "In",
+                &[
+                    ("type", "S3DataNode"),
+                    ("filePath", &format!("s3://{}/{table}/{key}", s3.bucket)),
+                ],
+            )
+        };
+        let target = object(
+            "Orders",
+            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
+        );
+        // A type mismatch in the third record
+        let mismatch = "1,a,x\n2,b,y\nthree,c,z\n";
+        s3.put(&format!("{table}/mismatch.csv"), mismatch).await;
+        let outcome = run(
+            &s3,
+            &copy_task(input("mismatch.csv"), target.clone(), vec![database(&url)]),
+        )
+        .await;
+        assert_eq!(outcome.status, TaskStatus::Failed, "{url}");
+        let message = outcome.error_message.unwrap_or_default();
+        assert!(message.contains("nothing was written"), "{url}: {message}");
+        assert!(
+            message.contains("three") || message.contains("record"),
+            "{url}: {message}"
+        );
+        assert!(!message.contains("never-shown"), "{message}");
+        // A quote never closed, in the second record
+        s3.put(&format!("{table}/open.csv"), "1,a,x\n2,\"b,y\n").await;
+        let outcome = run(&s3, &copy_task(input("open.csv"), target.clone(), vec![database(&url)])).await;
+        let message = outcome.error_message.unwrap_or_default();
+        assert!(message.contains("record 2"), "{url}: {message}");
+        // The table holds what it held, and the sources are untouched
+        assert_eq!(
+            rows(&url, &table).await,
+            [vec![Some("100".to_owned()), Some("kept".to_owned()), None]],
+            "{url}"
+        );
+        assert_eq!(s3.get(&format!("{table}/mismatch.csv")).await, mismatch);
+        // A table that does not exist is named
+        let missing = object(
+            "Gone",
+            &[
+                ("type", "SqlDataNode"),
+                ("database", "Db"),
+                ("table", &format!("{table}_gone")),
+            ],
+        );
+        let outcome = run(&s3, &copy_task(input("mismatch.csv"), missing, vec![database(&url)])).await;
+        let message = outcome.error_message.unwrap_or_default();
+        assert!(message.contains(&format!("{table}_gone")), "{url}: {message}");
+        sql(&url, &format!("DROP TABLE {table}")).await;
+    }
+}
