@@ -23,6 +23,9 @@ const ROWS_PER_INSERT: usize = 500;
 /// How much of a file a load reads at a time.
 const CHUNK: usize = 256 * 1024;
 
+/// An object's evaluated fields: every value of a key.
+pub type FieldValues<'f> = dyn Fn(&str) -> Vec<String> + 'f;
+
 /// A table (or query) of a SQL data node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNode {
@@ -57,7 +60,7 @@ impl TableNode {
     pub fn from_fields(
         object_id: &str,
         node: impl Fn(&str) -> Vec<String>,
-        database: Option<(&str, &dyn Fn(&str) -> Vec<String>)>,
+        database: Option<(&str, &FieldValues<'_>)>,
     ) -> Result<Self, TableError> {
         let first = |key: &str| node(key).into_iter().find(|value| !value.trim().is_empty());
         let database = if first("connectionString").is_some() {
@@ -187,7 +190,10 @@ impl TableNode {
                     .begin()
                     .await
                     .map_err(|error| self.database.connect_error(&error))?;
-                self.create_table(&mut *transaction).await?;
+                if let Some(create) = &self.create_table_sql {
+                    let result = transaction.execute(sqlx::raw_sql(create)).await.map(|_| ());
+                    self.created(result)?;
+                }
                 let refused = |error: sqlx::Error| TableError::Refused {
                     what: format!("loading {table}"),
                     message: database_message(&error),
@@ -252,16 +258,10 @@ impl TableNode {
         Ok(rows)
     }
 
-    /// `createTableSql`, where the node has one: a table that exists already is kept.
-    async fn create_table<'c, E>(&self, executor: E) -> Result<(), TableError>
-    where
-        E: Executor<'c>,
-    {
-        let Some(create) = &self.create_table_sql else {
-            return Ok(());
-        };
-        match executor.execute(sqlx::raw_sql(create)).await {
-            Ok(_) => Ok(()),
+    /// What running `createTableSql` answered: a table that exists already is kept.
+    fn created(&self, result: Result<(), sqlx::Error>) -> Result<(), TableError> {
+        match result {
+            Ok(()) => Ok(()),
             Err(sqlx::Error::Database(error)) if matches!(error.code().as_deref(), Some("42P07" | "42S01")) => Ok(()),
             Err(error) => Err(TableError::Refused {
                 what: format!("createTableSql of {}", self.object_id),
@@ -293,12 +293,18 @@ impl<'n> Loader<'n> {
             Dialect::Postgres => {
                 let mut connection = node.database.connect_postgres().await?;
                 connection.execute("BEGIN").await.map_err(begin)?;
-                node.create_table(&mut connection).await?;
+                if let Some(create) = &node.create_table_sql {
+                    let result = connection.execute(sqlx::raw_sql(create)).await.map(|_| ());
+                    node.created(result)?;
+                }
                 LoaderConnection::Postgres(connection)
             }
             Dialect::MySql => {
                 let mut connection = node.database.connect_mysql().await?;
-                node.create_table(&mut connection).await?;
+                if let Some(create) = &node.create_table_sql {
+                    let result = connection.execute(sqlx::raw_sql(create)).await.map(|_| ());
+                    node.created(result)?;
+                }
                 connection.execute("START TRANSACTION").await.map_err(begin)?;
                 LoaderConnection::MySql(connection)
             }

@@ -14,7 +14,10 @@ use super::{
     ObjectFields, Storage, Task, TaskOutcome,
     storage::{folder_prefix, relative_key, split_s3_uri},
 };
-use crate::data::{format::Format, table::TableNode};
+use crate::data::{
+    format::Format,
+    table::{FieldValues, TableNode},
+};
 
 /// The error id of a copy that could not be made.
 pub const COPY_FAILED: &str = "Sluice.CopyFailed";
@@ -109,7 +112,7 @@ fn table_node(task: &Task, role: &str) -> Result<TableNode, String> {
     let database_fields = |key: &str| database.map(|database| values(database, key)).unwrap_or_default();
     let database = node
         .field("database")
-        .map(|database_id| (database_id, &database_fields as &dyn Fn(&str) -> Vec<String>));
+        .map(|database_id| (database_id, &database_fields as &FieldValues<'_>));
     TableNode::from_fields(id, |key| values(node, key), database)
         .map_err(|error| format!("CopyActivity \"{}\": {error}", task.object_id))
 }
