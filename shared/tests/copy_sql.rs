@@ -387,3 +387,83 @@ async fn bad_data_loads_nothing_names_the_record_and_leaves_the_source() {
         sql(&url, &format!("DROP TABLE {table}")).await;
     }
 }
+
+#[tokio::test]
+async fn gzip_objects_are_written_and_read() {
+    use std::io::{Read, Write};
+    let s3 = s3().await;
+    for url in [postgres_url(), mysql_url()] {
+        let table = unique("gzip");
+        sql(
+            &url,
+            &format!("{}; INSERT INTO {table} VALUES {TRICKY}", create(&url, &table)),
+        )
+        .await;
+        // Out to a gzip object
+        let source = object(
+            "Orders",
+            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
+        );
+        let folder = format!("s3://{}/{table}/", s3.bucket);
+        let output = object(
+            "Out",
+            &[
+                ("type", "S3DataNode"),
+                ("directoryPath", &folder),
+                ("compression", "gzip"),
+            ],
+        );
+        let outcome = run(&s3, &copy_task(source, output, vec![database(&url)])).await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        let object_key = format!("{table}/Orders.csv.gz");
+        let compressed = s3
+            .client
+            .get_object()
+            .bucket(&s3.bucket)
+            .key(&object_key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        assert!(text.starts_with("1,plain,\"a,b\"\n"), "{url}: {text}");
+        // And back in from a gzip object of two gzip members
+        let mut gz = Vec::new();
+        for part in ["5,five,\n", "6,six,x\n"] {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(part.as_bytes()).unwrap();
+            gz.extend(encoder.finish().unwrap());
+        }
+        s3.client
+            .put_object()
+            .bucket(&s3.bucket)
+            .key(format!("{table}/more.csv.gz"))
+            .body(gz.into())
+            .send()
+            .await
+            .unwrap();
+        let input = object(
+            "In",
+            &[
+                ("type", "S3DataNode"),
+                ("filePath", &format!("s3://{}/{table}/more.csv.gz", s3.bucket)),
+                ("compression", "gzip"),
+            ],
+        );
+        let target = object(
+            "Orders",
+            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
+        );
+        let outcome = run(&s3, &copy_task(input, target, vec![database(&url)])).await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        assert_eq!(rows(&url, &table).await.len(), 6, "{url}");
+        sql(&url, &format!("DROP TABLE {table}")).await;
+    }
+}

@@ -133,6 +133,21 @@ fn format_of(task: &Task, role: &str) -> Result<Format, String> {
         .map_err(|error| format!("CopyActivity \"{}\": {error}", task.object_id))
 }
 
+/// Whether the S3 node of `role` holds gzip data (`compression: gzip`); anything else
+/// than none or gzip is refused.
+fn gzipped(task: &Task, role: &str) -> Result<bool, String> {
+    let node = task.field(role).and_then(|id| task.referenced(id));
+    match node.and_then(|node| node.field("compression")).map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("none") => Ok(false),
+        Some(value) if value.eq_ignore_ascii_case("gzip") => Ok(true),
+        Some(other) => Err(format!(
+            "CopyActivity \"{}\": its {role} has compression \"{other}\"; Sluice reads and writes none and gzip",
+            task.object_id
+        )),
+    }
+}
+
 /// SQL to S3: the rows to a file, the file to its object.
 async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
     let node = table_node(task, "input")?;
@@ -143,19 +158,33 @@ async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
         Format::Tsv { .. } => "tsv",
         Format::Custom { .. } => "txt",
     };
+    let suffix = if gzipped(task, "output")? { ".gz" } else { "" };
     let target = match output {
         S3Location::File(file) => file,
-        S3Location::Directory(directory) => format!("{}{}.{extension}", folder_uri(&directory), node.object_id),
+        S3Location::Directory(directory) => {
+            format!("{}{}.{extension}{suffix}", folder_uri(&directory), node.object_id)
+        }
     };
     let path = work.join(format!("export.{extension}"));
     let failed = |error: String| format!("CopyActivity \"{}\": {error}", task.object_id);
     let file = std::fs::File::create(&path).map_err(|error| failed(format!("{}: {error}", path.display())))?;
-    let mut writer = std::io::BufWriter::new(file);
-    let rows = node
-        .export(&format, &mut writer)
-        .await
-        .map_err(|error| failed(error.to_string()))?;
-    drop(writer);
+    let writer = std::io::BufWriter::new(file);
+    let rows = if gzipped(task, "output")? {
+        let mut writer = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
+        let rows = node
+            .export(&format, &mut writer)
+            .await
+            .map_err(|error| failed(error.to_string()))?;
+        writer
+            .finish()
+            .map_err(|error| failed(format!("compressing {}: {error}", path.display())))?;
+        rows
+    } else {
+        let mut writer = writer;
+        node.export(&format, &mut writer)
+            .await
+            .map_err(|error| failed(error.to_string()))?
+    };
     storage
         .upload(&path, &target)
         .await
@@ -185,6 +214,7 @@ async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
             objects
         }
     };
+    let gzip = gzipped(task, "input")?;
     let mut inputs: Vec<Box<dyn std::io::Read + Send>> = Vec::new();
     for (index, uri) in objects.iter().enumerate() {
         let path = work.join(format!("import-{index}"));
@@ -193,7 +223,12 @@ async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
             .await
             .map_err(|error| failed(error.to_string()))?;
         let file = std::fs::File::open(&path).map_err(|error| failed(format!("{}: {error}", path.display())))?;
-        inputs.push(Box::new(std::io::BufReader::new(file)));
+        let reader = std::io::BufReader::new(file);
+        if gzip {
+            inputs.push(Box::new(flate2::read::MultiGzDecoder::new(reader)));
+        } else {
+            inputs.push(Box::new(reader));
+        }
     }
     let rows = node
         .import(&format, inputs)

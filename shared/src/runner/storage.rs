@@ -165,18 +165,20 @@ impl Storage for S3Storage {
             .send()
             .await
             .map_err(|error| transfer("download", uri, error))?;
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|error| transfer("download", uri, error))?
-            .into_bytes();
         if let Some(parent) = to.parent() {
             tokio::fs::create_dir_all(parent)
                 .await
                 .map_err(|error| local(parent, error))?;
         }
-        tokio::fs::write(to, &bytes).await.map_err(|error| local(to, error))
+        // Streamed to the file: memory holds a buffer, not the object.
+        let mut file = tokio::fs::File::create(to).await.map_err(|error| local(to, error))?;
+        let mut body = object.body.into_async_read();
+        tokio::io::copy(&mut body, &mut file)
+            .await
+            .map_err(|error| transfer("download", uri, error))?;
+        tokio::io::AsyncWriteExt::flush(&mut file)
+            .await
+            .map_err(|error| local(to, error))
     }
 
     async fn download_prefix(&self, uri: &str, dir: &Path) -> Result<usize, StorageError> {
@@ -241,12 +243,13 @@ impl Storage for S3Storage {
 
     async fn upload(&self, from: &Path, uri: &str) -> Result<(), StorageError> {
         let (bucket, key) = split_s3_uri(uri)?;
-        let bytes = tokio::fs::read(from).await.map_err(|error| local(from, error))?;
+        // Read from the file as it is sent (one PutObject, up to S3's 5 GB).
+        let body = ByteStream::from_path(from).await.map_err(|error| local(from, error))?;
         self.client
             .put_object()
             .bucket(bucket)
             .key(key)
-            .body(ByteStream::from(bytes))
+            .body(body)
             .send()
             .await
             .map_err(|error| transfer("upload", uri, error))?;
