@@ -467,3 +467,187 @@ async fn gzip_objects_are_written_and_read() {
         sql(&url, &format!("DROP TABLE {table}")).await;
     }
 }
+
+fn redshift_task(input: ObjectFields, output: ObjectFields, fields: &[(&str, &str)], more: Vec<ObjectFields>) -> Task {
+    let mut task = copy_task(input, output, more);
+    task.type_name = "RedshiftCopyActivity".to_owned();
+    task.object.fields[0].1 = "RedshiftCopyActivity".to_owned();
+    task.object.fields.extend(
+        fields
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+    );
+    task
+}
+
+async fn run_redshift(s3: &S3, task: &Task) -> TaskOutcome {
+    let work = std::env::temp_dir().join(unique("work"));
+    std::fs::create_dir_all(&work).unwrap();
+    let outcome = sluice::runner::copy::redshift_copy_activity(&s3.storage, task, &work).await;
+    let _ = std::fs::remove_dir_all(&work);
+    outcome
+}
+
+/// PostgreSQL stands in for Redshift: the same SQL over the same protocol.
+#[tokio::test]
+async fn redshift_copy_merges_by_every_insert_mode() {
+    let s3 = s3().await;
+    let url = postgres_url();
+    let cases = [
+        // (mode, rows after loading ids 2 and 3 into a table holding 1 and 2)
+        ("APPEND", None),
+        ("TRUNCATE", Some(vec!["2:new", "3:new"])),
+        ("KEEP_EXISTING", Some(vec!["1:old", "2:old", "3:new"])),
+        ("OVERWRITE_EXISTING", Some(vec!["1:old", "2:new", "3:new"])),
+    ];
+    for (mode, expected) in cases {
+        let table = unique("merge");
+        // APPEND into a table without a primary key keeps both 2s
+        let key = if mode == "APPEND" { "" } else { " PRIMARY KEY" };
+        sql(
+            &url,
+            &format!(
+                "CREATE TABLE {table} (id integer{key}, name text, note text); \
+                 INSERT INTO {table} VALUES (1, 'old', NULL), (2, 'old', NULL)"
+            ),
+        )
+        .await;
+        s3.put(&format!("{table}/in.tsv"), "2\tnew\t\\N\n3\tnew\t\\N\n").await;
+        let input = object(
+            "In",
+            &[
+                ("type", "S3DataNode"),
+                ("filePath", &format!("s3://{}/{table}/in.tsv", s3.bucket)),
+                ("dataFormat", "Tabs"),
+            ],
+        );
+        let target = object(
+            "Dest",
+            &[("type", "RedshiftDataNode"), ("database", "Db"), ("tableName", &table)],
+        );
+        let tabs = object("Tabs", &[("type", "TSV")]);
+        let outcome = run_redshift(
+            &s3,
+            &redshift_task(input, target, &[("insertMode", mode)], vec![database(&url), tabs]),
+        )
+        .await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{mode}: {outcome:?}");
+        let got: Vec<String> = rows(&url, &table)
+            .await
+            .iter()
+            .map(|row| {
+                format!(
+                    "{}:{}",
+                    row[0].clone().unwrap_or_default(),
+                    row[1].clone().unwrap_or_default()
+                )
+            })
+            .collect();
+        let expected = expected.unwrap_or_else(|| vec!["1:old", "2:new", "2:old", "3:new"]);
+        let mut got_sorted = got.clone();
+        got_sorted.sort();
+        assert_eq!(got_sorted, expected, "{mode}");
+        sql(&url, &format!("DROP TABLE {table}")).await;
+    }
+}
+
+#[tokio::test]
+async fn redshift_copy_reads_command_options_transforms_and_refuses_what_it_cannot_do() {
+    use std::io::Write;
+    let s3 = s3().await;
+    let url = postgres_url();
+    let table = unique("options");
+    sql(
+        &url,
+        &format!("CREATE TABLE {table} (id integer PRIMARY KEY, name text, note text)"),
+    )
+    .await;
+    // GZIP, CSV, IGNOREHEADER AS 1 (the billing sample's options), and a transformSql
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(b"id,name,note\n1,ann,x\n2,bob,\n").unwrap();
+    s3.client
+        .put_object()
+        .bucket(&s3.bucket)
+        .key(format!("{table}/in.csv.gz"))
+        .body(encoder.finish().unwrap().into())
+        .send()
+        .await
+        .unwrap();
+    let input = object(
+        "In",
+        &[
+            ("type", "S3DataNode"),
+            ("filePath", &format!("s3://{}/{table}/in.csv.gz", s3.bucket)),
+        ],
+    );
+    let target = object(
+        "Dest",
+        &[
+            ("type", "RedshiftDataNode"),
+            ("database", "Db"),
+            ("tableName", &table),
+            ("primaryKeys", "id"),
+        ],
+    );
+    let task = redshift_task(
+        input.clone(),
+        target.clone(),
+        &[
+            ("insertMode", "OVERWRITE_EXISTING"),
+            ("commandOptions", "GZIP"),
+            ("commandOptions", "CSV"),
+            ("commandOptions", "IGNOREHEADER AS 1"),
+            ("transformSql", "SELECT id, upper(name) AS name, note FROM staging"),
+        ],
+        vec![database(&url)],
+    );
+    let outcome = run_redshift(&s3, &task).await;
+    assert_eq!(outcome.status, TaskStatus::Finished, "{outcome:?}");
+    assert_eq!(
+        rows(&url, &table).await,
+        [
+            vec![Some("1".to_owned()), Some("ANN".to_owned()), Some("x".to_owned())],
+            vec![Some("2".to_owned()), Some("BOB".to_owned()), None]
+        ]
+    );
+    // An option the loader does not apply, and a mode that is not one, say so
+    for (fields, says) in [
+        (
+            vec![("insertMode", "APPEND"), ("commandOptions", "MANIFEST")],
+            "\"MANIFEST\" is not one",
+        ),
+        (vec![("insertMode", "UPSERT")], "insertMode \"UPSERT\""),
+    ] {
+        let task = redshift_task(input.clone(), target.clone(), &fields, vec![database(&url)]);
+        let message = run_redshift(&s3, &task).await.error_message.unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+    }
+    // A table with no key cannot be merged by key
+    let keyless = unique("keyless");
+    sql(
+        &url,
+        &format!("CREATE TABLE {keyless} (id integer, name text, note text)"),
+    )
+    .await;
+    let target = object(
+        "Dest",
+        &[
+            ("type", "RedshiftDataNode"),
+            ("database", "Db"),
+            ("tableName", &keyless),
+        ],
+    );
+    let task = redshift_task(
+        input,
+        target,
+        &[
+            ("insertMode", "KEEP_EXISTING"),
+            ("commandOptions", "GZIP"),
+            ("commandOptions", "CSV"),
+        ],
+        vec![database(&url)],
+    );
+    let message = run_redshift(&s3, &task).await.error_message.unwrap_or_default();
+    assert!(message.contains("has none: declare one"), "{message}");
+    sql(&url, &format!("DROP TABLE {table}; DROP TABLE {keyless}")).await;
+}

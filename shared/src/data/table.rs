@@ -36,6 +36,8 @@ pub struct TableNode {
     pub select_query: Option<String>,
     pub insert_query: Option<String>,
     pub create_table_sql: Option<String>,
+    /// `primaryKeys` (RedshiftDataNode), comma-separated or one a value.
+    pub primary_keys_field: Option<String>,
 }
 
 /// A problem moving rows, with what a user needs to find it.
@@ -80,6 +82,10 @@ impl TableNode {
             select_query: first("selectQuery"),
             insert_query: first("insertQuery"),
             create_table_sql: first("createTableSql"),
+            primary_keys_field: {
+                let keys = node("primaryKeys");
+                (!keys.is_empty()).then(|| keys.join(","))
+            },
         })
     }
 
@@ -194,50 +200,11 @@ impl TableNode {
                     let result = transaction.execute(sqlx::raw_sql(create)).await.map(|_| ());
                     self.created(result)?;
                 }
-                let refused = |error: sqlx::Error| TableError::Refused {
-                    what: format!("loading {table}"),
+                rows = self.copy_in(&mut transaction, format, inputs, 0).await?;
+                transaction.commit().await.map_err(|error| TableError::Refused {
+                    what: format!("committing the load into {table}"),
                     message: database_message(&error),
-                };
-                let mut copy = transaction
-                    .copy_in_raw(&format!("COPY {table} FROM STDIN WITH (FORMAT csv)"))
-                    .await
-                    .map_err(refused)?;
-                let csv = Format::Csv { escape: None };
-                let mut buffer = Vec::new();
-                let mut failed = None;
-                'inputs: for mut input in inputs {
-                    let mut parser = format.parser();
-                    loop {
-                        let bytes = read(&mut input)?;
-                        // Parsed here too, so that malformed data names its record.
-                        let parsed = match &bytes {
-                            Some(bytes) => parser.feed(bytes, &mut records),
-                            None => std::mem::replace(&mut parser, format.parser()).finish(&mut records),
-                        };
-                        if let Err(error) = parsed {
-                            failed = Some(TableError::from(error));
-                            break 'inputs;
-                        }
-                        for record in records.drain(..) {
-                            rows += 1;
-                            csv.write(&record, rows, &mut buffer)?;
-                        }
-                        if let Err(error) = copy.send(buffer.as_slice()).await {
-                            failed = Some(refused(error));
-                            break 'inputs;
-                        }
-                        buffer.clear();
-                        if bytes.is_none() {
-                            break;
-                        }
-                    }
-                }
-                if let Some(error) = failed {
-                    let _ = copy.abort("the records could not be read").await;
-                    return Err(error);
-                }
-                copy.finish().await.map_err(refused)?;
-                transaction.commit().await.map_err(refused)?;
+                })?;
             }
             dialect => {
                 let mut statements = Loader::new(self, &table, dialect).await?;
@@ -268,6 +235,262 @@ impl TableNode {
                 message: database_message(&error),
             }),
         }
+    }
+}
+
+/// How a `RedshiftCopyActivity` merges what it loads into its table (`insertMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertMode {
+    /// New rows go in; a row whose primary key is in the table already is left out.
+    KeepExisting,
+    /// Rows whose primary key is in the table replace those rows; the rest go in.
+    OverwriteExisting,
+    /// The table is emptied first.
+    Truncate,
+    /// Every row goes in.
+    Append,
+}
+
+impl InsertMode {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "KEEP_EXISTING" => Some(Self::KeepExisting),
+            "OVERWRITE_EXISTING" => Some(Self::OverwriteExisting),
+            "TRUNCATE" => Some(Self::Truncate),
+            "APPEND" => Some(Self::Append),
+            _ => None,
+        }
+    }
+}
+
+/// A load as `RedshiftCopyActivity` makes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeLoad {
+    pub mode: InsertMode,
+    /// `transformSql`: a SELECT over the table `staging`, whose rows are loaded instead.
+    pub transform: Option<String>,
+    /// Header lines to skip at the start of each object (`IGNOREHEADER`).
+    pub skip_records: u64,
+}
+
+impl TableNode {
+    /// The primary key columns: the node's `primaryKeys`, or the table's own.
+    async fn primary_keys(&self, connection: &mut PgConnection, table: &str) -> Result<Vec<String>, TableError> {
+        let named: Vec<String> = self
+            .primary_keys_field
+            .iter()
+            .flat_map(|keys| keys.split(','))
+            .map(|key| key.trim().to_owned())
+            .filter(|key| !key.is_empty())
+            .collect();
+        if !named.is_empty() {
+            return Ok(named);
+        }
+        let name = self.table.clone().unwrap_or_default();
+        let query = "SELECT kcu.column_name::text FROM information_schema.table_constraints tc \
+                     JOIN information_schema.key_column_usage kcu ON tc.constraint_name = kcu.constraint_name \
+                     AND tc.table_schema = kcu.table_schema \
+                     WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_name = $1 \
+                     AND ($2::text IS NULL OR lower(tc.table_schema) = lower($2)) ORDER BY kcu.ordinal_position";
+        let keys: Vec<String> = sqlx::query_scalar(query)
+            .bind(&name)
+            .bind(self.schema.as_deref())
+            .fetch_all(&mut *connection)
+            .await
+            .map_err(|error| TableError::Refused {
+                what: format!("reading the primary key of {table}"),
+                message: database_message(&error),
+            })?;
+        Ok(keys)
+    }
+
+    /// Loads `inputs` into a staging table, then merges it into the node's table by
+    /// `load.mode`, all in one transaction (PostgreSQL protocol: Redshift, or PostgreSQL
+    /// standing in for it).
+    pub async fn merge(
+        &self,
+        format: &Format,
+        inputs: Vec<Box<dyn Read + Send>>,
+        load: &MergeLoad,
+    ) -> Result<u64, TableError> {
+        if self.database.dialect != Dialect::Postgres {
+            return Err(TableError::Node {
+                object: self.object_id.clone(),
+                problem: "RedshiftCopyActivity loads Redshift (or PostgreSQL) tables; this database speaks MySQL"
+                    .to_owned(),
+            });
+        }
+        let table = self.qualified_table()?;
+        let refused = |what: &str| {
+            let what = what.to_owned();
+            move |error: sqlx::Error| TableError::Refused {
+                what: what.clone(),
+                message: database_message(&error),
+            }
+        };
+        let mut connection = self.database.connect_postgres().await?;
+        connection
+            .execute("BEGIN")
+            .await
+            .map_err(|error| self.database.connect_error(&error))?;
+        if let Some(create) = &self.create_table_sql {
+            let result = connection.execute(sqlx::raw_sql(create)).await.map(|_| ());
+            self.created(result)?;
+        }
+        let keys = match load.mode {
+            InsertMode::KeepExisting | InsertMode::OverwriteExisting => {
+                let keys = self.primary_keys(&mut connection, &table).await?;
+                if keys.is_empty() {
+                    return Err(TableError::Node {
+                        object: self.object_id.clone(),
+                        problem: format!(
+                            "insertMode {:?} matches rows by primary key, and {table} has none: declare one on the \
+                             table or give the data node primaryKeys",
+                            load.mode
+                        ),
+                    });
+                }
+                keys
+            }
+            InsertMode::Truncate | InsertMode::Append => Vec::new(),
+        };
+        connection
+            .execute(sqlx::raw_sql(&format!(
+                "CREATE TEMP TABLE staging (LIKE {table}) ON COMMIT DROP"
+            )))
+            .await
+            .map_err(refused(&format!("making the staging table for {table}")))?;
+        let rows = {
+            let staging = TableNode {
+                object_id: self.object_id.clone(),
+                database: self.database.clone(),
+                table: Some("staging".to_owned()),
+                schema: None,
+                select_query: None,
+                insert_query: None,
+                create_table_sql: None,
+                primary_keys_field: None,
+            };
+            staging
+                .copy_in(&mut connection, format, inputs, load.skip_records)
+                .await?
+        };
+        let source = match &load.transform {
+            Some(transform) => {
+                connection
+                    .execute(sqlx::raw_sql(&format!(
+                        "CREATE TEMP TABLE transformed ON COMMIT DROP AS {}",
+                        transform.trim().trim_end_matches(';')
+                    )))
+                    .await
+                    .map_err(refused("transformSql"))?;
+                "transformed"
+            }
+            None => "staging",
+        };
+        let matches = keys
+            .iter()
+            .map(|key| format!("t.{key} = s.{key}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let statements = match load.mode {
+            InsertMode::Truncate => vec![
+                format!("DELETE FROM {table}"),
+                format!("INSERT INTO {table} SELECT * FROM {source}"),
+            ],
+            InsertMode::Append => vec![format!("INSERT INTO {table} SELECT * FROM {source}")],
+            InsertMode::KeepExisting => vec![format!(
+                "INSERT INTO {table} SELECT s.* FROM {source} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {matches})"
+            )],
+            InsertMode::OverwriteExisting => vec![
+                format!("DELETE FROM {table} t USING {source} s WHERE {matches}"),
+                format!("INSERT INTO {table} SELECT * FROM {source}"),
+            ],
+        };
+        for statement in statements {
+            connection
+                .execute(sqlx::raw_sql(&statement))
+                .await
+                .map_err(refused(&format!(
+                    "merging into {table} ({})",
+                    super::script::excerpt(&statement)
+                )))?;
+        }
+        connection
+            .execute("COMMIT")
+            .await
+            .map_err(refused(&format!("committing the load into {table}")))?;
+        Ok(rows)
+    }
+
+    /// Streams `inputs` into the node's table with COPY on `connection` (inside the
+    /// caller's transaction), skipping `skip` records at the start of each.
+    async fn copy_in(
+        &self,
+        connection: &mut PgConnection,
+        format: &Format,
+        inputs: Vec<Box<dyn Read + Send>>,
+        skip: u64,
+    ) -> Result<u64, TableError> {
+        let table = self.qualified_table()?;
+        let refused = |error: sqlx::Error| TableError::Refused {
+            what: format!("loading {table}"),
+            message: database_message(&error),
+        };
+        let mut chunk = vec![0u8; CHUNK];
+        let mut copy = connection
+            .copy_in_raw(&format!("COPY {table} FROM STDIN WITH (FORMAT csv)"))
+            .await
+            .map_err(refused)?;
+        let csv = Format::Csv { escape: None };
+        let mut rows = 0u64;
+        let mut buffer = Vec::new();
+        let mut records = Vec::new();
+        let mut failed = None;
+        'inputs: for mut input in inputs {
+            let mut parser = format.parser();
+            let mut seen = 0u64;
+            loop {
+                let count = match input.read(&mut chunk) {
+                    Ok(count) => count,
+                    Err(error) => {
+                        failed = Some(TableError::Io(format!("reading the records to load: {error}")));
+                        break 'inputs;
+                    }
+                };
+                let parsed = if count > 0 {
+                    parser.feed(&chunk[..count], &mut records)
+                } else {
+                    std::mem::replace(&mut parser, format.parser()).finish(&mut records)
+                };
+                if let Err(error) = parsed {
+                    failed = Some(error.into());
+                    break 'inputs;
+                }
+                for record in records.drain(..) {
+                    seen += 1;
+                    if seen <= skip {
+                        continue;
+                    }
+                    rows += 1;
+                    csv.write(&record, rows, &mut buffer)?;
+                }
+                if let Err(error) = copy.send(buffer.as_slice()).await {
+                    failed = Some(refused(error));
+                    break 'inputs;
+                }
+                buffer.clear();
+                if count == 0 {
+                    break;
+                }
+            }
+        }
+        if let Some(error) = failed {
+            let _ = copy.abort("the records could not be read").await;
+            return Err(error);
+        }
+        copy.finish().await.map_err(refused)?;
+        Ok(rows)
     }
 }
 

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::data::{
     format::Format,
-    table::{FieldValues, TableNode},
+    table::{FieldValues, InsertMode, MergeLoad, TableNode},
 };
 
 /// The error id of a copy that could not be made.
@@ -192,10 +192,13 @@ async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
     Ok(usize::try_from(rows).unwrap_or(usize::MAX))
 }
 
-/// S3 to SQL: every input object, in order, loaded in one transaction.
-async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
-    let node = table_node(task, "output")?;
-    let format = format_of(task, "input")?;
+/// The input objects, downloaded into `work` and opened (gunzipped where the node says).
+async fn downloaded_inputs<St: Storage>(
+    storage: &St,
+    task: &Task,
+    work: &Path,
+    gzip: bool,
+) -> Result<(Vec<Box<dyn std::io::Read + Send>>, Vec<String>), String> {
     let (input_id, input) = location(task, "input")?;
     let failed = |error: String| format!("CopyActivity \"{}\": {error}", task.object_id);
     let objects = match input {
@@ -214,7 +217,6 @@ async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
             objects
         }
     };
-    let gzip = gzipped(task, "input")?;
     let mut inputs: Vec<Box<dyn std::io::Read + Send>> = Vec::new();
     for (index, uri) in objects.iter().enumerate() {
         let path = work.join(format!("import-{index}"));
@@ -230,8 +232,141 @@ async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
             inputs.push(Box::new(reader));
         }
     }
+    Ok((inputs, objects))
+}
+
+/// S3 to SQL: every input object, in order, loaded in one transaction.
+async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
+    let node = table_node(task, "output")?;
+    let format = format_of(task, "input")?;
+    let (inputs, objects) = downloaded_inputs(storage, task, work, gzipped(task, "input")?).await?;
+    let rows = node.import(&format, inputs).await.map_err(|error| {
+        format!(
+            "CopyActivity \"{}\": {error} (from {})",
+            task.object_id,
+            objects.join(", ")
+        )
+    })?;
+    Ok(usize::try_from(rows).unwrap_or(usize::MAX))
+}
+
+/// The error id of a RedshiftCopyActivity that failed.
+pub const REDSHIFT_COPY_FAILED: &str = "Sluice.RedshiftCopyFailed";
+
+/// `RedshiftCopyActivity`: S3 into a Redshift table by `insertMode` (through a staging
+/// table, with `transformSql`), or a Redshift table out to S3.
+pub async fn redshift_copy_activity<St: Storage>(storage: &St, task: &Task, work: &Path) -> TaskOutcome {
+    let result = match (
+        node_type(task, "input").as_deref(),
+        node_type(task, "output").as_deref(),
+    ) {
+        (Some(input), Some("S3DataNode")) if SQL_NODES.contains(&input) => export(storage, task, work).await,
+        (Some("S3DataNode"), Some(output)) if SQL_NODES.contains(&output) => merge(storage, task, work).await,
+        (input, output) => Err(format!(
+            "RedshiftCopyActivity \"{}\": from {} to {}: Sluice copies from an S3DataNode into a \
+             RedshiftDataNode, and from a RedshiftDataNode to an S3DataNode (DynamoDB input is not read yet)",
+            task.object_id,
+            input.unwrap_or("nothing"),
+            output.unwrap_or("nothing")
+        )),
+    };
+    match result {
+        Ok(_) => TaskOutcome::finished(),
+        Err(message) => TaskOutcome::failed(super::TaskStatus::Failed, REDSHIFT_COPY_FAILED, message),
+    }
+}
+
+/// `commandOptions` as a load reads them when the input names no `dataFormat`: GZIP,
+/// CSV, DELIMITER 'c', IGNOREHEADER n (Redshift's COPY options); the default is
+/// Redshift's own: `|`-separated text with backslash escapes.
+fn command_options(task: &Task) -> Result<(Option<Format>, bool, u64), String> {
+    let mut format = None;
+    let mut gzip = false;
+    let mut skip = 0;
+    let mut delimiter = None;
+    for option in task.values("commandOptions") {
+        let words: Vec<&str> = option.split_whitespace().collect();
+        let upper: Vec<String> = words.iter().map(|word| word.to_ascii_uppercase()).collect();
+        let value = |index: usize| {
+            let index = if upper.get(index).map(String::as_str) == Some("AS") {
+                index + 1
+            } else {
+                index
+            };
+            words.get(index).map(|word| word.trim_matches('\'').to_owned())
+        };
+        match upper.first().map(String::as_str) {
+            Some("GZIP") => gzip = true,
+            Some("CSV") => format = Some(Format::Csv { escape: None }),
+            Some("DELIMITER") => delimiter = value(1),
+            Some("IGNOREHEADER") => {
+                skip = value(1).and_then(|count| count.parse().ok()).ok_or_else(|| {
+                    format!(
+                        "RedshiftCopyActivity \"{}\": commandOptions \"{option}\" needs a count",
+                        task.object_id
+                    )
+                })?;
+            }
+            _ => {
+                return Err(format!(
+                    "RedshiftCopyActivity \"{}\": commandOptions \"{option}\" is not one Sluice's loader applies \
+                     (GZIP, CSV, DELIMITER, IGNOREHEADER); give the input a dataFormat instead",
+                    task.object_id
+                ));
+            }
+        }
+    }
+    if let Some(delimiter) = delimiter {
+        format = Some(match format {
+            Some(Format::Csv { .. }) if delimiter == "," => Format::Csv { escape: None },
+            _ => Format::Tsv {
+                separator: delimiter,
+                record: "\n".to_owned(),
+            },
+        });
+    }
+    Ok((format, gzip, skip))
+}
+
+async fn merge<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
+    let failed = |error: String| format!("RedshiftCopyActivity \"{}\": {error}", task.object_id);
+    let mode = task
+        .field("insertMode")
+        .ok_or_else(|| {
+            failed("it has no insertMode (KEEP_EXISTING, OVERWRITE_EXISTING, TRUNCATE or APPEND)".to_owned())
+        })
+        .and_then(|mode| {
+            InsertMode::parse(mode).ok_or_else(|| {
+                failed(format!(
+                    "insertMode \"{mode}\" is not KEEP_EXISTING, OVERWRITE_EXISTING, TRUNCATE or APPEND"
+                ))
+            })
+        })?;
+    let node = table_node(task, "output")?;
+    let has_format = task
+        .field("input")
+        .and_then(|id| task.referenced(id))
+        .and_then(|node| node.field("dataFormat"))
+        .is_some();
+    // AWS: commandOptions are ignored when the input has a dataFormat.
+    let (format, gzip, skip) = if has_format {
+        (format_of(task, "input")?, gzipped(task, "input")?, 0)
+    } else {
+        let (format, gzip, skip) = command_options(task)?;
+        let format = format.unwrap_or(Format::Tsv {
+            separator: "|".to_owned(),
+            record: "\n".to_owned(),
+        });
+        (format, gzip || gzipped(task, "input")?, skip)
+    };
+    let (inputs, objects) = downloaded_inputs(storage, task, work, gzip).await?;
+    let load = MergeLoad {
+        mode,
+        transform: task.field("transformSql").map(str::to_owned),
+        skip_records: skip,
+    };
     let rows = node
-        .import(&format, inputs)
+        .merge(&format, inputs, &load)
         .await
         .map_err(|error| failed(format!("{error} (from {})", objects.join(", "))))?;
     Ok(usize::try_from(rows).unwrap_or(usize::MAX))

@@ -120,6 +120,9 @@ impl<'s, St: Storage> Executor<'s, St> {
             Ok(work) if task.type_name == "CopyActivity" => {
                 Ended::Outcome(super::copy::copy_activity(self.storage, task, work.path()).await)
             }
+            Ok(work) if task.type_name == "RedshiftCopyActivity" => {
+                Ended::Outcome(super::copy::redshift_copy_activity(self.storage, task, work.path()).await)
+            }
             Ok(work) if task.type_name == "SqlActivity" => {
                 Ended::Outcome(super::sql::sql_activity(self.storage, task, work.path()).await)
             }

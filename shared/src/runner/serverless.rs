@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// The activities the `activities` function runs itself when they name no runner.
-pub const SERVERLESS_TYPES: &[&str] = &["CopyActivity", "SqlActivity"];
+pub const SERVERLESS_TYPES: &[&str] = &["CopyActivity", "SqlActivity", "RedshiftCopyActivity"];
 
 /// The error id of an activity that needs a runner but names none.
 pub const NEEDS_RUNNER: &str = "Sluice.NeedsRunner";
@@ -77,7 +77,7 @@ where
                 format!(
                     "{} \"{}\" needs a machine to run on: give it a workerGroup (and start `sluice runner \
                      --worker-group NAME`) or a runsOn resource; without either, Sluice runs only CopyActivity \
-                     between S3DataNodes and SqlActivity itself",
+                     between S3DataNodes, SqlActivity and RedshiftCopyActivity itself",
                     if task.type_name.is_empty() {
                         "object"
                     } else {
