@@ -155,7 +155,7 @@ fn aws(endpoint: &str) -> Command {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_DEFAULT_REGION", "us-east-1")
-        .args(["--endpoint-url", endpoint]);
+        .args(["--endpoint-url", endpoint, "--only-show-errors"]);
     command
 }
 

@@ -569,6 +569,135 @@ fn sluice_dev_runs_hive_then_pig_as_steps_on_an_emr_cluster_in_the_emulator() {
     );
 }
 
+/// The corpus's `LoadTsvFilesInS3ToRedshift` sample, read unchanged from ../shared/samples,
+/// runs end to end in `sluice dev`: its Ec2Resource is launched on moto (a local runner
+/// stands in for it) and its RedshiftCopyActivity loads a TSV object from moto's S3 into
+/// the machine's PostgreSQL, standing in for Redshift, with OVERWRITE_EXISTING.
+#[test]
+fn the_corpus_s3_tsv_to_redshift_sample_runs_end_to_end_on_postgresql() {
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/samples/aws-data-pipeline-samples/LoadTsvFilesInS3ToRedshift/LoadTsvFilesInS3ToRedshift.json"
+    );
+    let definition = std::fs::read_to_string(sample).unwrap_or_else(|error| panic!("{sample}: {error}"));
+    let postgres =
+        std::env::var("SLUICE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let (_, rest) = postgres.split_once("://").unwrap();
+    let (user, address) = rest.split_once('@').unwrap();
+    let psql = |sql: &str| {
+        let status = Command::new("psql")
+            .args([postgres.as_str(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .status()
+            .expect("psql");
+        assert!(status.success(), "psql {sql}");
+    };
+    // The sample's table, in its schema (both named in the sample), holding a row the load
+    // overwrites and one it keeps
+    psql(
+        "DROP SCHEMA IF EXISTS schemaNameInRedshift CASCADE; CREATE SCHEMA schemaNameInRedshift; \
+         CREATE TABLE schemaNameInRedshift.DestRedshiftTableName (id integer PRIMARY KEY, city text, visits integer); \
+         INSERT INTO schemaNameInRedshift.DestRedshiftTableName VALUES (1, 'old', 0), (9, 'kept', 9)",
+    );
+    let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let emulator = moto.endpoint();
+    aws_at(&emulator, &["s3", "mb", "s3://sluice-corpus-input"]);
+    // The sample logs to a placeholder bucket; the emulator has it
+    aws_at(&emulator, &["s3", "mb", "s3://insert-here-log-location-for-DPL"]);
+    let tsv = std::env::temp_dir().join(format!("sluice-corpus-{}.tsv", std::process::id()));
+    std::fs::write(&tsv, "1\tOslo\t10\n2\tLima\t\\N\n").unwrap();
+    aws_at(
+        &emulator,
+        &[
+            "s3",
+            "cp",
+            &tsv.display().to_string(),
+            "s3://sluice-corpus-input/visits.tsv",
+        ],
+    );
+    let group = aws_at(
+        &emulator,
+        &[
+            "ec2",
+            "create-security-group",
+            "--group-name",
+            "redshift-access",
+            "--description",
+            "sample",
+        ],
+    )["GroupId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dev = Dev::start_with(Some(&emulator));
+    let file = dev.directory.join("corpus.json");
+    std::fs::write(&file, &definition).unwrap();
+    let id = dev.aws(&["create-pipeline", "--name", "corpus-tsv", "--unique-id", "corpus-tsv-1"])["pipelineId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let connection = format!("jdbc:postgresql://{address}");
+    let database = address.rsplit('/').next().unwrap_or("test").to_owned();
+    let values = [
+        format!("myRedshiftJdbcConnectStr={connection}"),
+        format!("myRedshiftDbName={database}"),
+        format!("myRedshiftUsername={user}"),
+        "myRedshiftPassword=never-shown".to_owned(),
+        "*myRedshiftPassword=never-shown".to_owned(),
+        "myRedshiftTableName=DestRedshiftTableName".to_owned(),
+        "myInputTsvFilesS3Loc=s3://sluice-corpus-input/visits.tsv".to_owned(),
+        format!("myRedshiftSecurityGrpIds={group}"),
+    ];
+    let mut put = vec![
+        "put-pipeline-definition".to_owned(),
+        "--pipeline-id".to_owned(),
+        id.clone(),
+        "--pipeline-definition".to_owned(),
+        format!("file://{}", file.display()),
+        "--parameter-values".to_owned(),
+    ];
+    put.extend(values.iter().cloned());
+    let put: Vec<&str> = put.iter().map(String::as_str).collect();
+    let answer = dev.aws(&put);
+    assert_eq!(answer["errored"], false, "{answer}");
+    dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
+    // The load and its machine finish
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let objects = described_objects(&dev, &id, "INSTANCE");
+        let status = |name: &str| {
+            objects
+                .iter()
+                .find(|(found, _)| found.starts_with(&format!("@{name}_")))
+                .map(|(_, described)| described_field(described, "@status"))
+                .unwrap_or_default()
+        };
+        if status("RedshiftLoadActivity") == "FINISHED" && status("Ec2Instance") == "FINISHED" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline && status("RedshiftLoadActivity") != "FAILED",
+            "the sample did not finish: {objects:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // OVERWRITE_EXISTING: row 1 replaced, row 2 added, row 9 kept
+    let output = Command::new("psql")
+        .args([
+            postgres.as_str(),
+            "-At",
+            "-c",
+            "SELECT id || ':' || city || ':' || coalesce(visits::text, 'null') FROM schemaNameInRedshift.DestRedshiftTableName ORDER BY id",
+        ])
+        .output()
+        .expect("psql");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "1:Oslo:10\n2:Lima:null\n9:kept:9\n"
+    );
+    psql("DROP SCHEMA schemaNameInRedshift CASCADE");
+    let _ = std::fs::remove_file(&tsv);
+}
+
 /// A field (its string or its reference) of the one object a describe-objects answer holds.
 fn described_field(described: &Value, key: &str) -> String {
     described["pipelineObjects"][0]["fields"]

@@ -252,6 +252,16 @@ pub enum InsertMode {
 }
 
 impl InsertMode {
+    /// AWS's name for the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::KeepExisting => "KEEP_EXISTING",
+            Self::OverwriteExisting => "OVERWRITE_EXISTING",
+            Self::Truncate => "TRUNCATE",
+            Self::Append => "APPEND",
+        }
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         match text.trim().to_ascii_uppercase().as_str() {
             "KEEP_EXISTING" => Some(Self::KeepExisting),
@@ -290,7 +300,7 @@ impl TableNode {
         let query = "SELECT kcu.column_name::text FROM information_schema.table_constraints tc \
                      JOIN information_schema.key_column_usage kcu ON tc.constraint_name = kcu.constraint_name \
                      AND tc.table_schema = kcu.table_schema \
-                     WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_name = $1 \
+                     WHERE tc.constraint_type = 'PRIMARY KEY' AND lower(tc.table_name) = lower($1) \
                      AND ($2::text IS NULL OR lower(tc.table_schema) = lower($2)) ORDER BY kcu.ordinal_position";
         let keys: Vec<String> = sqlx::query_scalar(query)
             .bind(&name)
@@ -344,9 +354,9 @@ impl TableNode {
                     return Err(TableError::Node {
                         object: self.object_id.clone(),
                         problem: format!(
-                            "insertMode {:?} matches rows by primary key, and {table} has none: declare one on the \
+                            "insertMode {} matches rows by primary key, and {table} has none: declare one on the \
                              table or give the data node primaryKeys",
-                            load.mode
+                            load.mode.as_str()
                         ),
                     });
                 }
