@@ -183,6 +183,20 @@ fn tricky_rows() -> Vec<Vec<Option<String>>> {
     ]
 }
 
+/// A table of the tricky rows.
+async fn fill(url: &str, table: &str) {
+    sql(
+        url,
+        &format!("{}; INSERT INTO {table} VALUES {TRICKY}", create(url, table)),
+    )
+    .await;
+}
+
+/// A `SqlDataNode` on the test database's `table`.
+fn sql_node(id: &str, table: &str) -> ObjectFields {
+    object(id, &[("type", "SqlDataNode"), ("database", "Db"), ("table", table)])
+}
+
 fn create(url: &str, table: &str) -> String {
     if url.starts_with("postgres") {
         format!("CREATE TABLE {table} (id integer PRIMARY KEY, name text, note text)")
@@ -196,16 +210,9 @@ async fn a_table_is_exported_to_s3_as_csv_and_as_tsv() {
     let s3 = s3().await;
     for url in [postgres_url(), mysql_url()] {
         let table = unique("export");
-        sql(
-            &url,
-            &format!("{}; INSERT INTO {table} VALUES {TRICKY}", create(&url, &table)),
-        )
-        .await;
+        fill(&url, &table).await;
         // To CSV in a folder: the rows in RFC 4180, NULL told from the empty string
-        let source = object(
-            "Orders",
-            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
-        );
+        let source = sql_node("Orders", &table);
         let folder = format!("s3://{}/{table}/", s3.bucket);
         let output = object("Out", &[("type", "S3DataNode"), ("directoryPath", &folder)]);
         let outcome = run(&s3, &copy_task(source.clone(), output, vec![database(&url)])).await;
@@ -266,10 +273,7 @@ async fn csv_objects_in_s3_are_loaded_into_a_table_in_one_transaction() {
                 ("directoryPath", &format!("s3://{}/{table}", s3.bucket)),
             ],
         );
-        let target = object(
-            "Orders",
-            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
-        );
+        let target = sql_node("Orders", &table);
         let outcome = run(&s3, &copy_task(input, target, vec![database(&url)])).await;
         assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
         assert_eq!(rows(&url, &table).await, tricky_rows(), "{url}");
@@ -340,10 +344,7 @@ async fn bad_data_loads_nothing_names_the_record_and_leaves_the_source() {
                 ],
             )
         };
-        let target = object(
-            "Orders",
-            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
-        );
+        let target = sql_node("Orders", &table);
         // A type mismatch in the third record
         let mismatch = "1,a,x\n2,b,y\nthree,c,z\n";
         s3.put(&format!("{table}/mismatch.csv"), mismatch).await;
@@ -394,16 +395,9 @@ async fn gzip_objects_are_written_and_read() {
     let s3 = s3().await;
     for url in [postgres_url(), mysql_url()] {
         let table = unique("gzip");
-        sql(
-            &url,
-            &format!("{}; INSERT INTO {table} VALUES {TRICKY}", create(&url, &table)),
-        )
-        .await;
+        fill(&url, &table).await;
         // Out to a gzip object
-        let source = object(
-            "Orders",
-            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
-        );
+        let source = sql_node("Orders", &table);
         let folder = format!("s3://{}/{table}/", s3.bucket);
         let output = object(
             "Out",
@@ -457,10 +451,7 @@ async fn gzip_objects_are_written_and_read() {
                 ("compression", "gzip"),
             ],
         );
-        let target = object(
-            "Orders",
-            &[("type", "SqlDataNode"), ("database", "Db"), ("table", &table)],
-        );
+        let target = sql_node("Orders", &table);
         let outcome = run(&s3, &copy_task(input, target, vec![database(&url)])).await;
         assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
         assert_eq!(rows(&url, &table).await.len(), 6, "{url}");
