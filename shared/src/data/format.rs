@@ -12,6 +12,9 @@
 //!   tab and the newline.
 //! - Custom has a separator and no quoting: a value that holds the separator or the record
 //!   separator cannot be written, and says so.
+//! - RegEx reads a line at a time: `inputRegEx`'s groups are the fields, and a line it does
+//!   not match is malformed; it writes through `outputFormat`, whose `%1$s`, `%2$s` ... (Java
+//!   formatter references) take the fields.
 //!
 //! A record is a list of fields, each `None` for NULL.
 
@@ -23,9 +26,21 @@ pub type Record = Vec<Option<String>>;
 /// A format as a data node's `dataFormat` defines it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Format {
-    Csv { escape: Option<char> },
-    Tsv { separator: String, record: String },
-    Custom { separator: String, record: String },
+    Csv {
+        escape: Option<char>,
+    },
+    Tsv {
+        separator: String,
+        record: String,
+    },
+    Custom {
+        separator: String,
+        record: String,
+    },
+    RegEx {
+        input: Option<String>,
+        output: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -84,16 +99,34 @@ impl Format {
                     record: field("recordSeparator").map_or_else(|| "\n".to_owned(), |text| unescaped(&text)),
                 })
             }
+            "RegEx" => {
+                let input = field("inputRegEx");
+                if let Some(pattern) = &input {
+                    regex_lite::Regex::new(pattern)
+                        .map_err(|error| problem(format!("inputRegEx is not a regular expression: {error}")))?;
+                }
+                Ok(Self::RegEx {
+                    input,
+                    output: field("outputFormat"),
+                })
+            }
             other => Err(problem(format!(
-                "{other} data is not read or written by this Sluice yet (CSV, TSV and Custom are)"
+                "{other} data is not read or written by this Sluice yet (CSV, TSV, Custom and RegEx are)"
             ))),
         }
     }
 
     /// A parser for data in this format.
     pub fn parser(&self) -> Parser {
+        let regex = match self {
+            Self::RegEx {
+                input: Some(pattern), ..
+            } => regex_lite::Regex::new(pattern).ok(),
+            _ => None,
+        };
         Parser {
             format: self.clone(),
+            regex,
             pending: Vec::new(),
             record: 0,
         }
@@ -138,6 +171,15 @@ impl Format {
                     }
                 }
                 out.extend_from_slice(end.as_bytes());
+            }
+            Self::RegEx { output, .. } => {
+                let template = output.as_deref().ok_or_else(|| FormatError::Unwritable {
+                    record: number,
+                    field: 1,
+                    problem: "a RegEx format writes through its outputFormat, and this one has none".to_owned(),
+                })?;
+                out.extend_from_slice(java_format(template, record).as_bytes());
+                out.push(b'\n');
             }
             Self::Custom { separator, record: end } => {
                 for (index, field) in record.iter().enumerate() {
@@ -196,6 +238,8 @@ fn write_csv_field(value: &str, escape: Option<char>, out: &mut Vec<u8>) {
 #[derive(Debug)]
 pub struct Parser {
     format: Format,
+    /// A RegEx format's `inputRegEx`, compiled.
+    regex: Option<regex_lite::Regex>,
     /// Bytes of a record not yet complete.
     pending: Vec<u8>,
     /// Records read so far.
@@ -267,6 +311,10 @@ impl Parser {
                 }
                 None
             }
+            Format::RegEx { .. } => data.iter().position(|byte| *byte == b'\n').map(|at| {
+                let body = if at > 0 && data[at - 1] == b'\r' { at - 1 } else { at };
+                (start + body, start + at + 1)
+            }),
             Format::Tsv { record, .. } | Format::Custom { record, .. } => {
                 let separator = record.as_bytes();
                 data.windows(separator.len())
@@ -292,8 +340,69 @@ impl Parser {
                 .split(separator.as_str())
                 .map(|field| Some(field.to_owned()))
                 .collect()),
+            Format::RegEx { .. } => {
+                let Some(regex) = &self.regex else {
+                    return Err(malformed(
+                        "a RegEx format reads with its inputRegEx, and this one has none".to_owned(),
+                    ));
+                };
+                let captures = regex
+                    .captures(text)
+                    .ok_or_else(|| malformed(format!("the line does not match inputRegEx {}", regex.as_str())))?;
+                Ok(captures
+                    .iter()
+                    .skip(1)
+                    .map(|group| group.map(|group| group.as_str().to_owned()))
+                    .collect())
+            }
         }
     }
+}
+
+/// A Java formatter string (`%1$s`, `%s`, `%%`, `%n`) filled with a record's fields; NULL
+/// is written as `null`, as Java's formatter does.
+fn java_format(template: &str, record: &[Option<String>]) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    let mut next_plain = 0;
+    let field = |index: usize| {
+        record
+            .get(index)
+            .map(|value| value.clone().unwrap_or_else(|| "null".to_owned()))
+            .unwrap_or_default()
+    };
+    while let Some(char) = chars.next() {
+        if char != '%' {
+            out.push(char);
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(digit) = chars.peek().filter(|c| c.is_ascii_digit()) {
+            digits.push(*digit);
+            chars.next();
+        }
+        match chars.next() {
+            Some('$') => {
+                // %<n>$s
+                chars.next();
+                let index: usize = digits.parse().unwrap_or(1);
+                out.push_str(&field(index.saturating_sub(1)));
+            }
+            Some('s') if digits.is_empty() => {
+                out.push_str(&field(next_plain));
+                next_plain += 1;
+            }
+            Some('%') => out.push('%'),
+            Some('n') => out.push('\n'),
+            Some(other) => {
+                out.push('%');
+                out.push_str(&digits);
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }
 
 /// Whether CSV bytes end inside a quoted field.
@@ -543,8 +652,55 @@ mod tests {
         );
         let error = Format::from_fields("F", fields(&[("type", "Custom")])).unwrap_err();
         assert!(error.to_string().contains("needs a columnSeparator"), "{error}");
-        let error = Format::from_fields("F", fields(&[("type", "RegEx")])).unwrap_err();
-        assert!(error.to_string().contains("RegEx data is not read"), "{error}");
+        let error = Format::from_fields("F", fields(&[("type", "DynamoDBDataFormat")])).unwrap_err();
+        assert!(
+            error.to_string().contains("DynamoDBDataFormat data is not read"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn regex_formats_read_groups_and_write_through_their_output_format() {
+        let format = Format::RegEx {
+            input: Some(r"^(\S+) (\S+) \[(\d+)\]$".to_owned()),
+            output: Some("%2$s wrote %1$s (%3$s%%), then %s".to_owned()),
+        };
+        let records = read_all(&format, b"GET /index.html [200]\r\nPOST /form [201]", 5).unwrap();
+        assert_eq!(
+            records,
+            [some(&["GET", "/index.html", "200"]), some(&["POST", "/form", "201"])]
+        );
+        let mut out = Vec::new();
+        format.write(&records[0], 1, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "/index.html wrote GET (200%), then GET\n"
+        );
+        let error = read_all(&format, b"GET /x [200]\nnot a log line\n", 100).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("record 2: the line does not match inputRegEx"),
+            "{error}"
+        );
+        let fields = |pairs: &'static [(&'static str, &'static str)]| {
+            move |key: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, _)| *name == key)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        let error = Format::from_fields("R", fields(&[("type", "RegEx"), ("inputRegEx", "(unclosed")])).unwrap_err();
+        assert!(
+            error.to_string().contains("inputRegEx is not a regular expression"),
+            "{error}"
+        );
+        let unwritable = Format::RegEx {
+            input: None,
+            output: None,
+        };
+        assert!(unwritable.write(&some(&["a"]), 3, &mut Vec::new()).is_err());
     }
 
     fn field() -> impl Strategy<Value = Option<String>> {

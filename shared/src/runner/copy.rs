@@ -156,7 +156,7 @@ async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
     let extension = match format {
         Format::Csv { .. } => "csv",
         Format::Tsv { .. } => "tsv",
-        Format::Custom { .. } => "txt",
+        Format::Custom { .. } | Format::RegEx { .. } => "txt",
     };
     let suffix = if gzipped(task, "output")? { ".gz" } else { "" };
     let target = match output {
