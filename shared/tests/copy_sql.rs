@@ -642,3 +642,60 @@ async fn redshift_copy_reads_command_options_transforms_and_refuses_what_it_cann
     assert!(message.contains("has none: declare one"), "{message}");
     sql(&url, &format!("DROP TABLE {table}; DROP TABLE {keyless}")).await;
 }
+
+#[tokio::test]
+async fn a_manifest_names_the_objects_to_load_and_a_missing_mandatory_one_fails() {
+    let s3 = s3().await;
+    for url in [postgres_url(), mysql_url()] {
+        let table = unique("manifest");
+        sql(&url, &create(&url, &table)).await;
+        s3.put(&format!("{table}/a.csv"), "1,a,\n").await;
+        s3.put(&format!("{table}/b.csv"), "2,b,\n").await;
+        s3.put(&format!("{table}/not-listed.csv"), "3,c,\n").await;
+        let bucket = &s3.bucket;
+        s3.put(
+            &format!("{table}/good.manifest"),
+            &format!(
+                r#"{{"entries": [{{"url": "s3://{bucket}/{table}/a.csv", "mandatory": true}},
+                                {{"url": "s3://{bucket}/{table}/b.csv", "mandatory": true}},
+                                {{"url": "s3://{bucket}/{table}/gone.csv", "mandatory": false}}]}}"#
+            ),
+        )
+        .await;
+        s3.put(
+            &format!("{table}/bad.manifest"),
+            &format!(r#"{{"entries": [{{"url": "s3://{bucket}/{table}/gone.csv", "mandatory": true}}]}}"#),
+        )
+        .await;
+        let input = |manifest: &str| {
+            object(
+                "In",
+                &[
+                    ("type", "S3DataNode"),
+                    ("manifestFilePath", &format!("s3://{bucket}/{table}/{manifest}")),
+                ],
+            )
+        };
+        // The listed objects load; the unlisted one does not, the optional missing one is skipped
+        let outcome = run(
+            &s3,
+            &copy_task(input("good.manifest"), sql_node("Orders", &table), vec![database(&url)]),
+        )
+        .await;
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        let ids: Vec<Option<String>> = rows(&url, &table).await.into_iter().map(|row| row[0].clone()).collect();
+        assert_eq!(ids, [Some("1".to_owned()), Some("2".to_owned())], "{url}");
+        // A mandatory object that is missing fails, naming it
+        let outcome = run(
+            &s3,
+            &copy_task(input("bad.manifest"), sql_node("Orders", &table), vec![database(&url)]),
+        )
+        .await;
+        let message = outcome.error_message.unwrap_or_default();
+        assert!(
+            message.contains("gone.csv, mandatory in its manifest"),
+            "{url}: {message}"
+        );
+        sql(&url, &format!("DROP TABLE {table}")).await;
+    }
+}

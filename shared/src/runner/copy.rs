@@ -199,8 +199,17 @@ async fn downloaded_inputs<St: Storage>(
     work: &Path,
     gzip: bool,
 ) -> Result<(Vec<Box<dyn std::io::Read + Send>>, Vec<String>), String> {
-    let (input_id, input) = location(task, "input")?;
     let failed = |error: String| format!("CopyActivity \"{}\": {error}", task.object_id);
+    let manifest = task
+        .field("input")
+        .and_then(|id| task.referenced(id))
+        .and_then(|node| node.field("manifestFilePath"))
+        .map(str::trim)
+        .filter(|path| !path.is_empty());
+    if let Some(manifest) = manifest {
+        return manifest_inputs(storage, manifest, work, gzip).await.map_err(failed);
+    }
+    let (input_id, input) = location(task, "input")?;
     let objects = match input {
         S3Location::File(file) => vec![file],
         S3Location::Directory(directory) => {
@@ -231,6 +240,55 @@ async fn downloaded_inputs<St: Storage>(
         } else {
             inputs.push(Box::new(reader));
         }
+    }
+    Ok((inputs, objects))
+}
+
+/// The objects a Redshift-style manifest lists (`{"entries": [{"url": ..., "mandatory":
+/// true}]}`), downloaded and opened; a missing mandatory one fails, a missing optional one
+/// is skipped.
+async fn manifest_inputs<St: Storage>(
+    storage: &St,
+    manifest: &str,
+    work: &Path,
+    gzip: bool,
+) -> Result<(Vec<Box<dyn std::io::Read + Send>>, Vec<String>), String> {
+    let path = work.join("manifest.json");
+    storage
+        .download(manifest, &path)
+        .await
+        .map_err(|error| format!("its manifest {manifest}: {error}"))?;
+    let text = std::fs::read_to_string(&path).map_err(|error| format!("its manifest {manifest}: {error}"))?;
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text).map_err(|error| format!("its manifest {manifest} is not JSON: {error}"))?;
+    let entries = parsed["entries"]
+        .as_array()
+        .ok_or_else(|| format!("its manifest {manifest} has no \"entries\" list"))?;
+    let mut inputs: Vec<Box<dyn std::io::Read + Send>> = Vec::new();
+    let mut objects = Vec::new();
+    for (index, entry) in entries.iter().enumerate() {
+        let url = entry["url"]
+            .as_str()
+            .ok_or_else(|| format!("its manifest {manifest}: entry {} has no url", index + 1))?;
+        let mandatory = entry["mandatory"].as_bool().unwrap_or(false);
+        let local = work.join(format!("import-{index}"));
+        if let Err(error) = storage.download(url, &local).await {
+            if mandatory {
+                return Err(format!("{url}, mandatory in its manifest {manifest}: {error}"));
+            }
+            continue;
+        }
+        let file = std::fs::File::open(&local).map_err(|error| format!("{}: {error}", local.display()))?;
+        let reader = std::io::BufReader::new(file);
+        if gzip {
+            inputs.push(Box::new(flate2::read::MultiGzDecoder::new(reader)));
+        } else {
+            inputs.push(Box::new(reader));
+        }
+        objects.push(url.to_owned());
+    }
+    if inputs.is_empty() {
+        return Err(format!("its manifest {manifest} lists nothing that exists"));
     }
     Ok((inputs, objects))
 }
