@@ -629,16 +629,18 @@ mod tests {
         assert!(error.to_string().contains("record 1: not UTF-8"), "{error}");
     }
 
+    /// An object's fields as `Format::from_fields` reads them.
+    fn fields(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |key: &str| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == key)
+                .map(|(_, value)| (*value).to_owned())
+        }
+    }
+
     #[test]
     fn formats_come_from_their_objects() {
-        let fields = |pairs: &'static [(&'static str, &'static str)]| {
-            move |key: &str| {
-                pairs
-                    .iter()
-                    .find(|(name, _)| *name == key)
-                    .map(|(_, value)| (*value).to_owned())
-            }
-        };
         assert_eq!(
             Format::from_fields("F", fields(&[("type", "TSV"), ("columnSeparator", "|")])).unwrap(),
             Format::Tsv {
@@ -683,14 +685,6 @@ mod tests {
                 .starts_with("record 2: the line does not match inputRegEx"),
             "{error}"
         );
-        let fields = |pairs: &'static [(&'static str, &'static str)]| {
-            move |key: &str| {
-                pairs
-                    .iter()
-                    .find(|(name, _)| *name == key)
-                    .map(|(_, value)| (*value).to_owned())
-            }
-        };
         let error = Format::from_fields("R", fields(&[("type", "RegEx"), ("inputRegEx", "(unclosed")])).unwrap_err();
         assert!(
             error.to_string().contains("inputRegEx is not a regular expression"),

@@ -233,15 +233,20 @@ async fn downloaded_inputs<St: Storage>(
             .download(uri, &path)
             .await
             .map_err(|error| failed(error.to_string()))?;
-        let file = std::fs::File::open(&path).map_err(|error| failed(format!("{}: {error}", path.display())))?;
-        let reader = std::io::BufReader::new(file);
-        if gzip {
-            inputs.push(Box::new(flate2::read::MultiGzDecoder::new(reader)));
-        } else {
-            inputs.push(Box::new(reader));
-        }
+        inputs.push(opened(&path, gzip).map_err(failed)?);
     }
     Ok((inputs, objects))
+}
+
+/// A downloaded object opened for reading, gunzipped as it is read where `gzip`.
+fn opened(path: &Path, gzip: bool) -> Result<Box<dyn std::io::Read + Send>, String> {
+    let file = std::fs::File::open(path).map_err(|error| format!("{}: {error}", path.display()))?;
+    let reader = std::io::BufReader::new(file);
+    Ok(if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(reader))
+    } else {
+        Box::new(reader)
+    })
 }
 
 /// The objects a Redshift-style manifest lists (`{"entries": [{"url": ..., "mandatory":
@@ -278,13 +283,7 @@ async fn manifest_inputs<St: Storage>(
             }
             continue;
         }
-        let file = std::fs::File::open(&local).map_err(|error| format!("{}: {error}", local.display()))?;
-        let reader = std::io::BufReader::new(file);
-        if gzip {
-            inputs.push(Box::new(flate2::read::MultiGzDecoder::new(reader)));
-        } else {
-            inputs.push(Box::new(reader));
-        }
+        inputs.push(opened(&local, gzip)?);
         objects.push(url.to_owned());
     }
     if inputs.is_empty() {
