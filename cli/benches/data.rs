@@ -12,7 +12,7 @@ use std::{
     time::Instant,
 };
 
-use sluice::runner::{ObjectFields, S3Storage, Task, TaskKind, TaskStatus, copy::copy_activity};
+use sluice::runner::{AwsStorage, ObjectFields, Task, TaskKind, TaskStatus, copy::copy_activity};
 
 const ROWS: u64 = 1_000_000;
 const BIG_OBJECT_MIB: u64 = 1024;
@@ -72,7 +72,7 @@ fn child(which: &str, endpoint: &str, table: &str) {
             ))
             .load()
             .await;
-        let storage = S3Storage::new(&config);
+        let storage = AwsStorage::new(&config);
         let task = match which {
             "export" => {
                 let url = postgres_url();

@@ -20,7 +20,7 @@ use sluice::{
         resources::Boot,
     },
     local::MotoServer,
-    runner::{self, EngineTaskSource, Executor, ExecutorSettings, RunSettings, S3Storage},
+    runner::{self, AwsStorage, EngineTaskSource, Executor, ExecutorSettings, RunSettings},
     stages::{Ports, Stage, Trigger, run_stage, tasks_handed_back},
     store::{
         dynamodb::{DynamoStore, create_table},
@@ -195,7 +195,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     say!("Stop with Ctrl-C.");
 
     let notifier: &'static SnsNotifier = Box::leak(Box::new(SnsNotifier::new(&sdk)));
-    let storage: &'static S3Storage = Box::leak(Box::new(S3Storage::new(&sdk)));
+    let storage: &'static AwsStorage = Box::leak(Box::new(AwsStorage::new(&sdk)));
     let compute: &'static AwsCompute = Box::leak(Box::new(AwsCompute::new(&sdk)));
     // What a launched machine would fetch and poll; on the emulator, where nothing boots,
     // a local runner stands in for it (`stand_in_for_machines`), and an Ec2Resource
@@ -321,7 +321,7 @@ pub async fn aws_sdk_config(endpoint: Option<&str>, dummy_credentials: bool) -> 
 }
 
 type DevApi = Api<'static, DynamoStore, AwsProbe>;
-type DevPorts = Ports<'static, SnsNotifier, S3Storage, AwsCompute>;
+type DevPorts = Ports<'static, SnsNotifier, AwsStorage, AwsCompute>;
 
 /// The image an Ec2Resource without one is launched from on the emulator (one of moto's).
 const EMULATOR_IMAGE: &str = "ami-12c6146b";
@@ -339,7 +339,7 @@ const MACHINES_WANTED_FOR: Duration = Duration::from_secs(60);
 /// its runner, handing back what it ran.
 async fn stand_in_for_machines(
     api: &'static DevApi,
-    storage: &'static S3Storage,
+    storage: &'static AwsStorage,
     compute: &'static AwsCompute,
     wake: std::sync::Arc<tokio::sync::Notify>,
     machines_wanted: std::sync::Arc<tokio::sync::Notify>,

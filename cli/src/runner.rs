@@ -9,7 +9,7 @@ use aws_sdk_datapipeline::{
     types::{PipelineObject, TaskObject, TaskStatus as ApiStatus},
 };
 use sluice::runner::{
-    Executor, ExecutorSettings, ObjectFields, RunSettings, S3Storage, SourceError, Task, TaskKind, TaskOutcome,
+    AwsStorage, Executor, ExecutorSettings, ObjectFields, RunSettings, SourceError, Task, TaskKind, TaskOutcome,
     TaskSource, TaskStatus, logs::parse_attempt_id, run,
 };
 
@@ -73,7 +73,7 @@ async fn serve(args: &Args) -> Outcome {
     let source = HttpTaskSource {
         client: Client::from_conf(api.build()),
     };
-    let storage = S3Storage::new(&config);
+    let storage = AwsStorage::new(&config);
     let executor = Executor::new(&storage, ExecutorSettings::default());
     let mut settings = RunSettings::new(&args.worker_group, &hostname);
     settings.tasks = usize::from(args.tasks);

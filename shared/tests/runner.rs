@@ -25,7 +25,7 @@ use sluice::{
         pipelines::ActivateOptions,
     },
     runner::{
-        Ended, EngineTaskSource, Executor, ExecutorSettings, RUNNER_STOPPED, RunSettings, S3Storage, Task, TaskKind,
+        AwsStorage, Ended, EngineTaskSource, Executor, ExecutorSettings, RUNNER_STOPPED, RunSettings, Task, TaskKind,
         TaskOutcome, TaskSource, TaskStatus, run,
     },
     store::{keys, memory::MemoryStore, records, records::InstanceRecord},
@@ -41,7 +41,7 @@ fn at(text: &str) -> NaiveDateTime {
 }
 
 /// One moto server for this binary; a fresh bucket per test.
-async fn s3() -> (S3Storage, Client, String) {
+async fn s3() -> (AwsStorage, Client, String) {
     static MOTO: OnceLock<Moto> = OnceLock::new();
     static BUCKETS: AtomicUsize = AtomicUsize::new(0);
     let moto = MOTO.get_or_init(Moto::start);
@@ -53,7 +53,7 @@ async fn s3() -> (S3Storage, Client, String) {
     );
     let bucket = format!("runner-{}", BUCKETS.fetch_add(1, Ordering::Relaxed));
     client.create_bucket().bucket(&bucket).send().await.unwrap();
-    (S3Storage::new(&config), client, bucket)
+    (AwsStorage::new(&config), client, bucket)
 }
 
 async fn put(client: &Client, bucket: &str, key: &str, body: &str) {
@@ -195,7 +195,7 @@ fn executor_settings(temp: &TempDir) -> ExecutorSettings {
 }
 
 /// Polls one task, runs it to its end and reports the outcome, as one turn of the loop.
-async fn run_next(world: &World, storage: &S3Storage, temp: &TempDir) -> (Task, TaskOutcome) {
+async fn run_next(world: &World, storage: &AwsStorage, temp: &TempDir) -> (Task, TaskOutcome) {
     let engine = world.engine();
     let source = EngineTaskSource::new(&engine);
     let task = source.poll("wg", "test-host").await.unwrap().expect("a task for wg");

@@ -7,7 +7,7 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use sluice::runner::{
-    ObjectFields, S3Storage, Task, TaskKind, TaskStatus,
+    AwsStorage, ObjectFields, Task, TaskKind, TaskStatus,
     sql::{SQL_FAILED, sql_activity},
     storage::NoStorage,
 };
@@ -314,7 +314,7 @@ async fn a_script_from_s3_runs_as_written() {
         .send()
         .await
         .unwrap();
-    let storage = S3Storage::new(&config);
+    let storage = AwsStorage::new(&config);
     let work = work_dir();
     let task = task(
         database_fields(&postgres_url()),

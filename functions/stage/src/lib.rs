@@ -22,7 +22,7 @@ use sluice::{
     },
     config::Deps,
     engine::Engine,
-    runner::{S3Storage, Storage},
+    runner::{AwsStorage, Storage},
     stages::{Ports, Stage, run_stage},
     store::RunStore,
 };
@@ -56,7 +56,7 @@ pub async fn serve(stage: Stage) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let deps = Deps::from_env().await?;
     let notifier = SnsNotifier::new(&deps.sdk);
-    let storage = S3Storage::new(&deps.sdk);
+    let storage = AwsStorage::new(&deps.sdk);
     let compute = AwsCompute::new(&deps.sdk).with_sweep_regions(sluice::config::sweep_regions_from_env());
     let engine = deps.engine();
     let ports = Ports {

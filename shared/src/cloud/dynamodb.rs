@@ -28,15 +28,16 @@ use super::{
 /// may still answer an empty page with a continuation key, so a few more are asked.
 const MAX_SCAN_PAGES: usize = 4;
 
-/// DynamoDB clients: one for the configured region, and one per region a check named.
+/// DynamoDB clients: one for the configured region, and one per region a definition
+/// named, built from the same configuration and cached.
 #[derive(Debug)]
-pub struct DynamoDbProbe {
+pub struct RegionalDynamoDb {
     config: SdkConfig,
     default: Client,
     regional: Mutex<HashMap<String, Client>>,
 }
 
-impl DynamoDbProbe {
+impl RegionalDynamoDb {
     pub fn new(config: &SdkConfig) -> Self {
         Self {
             config: config.clone(),
@@ -52,7 +53,7 @@ impl DynamoDbProbe {
 
     /// The client for `region`, or the default one when none is named or it is the
     /// configured region.
-    fn client(&self, region: Option<&str>) -> Client {
+    pub fn client(&self, region: Option<&str>) -> Client {
         let configured = self.config.region().map(|configured| configured.as_ref());
         match region {
             Some(region) if Some(region) != configured => self
@@ -68,6 +69,24 @@ impl DynamoDbProbe {
                 .clone(),
             _ => self.default.clone(),
         }
+    }
+}
+
+/// The DynamoDB checks, asked of the table's region.
+#[derive(Debug)]
+pub struct DynamoDbProbe {
+    clients: RegionalDynamoDb,
+}
+
+impl DynamoDbProbe {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            clients: RegionalDynamoDb::new(config),
+        }
+    }
+
+    fn client(&self, region: Option<&str>) -> Client {
+        self.clients.client(region)
     }
 
     /// `DynamoDBTableExists`: the table exists and is `ACTIVE` or `UPDATING`.
@@ -164,7 +183,11 @@ mod tests {
             region_of(&probe.client(Some("us-east-1"))),
             Some("us-east-1".to_owned())
         );
-        assert_eq!(probe.regional().len(), 0, "the configured region needs no extra client");
+        assert_eq!(
+            probe.clients.regional().len(),
+            0,
+            "the configured region needs no extra client"
+        );
     }
 
     #[test]
@@ -178,6 +201,6 @@ mod tests {
         // Then each region has its client, built once
         assert_eq!(region_of(&first), Some("eu-west-1".to_owned()));
         assert_eq!(region_of(&other), Some("ap-south-1".to_owned()));
-        assert_eq!(probe.regional().len(), 2);
+        assert_eq!(probe.clients.regional().len(), 2);
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod database;
 pub mod format;
+pub mod items;
 pub mod script;
 pub mod table;

@@ -314,6 +314,49 @@ impl TableNode {
         Ok(keys)
     }
 
+    /// The table's column names in order, as a load into it would see them: its
+    /// `createTableSql` is run first (and rolled back) when the table is not there yet.
+    /// PostgreSQL protocol only (Redshift, or PostgreSQL standing in for it).
+    pub async fn columns(&self) -> Result<Vec<String>, TableError> {
+        if self.database.dialect != Dialect::Postgres {
+            return Err(TableError::Node {
+                object: self.object_id.clone(),
+                problem: "Sluice reads the columns of Redshift (or PostgreSQL) tables; this database speaks MySQL"
+                    .to_owned(),
+            });
+        }
+        let table = self.qualified_table()?;
+        let mut connection = self.database.connect_postgres().await?;
+        connection
+            .execute("BEGIN")
+            .await
+            .map_err(|error| self.database.connect_error(&error))?;
+        if let Some(create) = &self.create_table_sql {
+            let result = connection.execute(sqlx::raw_sql(create)).await.map(|_| ());
+            self.created(result)?;
+        }
+        let query = "SELECT column_name::text FROM information_schema.columns WHERE lower(table_name) = lower($1) \
+                     AND ($2::text IS NULL OR lower(table_schema) = lower($2)) ORDER BY ordinal_position";
+        let columns: Vec<String> = sqlx::query_scalar(query)
+            .bind(self.table.as_deref().unwrap_or_default())
+            .bind(self.schema.as_deref())
+            .fetch_all(&mut connection)
+            .await
+            .map_err(|error| TableError::Refused {
+                what: format!("reading the columns of {table}"),
+                message: database_message(&error),
+            })?;
+        // Nothing to keep: the create, if any, happens again inside the load's transaction.
+        let _ = connection.execute("ROLLBACK").await;
+        if columns.is_empty() {
+            return Err(TableError::Node {
+                object: self.object_id.clone(),
+                problem: format!("the table {table} does not exist: create it, or give the data node createTableSql"),
+            });
+        }
+        Ok(columns)
+    }
+
     /// Loads `inputs` into a staging table, then merges it into the node's table by
     /// `load.mode`, all in one transaction (PostgreSQL protocol: Redshift, or PostgreSQL
     /// standing in for it).

@@ -6,12 +6,14 @@
 //! From a SQL data node to S3: the node's query (or table) written in the output's
 //! `dataFormat` (CSV when it has none) to its `filePath`, or to `<input id>.<ext>` in its
 //! `directoryPath`. From S3 to a SQL data node: every input object read in the input's
-//! `dataFormat` and loaded into the table in one transaction.
+//! `dataFormat` and loaded into the table in one transaction. With a `DynamoDBDataNode` on
+//! either side, [`super::dynamodb_copy`] copies.
 
 use std::path::Path;
 
 use super::{
     ObjectFields, Storage, Task, TaskOutcome,
+    dynamodb_copy::{self, OutputFile},
     storage::{folder_prefix, relative_key, split_s3_uri},
 };
 use crate::data::{
@@ -24,12 +26,12 @@ pub const COPY_FAILED: &str = "Sluice.CopyFailed";
 
 /// Where a data node's data is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum S3Location {
+pub(super) enum S3Location {
     File(String),
     Directory(String),
 }
 
-fn location(task: &Task, role: &str) -> Result<(String, S3Location), String> {
+pub(super) fn location(task: &Task, role: &str) -> Result<(String, S3Location), String> {
     let ids = task.values(role);
     let [id] = ids.as_slice() else {
         return Err(format!(
@@ -47,7 +49,7 @@ fn location(task: &Task, role: &str) -> Result<(String, S3Location), String> {
     let type_name = node.field("type").unwrap_or("object without a type");
     if type_name != "S3DataNode" {
         return Err(format!(
-            "CopyActivity \"{}\": its {role} \"{id}\" is a {type_name}; Sluice copies from S3 to S3, from a SQL data node to S3 and from S3 to a SQL data node so far",
+            "CopyActivity \"{}\": its {role} \"{id}\" is a {type_name}; Sluice copies between S3DataNodes, SQL data nodes (SqlDataNode, MySqlDataNode, RedshiftDataNode) and DynamoDBDataNodes, one side S3 or both DynamoDB",
             task.object_id
         ));
     }
@@ -76,12 +78,19 @@ pub async fn copy_activity<St: Storage>(storage: &St, task: &Task, work: &Path) 
         node_type(task, "input").as_deref(),
         node_type(task, "output").as_deref(),
     ) {
-        (Some(input), Some("S3DataNode")) if SQL_NODES.contains(&input) => export(storage, task, work).await,
-        (Some("S3DataNode"), Some(output)) if SQL_NODES.contains(&output) => import(storage, task, work).await,
-        _ => copy(storage, task).await,
+        (Some("DynamoDBDataNode"), _) | (_, Some("DynamoDBDataNode")) => {
+            dynamodb_copy::copy_items(storage, task, work).await.map(|_| ())
+        }
+        (Some(input), Some("S3DataNode")) if SQL_NODES.contains(&input) => {
+            export(storage, task, work).await.map(|_| ())
+        }
+        (Some("S3DataNode"), Some(output)) if SQL_NODES.contains(&output) => {
+            import(storage, task, work).await.map(|_| ())
+        }
+        _ => copy(storage, task).await.map(|_| ()),
     };
     match result {
-        Ok(_) => TaskOutcome::finished(),
+        Ok(()) => TaskOutcome::finished(),
         Err(message) => TaskOutcome::failed(super::TaskStatus::Failed, COPY_FAILED, message),
     }
 }
@@ -95,7 +104,7 @@ fn node_type(task: &Task, role: &str) -> Option<String> {
 }
 
 /// The node of `role` as a table, with its database.
-fn table_node(task: &Task, role: &str) -> Result<TableNode, String> {
+pub(super) fn table_node(task: &Task, role: &str) -> Result<TableNode, String> {
     let id = task
         .field(role)
         .ok_or_else(|| format!("CopyActivity \"{}\" has no {role}", task.object_id))?;
@@ -118,7 +127,7 @@ fn table_node(task: &Task, role: &str) -> Result<TableNode, String> {
 }
 
 /// The data format of the S3 node of `role` (CSV when it names none).
-fn format_of(task: &Task, role: &str) -> Result<Format, String> {
+pub(super) fn format_of(task: &Task, role: &str) -> Result<Format, String> {
     let node = task.field(role).and_then(|id| task.referenced(id));
     let Some(format_id) = node.and_then(|node| node.field("dataFormat")) else {
         return Ok(Format::Csv { escape: None });
@@ -135,7 +144,7 @@ fn format_of(task: &Task, role: &str) -> Result<Format, String> {
 
 /// Whether the S3 node of `role` holds gzip data (`compression: gzip`); anything else
 /// than none or gzip is refused.
-fn gzipped(task: &Task, role: &str) -> Result<bool, String> {
+pub(super) fn gzipped(task: &Task, role: &str) -> Result<bool, String> {
     let node = task.field(role).and_then(|id| task.referenced(id));
     match node.and_then(|node| node.field("compression")).map(str::trim) {
         None | Some("") => Ok(false),
@@ -167,24 +176,14 @@ async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
     };
     let path = work.join(format!("export.{extension}"));
     let failed = |error: String| format!("CopyActivity \"{}\": {error}", task.object_id);
-    let file = std::fs::File::create(&path).map_err(|error| failed(format!("{}: {error}", path.display())))?;
-    let writer = std::io::BufWriter::new(file);
-    let rows = if gzipped(task, "output")? {
-        let mut writer = flate2::write::GzEncoder::new(writer, flate2::Compression::default());
-        let rows = node
-            .export(&format, &mut writer)
-            .await
-            .map_err(|error| failed(error.to_string()))?;
-        writer
-            .finish()
-            .map_err(|error| failed(format!("compressing {}: {error}", path.display())))?;
-        rows
-    } else {
-        let mut writer = writer;
-        node.export(&format, &mut writer)
-            .await
-            .map_err(|error| failed(error.to_string()))?
-    };
+    let mut writer = OutputFile::create(&path, gzipped(task, "output")?).map_err(failed)?;
+    let rows = node
+        .export(&format, &mut writer)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    writer
+        .finish()
+        .map_err(|error| failed(format!("writing {}: {error}", path.display())))?;
     storage
         .upload(&path, &target)
         .await
@@ -193,7 +192,7 @@ async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
 }
 
 /// The input objects, downloaded into `work` and opened (gunzipped where the node says).
-async fn downloaded_inputs<St: Storage>(
+pub(super) async fn downloaded_inputs<St: Storage>(
     storage: &St,
     task: &Task,
     work: &Path,
@@ -319,9 +318,15 @@ pub async fn redshift_copy_activity<St: Storage>(storage: &St, task: &Task, work
     ) {
         (Some(input), Some("S3DataNode")) if SQL_NODES.contains(&input) => export(storage, task, work).await,
         (Some("S3DataNode"), Some(output)) if SQL_NODES.contains(&output) => merge(storage, task, work).await,
+        (Some("DynamoDBDataNode"), Some(output)) if SQL_NODES.contains(&output) => match insert_mode(task) {
+            Ok(mode) => dynamodb_copy::table_to_redshift(storage, task, work, mode)
+                .await
+                .map(|rows| usize::try_from(rows).unwrap_or(usize::MAX)),
+            Err(error) => Err(error),
+        },
         (input, output) => Err(format!(
-            "RedshiftCopyActivity \"{}\": from {} to {}: Sluice copies from an S3DataNode into a \
-             RedshiftDataNode, and from a RedshiftDataNode to an S3DataNode (DynamoDB input is not read yet)",
+            "RedshiftCopyActivity \"{}\": from {} to {}: Sluice copies from an S3DataNode or a \
+             DynamoDBDataNode into a RedshiftDataNode, and from a RedshiftDataNode to an S3DataNode",
             task.object_id,
             input.unwrap_or("nothing"),
             output.unwrap_or("nothing")
@@ -385,10 +390,10 @@ fn command_options(task: &Task) -> Result<(Option<Format>, bool, u64), String> {
     Ok((format, gzip, skip))
 }
 
-async fn merge<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
+/// The activity's `insertMode`, which it must have.
+fn insert_mode(task: &Task) -> Result<InsertMode, String> {
     let failed = |error: String| format!("RedshiftCopyActivity \"{}\": {error}", task.object_id);
-    let mode = task
-        .field("insertMode")
+    task.field("insertMode")
         .ok_or_else(|| {
             failed("it has no insertMode (KEEP_EXISTING, OVERWRITE_EXISTING, TRUNCATE or APPEND)".to_owned())
         })
@@ -398,7 +403,12 @@ async fn merge<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<us
                     "insertMode \"{mode}\" is not KEEP_EXISTING, OVERWRITE_EXISTING, TRUNCATE or APPEND"
                 ))
             })
-        })?;
+        })
+}
+
+async fn merge<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
+    let failed = |error: String| format!("RedshiftCopyActivity \"{}\": {error}", task.object_id);
+    let mode = insert_mode(task)?;
     let node = table_node(task, "output")?;
     let has_format = task
         .field("input")
@@ -480,7 +490,7 @@ async fn copy<St: Storage>(storage: &St, task: &Task) -> Result<usize, String> {
 }
 
 /// A directory URI ending in `/`.
-fn folder_uri(uri: &str) -> String {
+pub(super) fn folder_uri(uri: &str) -> String {
     if uri.ends_with('/') {
         uri.to_owned()
     } else {

@@ -7,6 +7,7 @@
 //! [`Storage`] moves files to and from S3 (scripts, staging, logs).
 
 pub mod copy;
+pub mod dynamodb_copy;
 pub mod engine_source;
 pub mod executor;
 pub mod logs;
@@ -21,7 +22,7 @@ pub use self::{
     engine_source::EngineTaskSource,
     executor::{Ended, Executor, ExecutorSettings, Stop},
     run_loop::{RunSettings, RunSummary, run},
-    storage::{S3Storage, Storage, StorageError},
+    storage::{AwsStorage, Storage, StorageError},
 };
 pub use crate::engine::tasks::TaskStatus;
 

@@ -1,11 +1,18 @@
-//! The runner's file transfers: scripts and staged inputs come from S3, staged outputs and
-//! logs go to it. A local path (allowed for `stdout`/`stderr` with `workerGroup`) is written
-//! directly by the executor; this port only sees `s3://` URIs.
+//! The runner's data transfers: scripts and staged inputs come from S3, staged outputs and
+//! logs go to it, and copies read and write DynamoDB tables' items. A local path (allowed
+//! for `stdout`/`stderr` with `workerGroup`) is written directly by the executor; this port
+//! only sees `s3://` URIs and table names.
 
 use std::{future::Future, path::Path};
 
 use aws_config::SdkConfig;
+use aws_sdk_dynamodb::types::{ReturnConsumedCapacity, WriteRequest};
 use aws_sdk_s3::{Client, primitives::ByteStream};
+
+use crate::{
+    cloud::{dynamodb::RegionalDynamoDb, probe::TableRef},
+    data::items::Item,
+};
 
 /// A transfer that did not happen.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +46,51 @@ pub trait Storage: Send + Sync {
 
     /// Copies the object `from` to `to` inside the store, without passing through here.
     fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+
+    /// The DynamoDB table's provisioned capacity and key; an error when it is not there.
+    fn table_capacity(&self, table: &TableRef) -> impl Future<Output = Result<TableCapacity, StorageError>> + Send;
+
+    /// Up to `limit` of the table's items from `start` (the beginning when `None`).
+    fn scan_table(
+        &self,
+        table: &TableRef,
+        start: Option<Item>,
+        limit: i32,
+    ) -> impl Future<Output = Result<ScanPage, StorageError>> + Send;
+
+    /// Writes up to 25 items in one request; what DynamoDB left unwritten comes back.
+    fn write_items(
+        &self,
+        table: &TableRef,
+        items: Vec<Item>,
+    ) -> impl Future<Output = Result<WrittenItems, StorageError>> + Send;
+}
+
+/// A DynamoDB table's provisioned capacity (`None` on demand) and key attributes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableCapacity {
+    pub read: Option<f64>,
+    pub write: Option<f64>,
+    pub key: Vec<String>,
+}
+
+/// A page of a Scan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScanPage {
+    pub items: Vec<Item>,
+    /// Where the next page starts; `None` at the end of the table.
+    pub next: Option<Item>,
+    /// Read capacity units the page consumed, as DynamoDB reported them.
+    pub consumed: Option<f64>,
+}
+
+/// What a BatchWriteItem did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WrittenItems {
+    /// The items DynamoDB did not write this time (throttled); to send again.
+    pub unprocessed: Vec<Item>,
+    /// Write capacity units consumed, as DynamoDB reported them.
+    pub consumed: Option<f64>,
 }
 
 /// A prefix as a folder: `dir` becomes `dir/`, the bucket root stays empty.
@@ -103,25 +155,51 @@ impl Storage for NoStorage {
     async fn copy(&self, from: &str, _: &str) -> Result<(), StorageError> {
         Err(StorageError::NotS3 { uri: from.to_owned() })
     }
+
+    async fn table_capacity(&self, table: &TableRef) -> Result<TableCapacity, StorageError> {
+        Err(no_tables(table))
+    }
+
+    async fn scan_table(&self, table: &TableRef, _: Option<Item>, _: i32) -> Result<ScanPage, StorageError> {
+        Err(no_tables(table))
+    }
+
+    async fn write_items(&self, table: &TableRef, _: Vec<Item>) -> Result<WrittenItems, StorageError> {
+        Err(no_tables(table))
+    }
 }
 
-/// S3 through the SDK; path-style addressing when the endpoint is overridden (moto,
-/// LocalStack).
+fn no_tables(table: &TableRef) -> StorageError {
+    StorageError::Transfer {
+        action: "reach",
+        uri: format!("DynamoDB table {}", table.name),
+        message: "this storage reaches no DynamoDB tables".to_owned(),
+    }
+}
+
+/// S3 and DynamoDB through the SDK; S3 with path-style addressing when the endpoint is
+/// overridden (moto, LocalStack), DynamoDB in the region a table names.
 #[derive(Debug, Clone)]
-pub struct S3Storage {
+pub struct AwsStorage {
     client: Client,
+    tables: std::sync::Arc<RegionalDynamoDb>,
 }
 
-impl S3Storage {
+impl AwsStorage {
     pub fn new(config: &SdkConfig) -> Self {
         let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
         Self {
             client: Client::from_conf(builder.build()),
+            tables: std::sync::Arc::new(RegionalDynamoDb::new(config)),
         }
     }
+}
 
-    pub fn from_client(client: Client) -> Self {
-        Self { client }
+/// The name DynamoDB errors are reported under.
+fn table_uri(table: &TableRef) -> String {
+    match &table.region {
+        Some(region) => format!("DynamoDB table {} in {region}", table.name),
+        None => format!("DynamoDB table {}", table.name),
     }
 }
 
@@ -154,7 +232,7 @@ fn local(path: &Path, error: impl std::fmt::Display) -> StorageError {
     }
 }
 
-impl Storage for S3Storage {
+impl Storage for AwsStorage {
     async fn download(&self, uri: &str, to: &Path) -> Result<(), StorageError> {
         let (bucket, key) = split_s3_uri(uri)?;
         let object = self
@@ -254,6 +332,94 @@ impl Storage for S3Storage {
             .await
             .map_err(|error| transfer("upload", uri, error))?;
         Ok(())
+    }
+
+    async fn table_capacity(&self, table: &TableRef) -> Result<TableCapacity, StorageError> {
+        let answer = self
+            .tables
+            .client(table.region.as_deref())
+            .describe_table()
+            .table_name(&table.name)
+            .send()
+            .await
+            .map_err(|error| transfer("describe", &table_uri(table), error))?;
+        let description = answer.table();
+        let provisioned = description.and_then(|description| description.provisioned_throughput());
+        // On-demand tables report 0 units.
+        let units = |units: Option<i64>| units.filter(|units| *units > 0).map(|units| units as f64);
+        Ok(TableCapacity {
+            read: units(provisioned.and_then(|provisioned| provisioned.read_capacity_units())),
+            write: units(provisioned.and_then(|provisioned| provisioned.write_capacity_units())),
+            key: description
+                .map(|description| {
+                    description
+                        .key_schema()
+                        .iter()
+                        .map(|key| key.attribute_name().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    async fn scan_table(&self, table: &TableRef, start: Option<Item>, limit: i32) -> Result<ScanPage, StorageError> {
+        let page = self
+            .tables
+            .client(table.region.as_deref())
+            .scan()
+            .table_name(&table.name)
+            .limit(limit.max(1))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|error| transfer("scan", &table_uri(table), error))?;
+        Ok(ScanPage {
+            consumed: page.consumed_capacity().and_then(|consumed| consumed.capacity_units()),
+            next: page.last_evaluated_key.filter(|key| !key.is_empty()),
+            items: page.items.unwrap_or_default(),
+        })
+    }
+
+    async fn write_items(&self, table: &TableRef, items: Vec<Item>) -> Result<WrittenItems, StorageError> {
+        if items.is_empty() {
+            return Ok(WrittenItems {
+                unprocessed: Vec::new(),
+                consumed: Some(0.0),
+            });
+        }
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = aws_sdk_dynamodb::types::PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|error| transfer("write", &table_uri(table), error))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+        let answer = self
+            .tables
+            .client(table.region.as_deref())
+            .batch_write_item()
+            .request_items(&table.name, requests)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|error| transfer("write", &table_uri(table), error))?;
+        let consumed = answer
+            .consumed_capacity()
+            .iter()
+            .filter_map(|consumed| consumed.capacity_units())
+            .reduce(|total, units| total + units);
+        let unprocessed = answer
+            .unprocessed_items
+            .and_then(|mut tables| tables.remove(&table.name))
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|request| request.put_request.map(|put| put.item))
+            .collect();
+        Ok(WrittenItems { unprocessed, consumed })
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses a different part
 
 pub mod conformance;
+pub mod data;
 pub mod faults;
 pub mod machines;
 pub mod moto;
