@@ -661,25 +661,7 @@ fn the_corpus_s3_tsv_to_redshift_sample_runs_end_to_end_on_postgresql() {
     assert_eq!(answer["errored"], false, "{answer}");
     dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
     // The load and its machine finish
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let objects = described_objects(&dev, &id, "INSTANCE");
-        let status = |name: &str| {
-            objects
-                .iter()
-                .find(|(found, _)| found.starts_with(&format!("@{name}_")))
-                .map(|(_, described)| described_field(described, "@status"))
-                .unwrap_or_default()
-        };
-        if status("RedshiftLoadActivity") == "FINISHED" && status("Ec2Instance") == "FINISHED" {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline && status("RedshiftLoadActivity") != "FAILED",
-            "the sample did not finish: {objects:?}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_until_finished(&dev, &id, &["RedshiftLoadActivity", "Ec2Instance"]);
     // OVERWRITE_EXISTING: row 1 replaced, row 2 added, row 9 kept
     let output = Command::new("psql")
         .args([
@@ -696,6 +678,142 @@ fn the_corpus_s3_tsv_to_redshift_sample_runs_end_to_end_on_postgresql() {
     );
     psql("DROP SCHEMA schemaNameInRedshift CASCADE");
     let _ = std::fs::remove_file(&tsv);
+}
+
+/// Waits (90 s at most) until the instances of every named object are FINISHED; fails at
+/// once if one FAILED.
+fn wait_until_finished(dev: &Dev, pipeline: &str, names: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let objects = described_objects(dev, pipeline, "INSTANCE");
+        let status = |name: &str| {
+            objects
+                .iter()
+                .find(|(found, _)| found.starts_with(&format!("@{name}_")))
+                .map(|(_, described)| described_field(described, "@status"))
+                .unwrap_or_default()
+        };
+        if names.iter().all(|name| status(name) == "FINISHED") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline && names.iter().all(|name| status(name) != "FAILED"),
+            "the pipeline did not finish: {objects:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// `examples/dynamodb-backup.json`, modelled on the corpus's DynamoDB export samples (with
+/// CopyActivity doing what their EMR export and import steps did), runs end to end in
+/// `sluice dev`: a table on moto's DynamoDB is backed up to S3 in Data Pipeline's export
+/// format under a dated folder, and restored into a table in another region.
+#[test]
+fn sluice_dev_backs_up_a_dynamodb_table_to_s3_and_restores_it_in_another_region() {
+    let definition =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/dynamodb-backup.json")).unwrap();
+    let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let emulator = moto.endpoint();
+    aws_at(&emulator, &["s3", "mb", "s3://sluice-backups"]);
+    let key_schema = [
+        "--attribute-definitions",
+        "AttributeName=id,AttributeType=S",
+        "--key-schema",
+        "AttributeName=id,KeyType=HASH",
+    ];
+    let mut create = vec!["dynamodb", "create-table", "--table-name", "orders"];
+    create.extend(key_schema);
+    create.extend(["--provisioned-throughput", "ReadCapacityUnits=20,WriteCapacityUnits=20"]);
+    aws_at(&emulator, &create);
+    let mut restore = vec!["dynamodb", "create-table", "--table-name", "orders-restored"];
+    restore.extend(key_schema);
+    restore.extend(["--billing-mode", "PAY_PER_REQUEST", "--region", "eu-west-1"]);
+    aws_at(&emulator, &restore);
+    let items = [
+        r#"{"id":{"S":"o-1"},"total":{"N":"12.5"},"lines":{"L":[{"S":"tea"},{"N":"2"}]},"paid":{"BOOL":true}}"#,
+        r#"{"id":{"S":"o-2"},"note":{"S":"comma, quote \" and\nnewline"},"tags":{"SS":["gift","rush"]}}"#,
+        r#"{"id":{"S":"o-3"},"customer":{"M":{"name":{"S":"Zoë"},"vip":{"NULL":true}}}}"#,
+    ];
+    for item in items {
+        aws_at(
+            &emulator,
+            &["dynamodb", "put-item", "--table-name", "orders", "--item", item],
+        );
+    }
+    let dev = Dev::start_with(Some(&emulator));
+    let file = dev.directory.join("backup.json");
+    std::fs::write(&file, &definition).unwrap();
+    let id = dev.aws(&["create-pipeline", "--name", "backup", "--unique-id", "backup-1"])["pipelineId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let answer = dev.aws(&[
+        "put-pipeline-definition",
+        "--pipeline-id",
+        &id,
+        "--pipeline-definition",
+        &format!("file://{}", file.display()),
+        "--parameter-values",
+        "myOutputS3Loc=s3://sluice-backups/orders",
+        "myDDBTableName=orders",
+        "myDDBRestoreTableName=orders-restored",
+        "myDDBRestoreRegion=eu-west-1",
+    ]);
+    assert_eq!(answer["errored"], false, "{answer}");
+    dev.aws(&["activate-pipeline", "--pipeline-id", &id]);
+    wait_until_finished(&dev, &id, &["TableBackupActivity", "TableRestoreActivity"]);
+    // The backup is one object of export lines in the dated folder
+    let listed = aws_at(
+        &emulator,
+        &[
+            "s3api",
+            "list-objects-v2",
+            "--bucket",
+            "sluice-backups",
+            "--prefix",
+            "orders/",
+        ],
+    );
+    let keys: Vec<&str> = listed["Contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|object| object["Key"].as_str())
+        .filter(|key| !key.starts_with("orders/logs/"))
+        .collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let dated = keys[0].strip_prefix("orders/").unwrap();
+    assert!(
+        dated.len() == "2026-11-26-20-00-00/DDBSourceTable.json".len() && dated.ends_with("/DDBSourceTable.json"),
+        "{dated}"
+    );
+    let local = dev.directory.join("backup.lines");
+    aws_at(
+        &emulator,
+        &[
+            "s3",
+            "cp",
+            &format!("s3://sluice-backups/{}", keys[0]),
+            &local.display().to_string(),
+        ],
+    );
+    let lines = std::fs::read_to_string(&local).unwrap();
+    assert_eq!(lines.lines().count(), 3, "{lines}");
+    assert!(lines.contains(r#""tags":{"sS":["gift","rush"]}"#), "{lines}");
+    // The restored table in eu-west-1 holds the same items
+    let scan = |table: &str, region: &str| {
+        let mut found: Vec<Value> = aws_at(
+            &emulator,
+            &["dynamodb", "scan", "--table-name", table, "--region", region],
+        )["Items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        found.sort_by_key(|item| item["id"]["S"].as_str().unwrap_or_default().to_owned());
+        found
+    };
+    assert_eq!(scan("orders-restored", "eu-west-1"), scan("orders", "us-east-1"));
+    assert_eq!(scan("orders-restored", "eu-west-1").len(), 3);
 }
 
 /// A field (its string or its reference) of the one object a describe-objects answer holds.
@@ -877,9 +995,16 @@ fn the_sluice_verbs_drive_a_pipeline_through_sluice_dev() {
 
 /// `aws <args> --endpoint-url <endpoint>` for the emulator's services; its JSON answer.
 fn aws_at(endpoint: &str, args: &[&str]) -> Value {
+    // us-east-1 unless the call names its region.
+    let region: &[&str] = if args.contains(&"--region") {
+        &[]
+    } else {
+        &["--region", "us-east-1"]
+    };
     let output = Command::new("aws")
         .args(args)
-        .args(["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json"])
+        .args(region)
+        .args(["--endpoint-url", endpoint, "--output", "json"])
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env_remove("AWS_PROFILE")

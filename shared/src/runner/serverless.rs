@@ -1,8 +1,7 @@
 //! The activities stage: runs, inside the `activities` function, the activities whose
 //! definition names no runner (no `runsOn`, no `workerGroup`: a Sluice extension that
-//! `validate` warns about). So far that is `CopyActivity` between S3 data nodes and
-//! `SqlActivity`; any other
-//! activity there fails at once with an error that says which runner to give it, instead of
+//! `validate` warns about): `CopyActivity` (between S3, SQL and DynamoDB data nodes),
+//! `SqlActivity` and `RedshiftCopyActivity`; any other activity there fails at once with an error that says which runner to give it, instead of
 //! waiting for a runner that will never come.
 
 use std::time::Duration;
@@ -76,8 +75,8 @@ where
                 NEEDS_RUNNER,
                 format!(
                     "{} \"{}\" needs a machine to run on: give it a workerGroup (and start `sluice runner \
-                     --worker-group NAME`) or a runsOn resource; without either, Sluice runs only CopyActivity \
-                     between S3DataNodes, SqlActivity and RedshiftCopyActivity itself",
+                     --worker-group NAME`) or a runsOn resource; without either, Sluice runs only CopyActivity, \
+                     SqlActivity and RedshiftCopyActivity itself",
                     if task.type_name.is_empty() {
                         "object"
                     } else {
