@@ -1,5 +1,5 @@
-"""moto's server as Sluice runs it: exits with the process that started it, and with two
-fixes to moto's DynamoDB that Sluice's local runs depend on.
+"""moto's server as Sluice runs it: exits with the process that started it, and with the
+fixes to moto's DynamoDB (1-4) and S3 (6) that Sluice's local runs depend on.
 
 1. A transaction is backed up by the items it touches, not by a deep copy of the whole
    table (stream included): moto's copy made every TransactWriteItems cost time in
@@ -25,6 +25,13 @@ And one stand-in, since nothing runs inside the emulator:
    a time, and each is COMPLETED once it has been RUNNING for SLUICE_MOTO_STEP_SECONDS
    (1 s by default); CancelSteps cancels steps that have not ended. No Hive, Pig or Hadoop
    runs: this only lets the launch, submit, follow and shut-down path run end to end.
+
+And one fix to moto's S3:
+
+6. CompleteMultipartUpload answers with its result as S3 does, in a
+   `CompleteMultipartUploadResult` element: moto's serializer named it
+   `CompleteMultipartUploadResponse`, which lenient parsers (botocore) skip over and the
+   Rust SDK refuses, so no multipart upload or copy could finish.
 """
 import copy as _copy, os, sys, threading, time
 
@@ -212,6 +219,18 @@ def cancel_steps(self):
     return _ActionResult({"CancelStepsInfoList": answers})
 
 _EmrResponse.cancel_steps = cancel_steps
+
+from moto.core import serialize as _serialize
+
+_s3_body = _serialize.S3Serializer._serialize_body
+
+def _s3_serialize_body(self, body):
+    wrong = "CompleteMultipartUploadResponse"
+    if wrong in body:
+        body = {"CompleteMultipartUploadResult": body[wrong]}
+    return _s3_body(self, body)
+
+_serialize.S3Serializer._serialize_body = _s3_serialize_body
 
 _run_simple = _server.run_simple
 _one_at_a_time = threading.Lock()

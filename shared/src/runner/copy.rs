@@ -14,7 +14,7 @@ use std::path::Path;
 use super::{
     ObjectFields, Storage, Task, TaskOutcome,
     dynamodb_copy::{self, OutputFile},
-    storage::{folder_prefix, relative_key, split_s3_uri},
+    storage::{Encryption, folder_prefix, relative_key, split_s3_uri},
 };
 use crate::data::{
     format::Format,
@@ -142,6 +142,13 @@ pub(super) fn format_of(task: &Task, role: &str) -> Result<Format, String> {
         .map_err(|error| format!("CopyActivity \"{}\": {error}", task.object_id))
 }
 
+/// How the S3 node of `role` is to be encrypted at rest (`s3EncryptionType`).
+pub(super) fn encryption(task: &Task, role: &str) -> Result<Encryption, String> {
+    let node = task.field(role).and_then(|id| task.referenced(id));
+    Encryption::parse(node.and_then(|node| node.field("s3EncryptionType")))
+        .map_err(|error| format!("CopyActivity \"{}\": its {role}: {error}", task.object_id))
+}
+
 /// Whether the S3 node of `role` holds gzip data (`compression: gzip`); anything else
 /// than none or gzip is refused.
 pub(super) fn gzipped(task: &Task, role: &str) -> Result<bool, String> {
@@ -185,7 +192,7 @@ async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<u
         .finish()
         .map_err(|error| failed(format!("writing {}: {error}", path.display())))?;
     storage
-        .upload(&path, &target)
+        .upload(&path, &target, encryption(task, "output")?)
         .await
         .map_err(|error| failed(format!("{rows} rows read, but {error}")))?;
     Ok(usize::try_from(rows).unwrap_or(usize::MAX))
@@ -477,8 +484,9 @@ async fn copy<St: Storage>(storage: &St, task: &Task) -> Result<usize, String> {
             task.object_id
         ));
     }
+    let encryption = encryption(task, "output")?;
     for (done, (from, to)) in pairs.iter().enumerate() {
-        storage.copy(from, to).await.map_err(|error| {
+        storage.copy(from, to, encryption).await.map_err(|error| {
             format!(
                 "CopyActivity \"{}\": {error} (copied {done} of {} objects)",
                 task.object_id,

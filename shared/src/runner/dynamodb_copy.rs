@@ -26,7 +26,7 @@ use std::{
 
 use super::{
     Storage, Task,
-    copy::{S3Location, downloaded_inputs, folder_uri, format_of, gzipped, location, table_node},
+    copy::{S3Location, downloaded_inputs, encryption, folder_uri, format_of, gzipped, location, table_node},
     storage::StorageError,
 };
 use crate::{
@@ -331,7 +331,7 @@ async fn table_to_s3<St: Storage>(storage: &St, task: &Task, work: &Path) -> Res
         .finish()
         .map_err(|error| failed(format!("writing {}: {error}", path.display())))?;
     storage
-        .upload(&path, &target)
+        .upload(&path, &target, encryption(task, "output")?)
         .await
         .map_err(|error| failed(format!("{items} items read, but {error}")))?;
     Ok(Moved {

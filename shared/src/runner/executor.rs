@@ -23,7 +23,7 @@ use tokio::{
 };
 
 use super::{
-    Storage, Task, TaskKind, TaskOutcome, TaskStatus,
+    Encryption, Storage, Task, TaskKind, TaskOutcome, TaskStatus,
     logs::{LogTargets, log_targets},
 };
 
@@ -94,6 +94,7 @@ pub struct Executor<'s, St> {
 struct StagedOutput {
     dir: PathBuf,
     uri: String,
+    encryption: Encryption,
 }
 
 /// What to start, once the task's files are in place.
@@ -182,7 +183,7 @@ impl<'s, St: Storage> Executor<'s, St> {
             return Ended::Outcome(failure(task, COMMAND_FAILED, exit_message(status, &tail)));
         }
         for output in &prepared.outputs {
-            if let Err(message) = self.upload_dir(&output.dir, &output.uri).await {
+            if let Err(message) = self.upload_dir(&output.dir, &output.uri, output.encryption).await {
                 return Ended::Outcome(failure(
                     task,
                     STAGING_FAILED,
@@ -300,11 +301,11 @@ impl<'s, St: Storage> Executor<'s, St> {
     }
 
     /// Uploads every file below `dir` under the prefix `uri`, keeping relative paths.
-    async fn upload_dir(&self, dir: &Path, uri: &str) -> Result<(), String> {
+    async fn upload_dir(&self, dir: &Path, uri: &str, encryption: Encryption) -> Result<(), String> {
         let base = uri.trim_end_matches('/');
         for (path, relative) in files_below(dir).await? {
             self.storage
-                .upload(&path, &format!("{base}/{relative}"))
+                .upload(&path, &format!("{base}/{relative}"), encryption)
                 .await
                 .map_err(|error| error.to_string())?;
         }
@@ -331,7 +332,7 @@ impl<'s, St: Storage> Executor<'s, St> {
             let Some(target) = target else { continue };
             let result = if target.starts_with("s3://") {
                 self.storage
-                    .upload(path, target)
+                    .upload(path, target, Encryption::ServerSide)
                     .await
                     .map_err(|error| error.to_string())
             } else {
@@ -400,12 +401,15 @@ fn stage_outputs(task: &Task, work: &Path, env: &mut Vec<(String, String)>) -> R
         let uri = node.field("directoryPath").ok_or_else(|| {
             format!("staging output {n} \"{id}\": output staging needs a directoryPath on the S3DataNode")
         })?;
+        let encryption = Encryption::parse(node.field("s3EncryptionType"))
+            .map_err(|error| format!("staging output {n} \"{id}\": {error}"))?;
         let dir = work.join(format!("output{n}"));
         std::fs::create_dir_all(&dir).map_err(|error| format!("{}: {error}", dir.display()))?;
         env.push((format!("OUTPUT{n}_STAGING_DIR"), dir.display().to_string()));
         outputs.push(StagedOutput {
             dir,
             uri: uri.to_owned(),
+            encryption,
         });
     }
     Ok(outputs)

@@ -22,7 +22,7 @@ pub use self::{
     engine_source::EngineTaskSource,
     executor::{Ended, Executor, ExecutorSettings, Stop},
     run_loop::{RunSettings, RunSummary, run},
-    storage::{AwsStorage, Storage, StorageError},
+    storage::{AwsStorage, Encryption, Storage, StorageError, TransferLimits},
 };
 pub use crate::engine::tasks::TaskStatus;
 

@@ -38,14 +38,25 @@ pub trait Storage: Send + Sync {
     /// the prefix; returns how many.
     fn download_prefix(&self, uri: &str, dir: &Path) -> impl Future<Output = Result<usize, StorageError>> + Send;
 
-    /// Uploads the file `from` as the object `uri`.
-    fn upload(&self, from: &Path, uri: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Uploads the file `from` as the object `uri`, encrypted as `encryption` says.
+    fn upload(
+        &self,
+        from: &Path,
+        uri: &str,
+        encryption: Encryption,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
     /// Every object under the prefix `uri` (`dir` lists `dir/...`), as `s3://` URIs.
     fn list(&self, uri: &str) -> impl Future<Output = Result<Vec<String>, StorageError>> + Send;
 
-    /// Copies the object `from` to `to` inside the store, without passing through here.
-    fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), StorageError>> + Send;
+    /// Copies the object `from` to `to` inside the store, without passing through here,
+    /// encrypted as `encryption` says.
+    fn copy(
+        &self,
+        from: &str,
+        to: &str,
+        encryption: Encryption,
+    ) -> impl Future<Output = Result<(), StorageError>> + Send;
 
     /// The DynamoDB table's provisioned capacity and key; an error when it is not there.
     fn table_capacity(&self, table: &TableRef) -> impl Future<Output = Result<TableCapacity, StorageError>> + Send;
@@ -64,6 +75,61 @@ pub trait Storage: Send + Sync {
         table: &TableRef,
         items: Vec<Item>,
     ) -> impl Future<Output = Result<WrittenItems, StorageError>> + Send;
+}
+
+/// How an object Sluice writes is encrypted at rest: an S3DataNode's `s3EncryptionType`,
+/// `SERVER_SIDE_ENCRYPTION` (S3-managed keys, AWS's default) or `NONE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encryption {
+    #[default]
+    ServerSide,
+    None,
+}
+
+impl Encryption {
+    /// A node's `s3EncryptionType`; the default when it has none.
+    pub fn parse(value: Option<&str>) -> Result<Self, String> {
+        match value.map(str::trim) {
+            None | Some("") => Ok(Self::ServerSide),
+            Some(text) if text.eq_ignore_ascii_case("SERVER_SIDE_ENCRYPTION") => Ok(Self::ServerSide),
+            Some(text) if text.eq_ignore_ascii_case("NONE") => Ok(Self::None),
+            Some(other) => Err(format!(
+                "s3EncryptionType \"{other}\" is not SERVER_SIDE_ENCRYPTION or NONE"
+            )),
+        }
+    }
+
+    fn header(self) -> Option<aws_sdk_s3::types::ServerSideEncryption> {
+        match self {
+            Self::ServerSide => Some(aws_sdk_s3::types::ServerSideEncryption::Aes256),
+            Self::None => None,
+        }
+    }
+}
+
+/// Where single requests stop and multipart transfers begin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferLimits {
+    /// Files larger than this are uploaded in parts.
+    pub upload_in_parts_above: u64,
+    /// The size of an uploaded part (S3: at least 5 MiB but the last).
+    pub upload_part: u64,
+    /// Objects larger than this are copied in parts (S3: CopyObject takes up to 5 GiB).
+    pub copy_in_parts_above: u64,
+    /// The size of a copied part (S3: at most 5 GiB).
+    pub copy_part: u64,
+}
+
+impl Default for TransferLimits {
+    fn default() -> Self {
+        const MIB: u64 = 1024 * 1024;
+        Self {
+            upload_in_parts_above: 256 * MIB,
+            upload_part: 64 * MIB,
+            copy_in_parts_above: 5 * 1024 * MIB,
+            copy_part: 512 * MIB,
+        }
+    }
 }
 
 /// A DynamoDB table's provisioned capacity (`None` on demand) and key attributes.
@@ -144,7 +210,7 @@ impl Storage for NoStorage {
         Err(StorageError::NotS3 { uri: uri.to_owned() })
     }
 
-    async fn upload(&self, _: &Path, uri: &str) -> Result<(), StorageError> {
+    async fn upload(&self, _: &Path, uri: &str, _: Encryption) -> Result<(), StorageError> {
         Err(StorageError::NotS3 { uri: uri.to_owned() })
     }
 
@@ -152,7 +218,7 @@ impl Storage for NoStorage {
         Err(StorageError::NotS3 { uri: uri.to_owned() })
     }
 
-    async fn copy(&self, from: &str, _: &str) -> Result<(), StorageError> {
+    async fn copy(&self, from: &str, _: &str, _: Encryption) -> Result<(), StorageError> {
         Err(StorageError::NotS3 { uri: from.to_owned() })
     }
 
@@ -183,15 +249,176 @@ fn no_tables(table: &TableRef) -> StorageError {
 pub struct AwsStorage {
     client: Client,
     tables: std::sync::Arc<RegionalDynamoDb>,
+    limits: TransferLimits,
 }
 
 impl AwsStorage {
     pub fn new(config: &SdkConfig) -> Self {
+        Self::with_limits(config, TransferLimits::default())
+    }
+
+    pub fn with_limits(config: &SdkConfig, limits: TransferLimits) -> Self {
         let builder = aws_sdk_s3::config::Builder::from(config).force_path_style(config.endpoint_url().is_some());
         Self {
             client: Client::from_conf(builder.build()),
             tables: std::sync::Arc::new(RegionalDynamoDb::new(config)),
+            limits,
         }
+    }
+
+    /// A multipart upload of `from` in parts read straight from the file; aborted if a
+    /// part fails, so no half object is left behind.
+    async fn upload_in_parts(
+        &self,
+        from: &Path,
+        uri: &str,
+        size: u64,
+        encryption: Encryption,
+    ) -> Result<(), StorageError> {
+        let (bucket, key) = split_s3_uri(uri)?;
+        let started = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .set_server_side_encryption(encryption.header())
+            .send()
+            .await
+            .map_err(|error| transfer("upload", uri, error))?;
+        let upload_id = started.upload_id().unwrap_or_default().to_owned();
+        let part_size = self.limits.upload_part.max(1);
+        let mut parts = Vec::new();
+        let mut offset = 0u64;
+        let mut number = 1i32;
+        let result = async {
+            while offset < size {
+                let length = part_size.min(size - offset);
+                let body = ByteStream::read_from()
+                    .path(from)
+                    .offset(offset)
+                    .length(aws_smithy_types::byte_stream::Length::Exact(length))
+                    .build()
+                    .await
+                    .map_err(|error| local(from, error))?;
+                let part = self
+                    .client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|error| transfer("upload", uri, error))?;
+                parts.push(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(part.e_tag().map(str::to_owned))
+                        .build(),
+                );
+                offset += length;
+                number += 1;
+            }
+            self.complete(bucket, key, &upload_id, parts, uri).await
+        }
+        .await;
+        if result.is_err() {
+            self.abort(bucket, key, &upload_id).await;
+        }
+        result
+    }
+
+    /// A multipart copy of an object larger than CopyObject takes, part by part inside S3.
+    async fn copy_in_parts(&self, from: &str, to: &str, size: u64, encryption: Encryption) -> Result<(), StorageError> {
+        let (from_bucket, from_key) = split_s3_uri(from)?;
+        let (bucket, key) = split_s3_uri(to)?;
+        let source = format!("{from_bucket}/{}", encode_key(from_key));
+        let started = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .set_server_side_encryption(encryption.header())
+            .send()
+            .await
+            .map_err(|error| transfer("copy", from, error))?;
+        let upload_id = started.upload_id().unwrap_or_default().to_owned();
+        let part_size = self.limits.copy_part.max(1);
+        let result = async {
+            let mut parts = Vec::new();
+            let mut offset = 0u64;
+            let mut number = 1i32;
+            while offset < size {
+                let end = (offset + part_size).min(size) - 1;
+                let part = self
+                    .client
+                    .upload_part_copy()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(number)
+                    .copy_source(&source)
+                    .copy_source_range(format!("bytes={offset}-{end}"))
+                    .send()
+                    .await
+                    .map_err(|error| transfer("copy", from, error))?;
+                parts.push(
+                    aws_sdk_s3::types::CompletedPart::builder()
+                        .part_number(number)
+                        .set_e_tag(
+                            part.copy_part_result()
+                                .and_then(|result| result.e_tag())
+                                .map(str::to_owned),
+                        )
+                        .build(),
+                );
+                offset = end + 1;
+                number += 1;
+            }
+            self.complete(bucket, key, &upload_id, parts, from).await
+        }
+        .await;
+        if result.is_err() {
+            self.abort(bucket, key, &upload_id).await;
+        }
+        result
+    }
+
+    async fn complete(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<aws_sdk_s3::types::CompletedPart>,
+        uri: &str,
+    ) -> Result<(), StorageError> {
+        self.client
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|error| transfer("complete", uri, error))?;
+        Ok(())
+    }
+
+    async fn abort(&self, bucket: &str, key: &str, upload_id: &str) {
+        // Best effort: a lifecycle rule for incomplete uploads catches what this misses.
+        let _ = self
+            .client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .send()
+            .await;
     }
 }
 
@@ -303,9 +530,23 @@ impl Storage for AwsStorage {
         }
     }
 
-    async fn copy(&self, from: &str, to: &str) -> Result<(), StorageError> {
+    async fn copy(&self, from: &str, to: &str, encryption: Encryption) -> Result<(), StorageError> {
         let (from_bucket, from_key) = split_s3_uri(from)?;
         let (to_bucket, to_key) = split_s3_uri(to)?;
+        let size = self
+            .client
+            .head_object()
+            .bucket(from_bucket)
+            .key(from_key)
+            .send()
+            .await
+            .map_err(|error| transfer("copy", from, error))?
+            .content_length()
+            .and_then(|length| u64::try_from(length).ok())
+            .unwrap_or_default();
+        if size > self.limits.copy_in_parts_above {
+            return self.copy_in_parts(from, to, size, encryption).await;
+        }
         // CopySource is `bucket/key` with the key URL-encoded.
         let source = format!("{from_bucket}/{}", encode_key(from_key));
         self.client
@@ -313,21 +554,30 @@ impl Storage for AwsStorage {
             .copy_source(source)
             .bucket(to_bucket)
             .key(to_key)
+            .set_server_side_encryption(encryption.header())
             .send()
             .await
             .map_err(|error| transfer("copy", from, error))?;
         Ok(())
     }
 
-    async fn upload(&self, from: &Path, uri: &str) -> Result<(), StorageError> {
+    async fn upload(&self, from: &Path, uri: &str, encryption: Encryption) -> Result<(), StorageError> {
+        let size = tokio::fs::metadata(from)
+            .await
+            .map_err(|error| local(from, error))?
+            .len();
+        if size > self.limits.upload_in_parts_above {
+            return self.upload_in_parts(from, uri, size, encryption).await;
+        }
         let (bucket, key) = split_s3_uri(uri)?;
-        // Read from the file as it is sent (one PutObject, up to S3's 5 GB).
+        // Read from the file as it is sent.
         let body = ByteStream::from_path(from).await.map_err(|error| local(from, error))?;
         self.client
             .put_object()
             .bucket(bucket)
             .key(key)
             .body(body)
+            .set_server_side_encryption(encryption.header())
             .send()
             .await
             .map_err(|error| transfer("upload", uri, error))?;
