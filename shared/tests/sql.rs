@@ -334,3 +334,109 @@ async fn a_script_from_s3_runs_as_written() {
     assert_eq!(notes, ["#{not evaluated}", "given"]);
     db.execute(sqlx::raw_sql(&format!("DROP TABLE {table}"))).await.unwrap();
 }
+
+/// An `RdsDatabase` named by `rdsInstanceId` and a `RedshiftDatabase` by `clusterId` are
+/// found through RDS's and Redshift's APIs (moto's here), and the activity connects to the
+/// endpoint they report; what cannot be found or spoken to is named.
+#[tokio::test]
+async fn databases_named_by_instance_or_cluster_id_are_looked_up_and_connected_to() {
+    use sluice::{data::database::DatabaseLookup, runner::Storage};
+    let moto = Moto::start();
+    let config = moto.sdk_config().await;
+    let rds = aws_sdk_rds::Client::new(&config);
+    rds.create_db_instance()
+        .db_instance_identifier("orders-db")
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .db_name("orders")
+        .master_username("admin")
+        .master_user_password("never-shown")
+        .allocated_storage(20)
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_instance()
+        .db_instance_identifier("legacy-db")
+        .engine("oracle-ee")
+        .db_instance_class("db.t3.micro")
+        .master_username("admin")
+        .master_user_password("never-shown")
+        .allocated_storage(20)
+        .send()
+        .await
+        .unwrap();
+    let redshift = aws_sdk_redshift::Client::new(&config);
+    redshift
+        .create_cluster()
+        .cluster_identifier("warehouse")
+        .node_type("dc2.large")
+        .master_username("admin")
+        .master_user_password("Never-shown1")
+        .db_name("dev")
+        .send()
+        .await
+        .unwrap();
+    let storage = AwsStorage::new(&config);
+    // The endpoints are the ones the services report
+    let described = rds
+        .describe_db_instances()
+        .db_instance_identifier("orders-db")
+        .send()
+        .await
+        .unwrap();
+    let address = described.db_instances()[0]
+        .endpoint()
+        .unwrap()
+        .address()
+        .unwrap()
+        .to_owned();
+    let lookup = |id: &str| DatabaseLookup::RdsInstance {
+        id: id.to_owned(),
+        region: None,
+    };
+    let endpoint = storage.database_endpoint(&lookup("orders-db")).await.unwrap();
+    assert_eq!(
+        (endpoint.scheme, endpoint.host.as_str(), endpoint.database.as_deref()),
+        ("postgresql", address.as_str(), Some("orders"))
+    );
+    let cluster = storage
+        .database_endpoint(&DatabaseLookup::RedshiftCluster {
+            id: "warehouse".to_owned(),
+            region: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (cluster.scheme, cluster.port, cluster.database.as_deref()),
+        ("redshift", 5439, Some("dev"))
+    );
+    assert!(cluster.host.starts_with("warehouse."), "{cluster:?}");
+    // An SqlActivity on the RdsDatabase connects to that endpoint (which moto only names,
+    // so the connection is refused there, and says where it went)
+    let work = work_dir();
+    let rds_database = vec![
+        ("type".to_owned(), "RdsDatabase".to_owned()),
+        ("rdsInstanceId".to_owned(), "orders-db".to_owned()),
+        ("username".to_owned(), "admin".to_owned()),
+        ("*password".to_owned(), "never-shown".to_owned()),
+    ];
+    let outcome = sql_activity(&storage, &task(rds_database, &[("script", "SELECT 1")]), &work).await;
+    let message = outcome.error_message.unwrap_or_default();
+    assert!(message.contains(&format!("at {address}:")), "{message}");
+    assert!(!message.contains("never-shown"), "{message}");
+    // An instance that is not there, and one whose engine Sluice does not speak, are named
+    for (id, says) in [
+        ("missing-db", "RDS instance missing-db"),
+        ("legacy-db", "it runs oracle-ee"),
+    ] {
+        let database = vec![
+            ("type".to_owned(), "RdsDatabase".to_owned()),
+            ("rdsInstanceId".to_owned(), id.to_owned()),
+        ];
+        let outcome = sql_activity(&storage, &task(database, &[("script", "SELECT 1")]), &work).await;
+        assert_eq!(outcome.status, TaskStatus::Failed);
+        let message = outcome.error_message.unwrap_or_default();
+        assert!(message.contains(says), "{message}");
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -117,6 +117,75 @@ fn tls_of(properties: &[(String, String)]) -> Tls {
     tls
 }
 
+/// A database a definition names by its AWS id instead of a connection string:
+/// `RdsDatabase.rdsInstanceId`, or `RedshiftDatabase.clusterId` (each with its `region`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseLookup {
+    RdsInstance { id: String, region: Option<String> },
+    RedshiftCluster { id: String, region: Option<String> },
+}
+
+impl DatabaseLookup {
+    /// What an object's fields ask to look up; `None` when they give a connectionString.
+    pub fn of_fields(field: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        let given = |key: &str| {
+            field(key)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        if given("connectionString").is_some() {
+            return None;
+        }
+        let region = given("region");
+        match given("type").as_deref() {
+            Some("RdsDatabase") => given("rdsInstanceId").map(|id| Self::RdsInstance { id, region }),
+            Some("RedshiftDatabase") => given("clusterId").map(|id| Self::RedshiftCluster { id, region }),
+            _ => None,
+        }
+    }
+
+    /// The id looked up, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::RdsInstance { id, .. } => format!("RDS instance {id}"),
+            Self::RedshiftCluster { id, .. } => format!("Redshift cluster {id}"),
+        }
+    }
+}
+
+/// Where a looked-up database answers, as a JDBC connection string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `postgresql`, `mysql` or `redshift`.
+    pub scheme: &'static str,
+    pub host: String,
+    pub port: u16,
+    /// The database the instance or cluster was created with.
+    pub database: Option<String>,
+}
+
+impl Endpoint {
+    /// The JDBC scheme for an RDS engine name (`postgres`, `aurora-mysql`...), or `None`
+    /// for engines Sluice does not speak to (Oracle, SQL Server).
+    pub fn scheme_of_engine(engine: &str) -> Option<&'static str> {
+        match engine.to_ascii_lowercase().as_str() {
+            "postgres" | "aurora-postgresql" => Some("postgresql"),
+            "mysql" | "mariadb" | "aurora" | "aurora-mysql" => Some("mysql"),
+            _ => None,
+        }
+    }
+
+    pub fn connection_string(&self) -> String {
+        format!(
+            "jdbc:{}://{}:{}/{}",
+            self.scheme,
+            self.host,
+            self.port,
+            self.database.as_deref().unwrap_or_default()
+        )
+    }
+}
+
 impl Database {
     /// The database an object's evaluated fields describe: `connectionString`
     /// (`jdbc:postgresql://`, `jdbc:redshift://`, `jdbc:mysql://`, `jdbc:mariadb://`),
@@ -130,12 +199,9 @@ impl Database {
         let type_name = first("type").unwrap_or_default();
         let Some(connection) = first("connectionString") else {
             return Err(problem(match type_name.as_str() {
-                "RdsDatabase" => "an RdsDatabase is found by rdsInstanceId, which this Sluice does not look up yet: \
-                                  give it a connectionString (jdbc:mysql://<endpoint>:3306/<db> or \
-                                  jdbc:postgresql://...) instead"
-                    .to_owned(),
-                "RedshiftDatabase" => "a RedshiftDatabase needs a connectionString \
-                                       (jdbc:redshift://<endpoint>:5439/<db>); clusterId is not looked up yet"
+                "RdsDatabase" => "an RdsDatabase needs its rdsInstanceId (or a connectionString)".to_owned(),
+                "RedshiftDatabase" => "a RedshiftDatabase needs a clusterId or a connectionString \
+                                       (jdbc:redshift://<endpoint>:5439/<db>)"
                     .to_owned(),
                 _ => "no connectionString".to_owned(),
             }));
@@ -386,9 +452,10 @@ mod tests {
     #[test]
     fn a_database_that_cannot_be_reached_as_written_says_why() {
         for (fields, says) in [
+            (vec![("type", "RdsDatabase")], "needs its rdsInstanceId"),
             (
-                vec![("type", "RdsDatabase"), ("rdsInstanceId", "db-1")],
-                "rdsInstanceId",
+                vec![("type", "RedshiftDatabase")],
+                "needs a clusterId or a connectionString",
             ),
             (vec![("connectionString", "jdbc:oracle://h/db")], "scheme \"oracle\""),
             (vec![("connectionString", "h:5432/db")], "not scheme://"),
@@ -398,5 +465,60 @@ mod tests {
             let error = database(&fields).unwrap_err().to_string();
             assert!(error.contains(says), "{error}");
         }
+    }
+
+    #[test]
+    fn databases_named_by_aws_id_are_looked_up_and_become_connection_strings() {
+        let fields = |pairs: &'static [(&'static str, &'static str)]| {
+            move |key: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, _)| *name == key)
+                    .map(|(_, value)| (*value).to_owned())
+            }
+        };
+        assert_eq!(
+            DatabaseLookup::of_fields(fields(&[
+                ("type", "RdsDatabase"),
+                ("rdsInstanceId", "orders"),
+                ("region", "eu-west-1")
+            ])),
+            Some(DatabaseLookup::RdsInstance {
+                id: "orders".to_owned(),
+                region: Some("eu-west-1".to_owned())
+            })
+        );
+        assert_eq!(
+            DatabaseLookup::of_fields(fields(&[("type", "RedshiftDatabase"), ("clusterId", "dw")])),
+            Some(DatabaseLookup::RedshiftCluster {
+                id: "dw".to_owned(),
+                region: None
+            })
+        );
+        // A connection string wins: nothing to look up
+        let given = &[
+            ("type", "RedshiftDatabase"),
+            ("clusterId", "dw"),
+            ("connectionString", "jdbc:redshift://h:5439/d"),
+        ];
+        assert_eq!(DatabaseLookup::of_fields(fields(given)), None);
+        assert_eq!(Endpoint::scheme_of_engine("aurora-postgresql"), Some("postgresql"));
+        assert_eq!(Endpoint::scheme_of_engine("mariadb"), Some("mysql"));
+        assert_eq!(Endpoint::scheme_of_engine("oracle-ee"), None);
+        let endpoint = Endpoint {
+            scheme: "redshift",
+            host: "dw.abc.us-east-1.redshift.amazonaws.com".to_owned(),
+            port: 5439,
+            database: Some("dev".to_owned()),
+        };
+        let database = Database::from_fields("Dw", |key| match key {
+            "connectionString" => vec![endpoint.connection_string()],
+            _ => Vec::new(),
+        })
+        .unwrap();
+        assert_eq!(
+            (database.host.as_str(), database.port, database.database.as_deref()),
+            ("dw.abc.us-east-1.redshift.amazonaws.com", 5439, Some("dev"))
+        );
     }
 }

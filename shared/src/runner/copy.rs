@@ -103,27 +103,32 @@ fn node_type(task: &Task, role: &str) -> Option<String> {
     task.referenced(id)?.field("type").map(str::to_owned)
 }
 
-/// The node of `role` as a table, with its database.
-pub(super) fn table_node(task: &Task, role: &str) -> Result<TableNode, String> {
-    let id = task
-        .field(role)
-        .ok_or_else(|| format!("CopyActivity \"{}\" has no {role}", task.object_id))?;
-    let node = task.referenced(id).ok_or_else(|| {
-        format!(
-            "CopyActivity \"{}\": its {role} \"{id}\" did not come with the task",
-            task.object_id
-        )
-    })?;
+/// The node of `role` as a table, with its database (looked up by id where it names its
+/// RDS instance or Redshift cluster that way).
+pub(super) async fn table_node<St: Storage>(storage: &St, task: &Task, role: &str) -> Result<TableNode, String> {
+    let failed = |error: String| format!("CopyActivity \"{}\": {error}", task.object_id);
+    let id = task.field(role).ok_or_else(|| failed(format!("it has no {role}")))?;
+    let node = task
+        .referenced(id)
+        .ok_or_else(|| failed(format!("its {role} \"{id}\" did not come with the task")))?;
     let values = |object: &ObjectFields, key: &str| object.values(key).into_iter().map(str::to_owned).collect();
-    let database = node
+    let database = match node
         .field("database")
-        .and_then(|database_id| task.referenced(database_id));
-    let database_fields = |key: &str| database.map(|database| values(database, key)).unwrap_or_default();
+        .and_then(|database_id| task.referenced(database_id))
+    {
+        Some(object) => Some(super::sql::resolved_database(storage, object).await.map_err(failed)?),
+        None => None,
+    };
+    let database_fields = |key: &str| {
+        database
+            .as_ref()
+            .map(|database| values(database, key))
+            .unwrap_or_default()
+    };
     let database = node
         .field("database")
         .map(|database_id| (database_id, &database_fields as &FieldValues<'_>));
-    TableNode::from_fields(id, |key| values(node, key), database)
-        .map_err(|error| format!("CopyActivity \"{}\": {error}", task.object_id))
+    TableNode::from_fields(id, |key| values(node, key), database).map_err(|error| failed(error.to_string()))
 }
 
 /// The data format of the S3 node of `role` (CSV when it names none).
@@ -166,7 +171,7 @@ pub(super) fn gzipped(task: &Task, role: &str) -> Result<bool, String> {
 
 /// SQL to S3: the rows to a file, the file to its object.
 async fn export<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
-    let node = table_node(task, "input")?;
+    let node = table_node(storage, task, "input").await?;
     let format = format_of(task, "output")?;
     let (_, output) = location(task, "output")?;
     let extension = match format {
@@ -300,7 +305,7 @@ async fn manifest_inputs<St: Storage>(
 
 /// S3 to SQL: every input object, in order, loaded in one transaction.
 async fn import<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
-    let node = table_node(task, "output")?;
+    let node = table_node(storage, task, "output").await?;
     let format = format_of(task, "input")?;
     let (inputs, objects) = downloaded_inputs(storage, task, work, gzipped(task, "input")?).await?;
     let rows = node.import(&format, inputs).await.map_err(|error| {
@@ -416,7 +421,7 @@ fn insert_mode(task: &Task) -> Result<InsertMode, String> {
 async fn merge<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usize, String> {
     let failed = |error: String| format!("RedshiftCopyActivity \"{}\": {error}", task.object_id);
     let mode = insert_mode(task)?;
-    let node = table_node(task, "output")?;
+    let node = table_node(storage, task, "output").await?;
     let has_format = task
         .field("input")
         .and_then(|id| task.referenced(id))

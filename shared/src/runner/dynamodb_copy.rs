@@ -540,7 +540,7 @@ pub(super) async fn table_to_redshift<St: Storage>(
 ) -> Result<u64, String> {
     let failed = |error: String| format!("RedshiftCopyActivity \"{}\": {error}", task.object_id);
     let source = dynamodb_node(task, "input")?;
-    let node = table_node(task, "output")?;
+    let node = table_node(storage, task, "output").await?;
     let table_columns = node.columns().await.map_err(|error| failed(error.to_string()))?;
     // READRATIO in commandOptions is Redshift's own way to say the read share.
     let read_ratio = task.values("commandOptions").iter().find_map(|option| {

@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use super::{Storage, Task, TaskOutcome, TaskStatus};
+use super::{ObjectFields, Storage, Task, TaskOutcome, TaskStatus};
 use crate::data::{
-    database::{Database, SqlError},
+    database::{Database, DatabaseLookup, SqlError},
     script::split,
 };
 
@@ -34,6 +34,7 @@ async fn run<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usiz
     let object = task
         .referenced(database_id)
         .ok_or_else(|| format!("its database \"{database_id}\" did not come with the task"))?;
+    let object = resolved_database(storage, object).await?;
     let database = Database::from_fields(database_id, |key| {
         object.values(key).into_iter().map(str::to_owned).collect()
     })
@@ -59,4 +60,24 @@ async fn run<St: Storage>(storage: &St, task: &Task, work: &Path) -> Result<usiz
         .run_script(&statements, &args)
         .await
         .map_err(|error: SqlError| error.to_string())
+}
+
+/// A database object as a connection needs it: an `RdsDatabase` or `RedshiftDatabase`
+/// that names its instance or cluster by id (and gives no `connectionString`) gets the
+/// connection string of the endpoint AWS reports for it.
+pub(super) async fn resolved_database<St: Storage>(
+    storage: &St,
+    object: &ObjectFields,
+) -> Result<ObjectFields, String> {
+    let mut resolved = object.clone();
+    if let Some(lookup) = DatabaseLookup::of_fields(|key| object.field(key).map(str::to_owned)) {
+        let endpoint = storage
+            .database_endpoint(&lookup)
+            .await
+            .map_err(|error| format!("database \"{}\": {error}", object.id))?;
+        resolved
+            .fields
+            .push(("connectionString".to_owned(), endpoint.connection_string()));
+    }
+    Ok(resolved)
 }

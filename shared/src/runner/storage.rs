@@ -11,7 +11,10 @@ use aws_sdk_s3::{Client, primitives::ByteStream};
 
 use crate::{
     cloud::{dynamodb::RegionalDynamoDb, probe::TableRef},
-    data::items::Item,
+    data::{
+        database::{DatabaseLookup, Endpoint},
+        items::Item,
+    },
 };
 
 /// A transfer that did not happen.
@@ -75,6 +78,10 @@ pub trait Storage: Send + Sync {
         table: &TableRef,
         items: Vec<Item>,
     ) -> impl Future<Output = Result<WrittenItems, StorageError>> + Send;
+
+    /// Where an RDS instance or a Redshift cluster named by its id answers.
+    fn database_endpoint(&self, lookup: &DatabaseLookup)
+    -> impl Future<Output = Result<Endpoint, StorageError>> + Send;
 }
 
 /// How an object Sluice writes is encrypted at rest: an S3DataNode's `s3EncryptionType`,
@@ -233,6 +240,14 @@ impl Storage for NoStorage {
     async fn write_items(&self, table: &TableRef, _: Vec<Item>) -> Result<WrittenItems, StorageError> {
         Err(no_tables(table))
     }
+
+    async fn database_endpoint(&self, lookup: &DatabaseLookup) -> Result<Endpoint, StorageError> {
+        Err(StorageError::Transfer {
+            action: "look up",
+            uri: lookup.describe(),
+            message: "this storage reaches no AWS account".to_owned(),
+        })
+    }
 }
 
 fn no_tables(table: &TableRef) -> StorageError {
@@ -250,6 +265,8 @@ pub struct AwsStorage {
     client: Client,
     tables: std::sync::Arc<RegionalDynamoDb>,
     limits: TransferLimits,
+    /// For the rare lookup of a database by id, whose clients are made when asked.
+    config: SdkConfig,
 }
 
 impl AwsStorage {
@@ -263,7 +280,92 @@ impl AwsStorage {
             client: Client::from_conf(builder.build()),
             tables: std::sync::Arc::new(RegionalDynamoDb::new(config)),
             limits,
+            config: config.clone(),
         }
+    }
+
+    /// The RDS instance's endpoint, engine and database name.
+    async fn rds_endpoint(&self, id: &str, region: Option<&str>) -> Result<Endpoint, StorageError> {
+        let what = format!("RDS instance {id}");
+        let mut builder = aws_sdk_rds::config::Builder::from(&self.config);
+        if let Some(region) = region {
+            builder = builder.region(aws_sdk_rds::config::Region::new(region.to_owned()));
+        }
+        let answer = aws_sdk_rds::Client::from_conf(builder.build())
+            .describe_db_instances()
+            .db_instance_identifier(id)
+            .send()
+            .await
+            .map_err(|error| transfer("look up", &what, error))?;
+        let not_ready = |message: String| StorageError::Transfer {
+            action: "look up",
+            uri: what.clone(),
+            message,
+        };
+        let instance = answer
+            .db_instances()
+            .first()
+            .ok_or_else(|| not_ready("no such instance".to_owned()))?;
+        let engine = instance.engine().unwrap_or_default();
+        let scheme = Endpoint::scheme_of_engine(engine).ok_or_else(|| {
+            not_ready(format!(
+                "it runs {engine}; Sluice speaks to PostgreSQL, MySQL and MariaDB (and their Aurora kinds)"
+            ))
+        })?;
+        let endpoint = instance.endpoint().ok_or_else(|| {
+            not_ready(format!(
+                "it has no endpoint yet (status {})",
+                instance.db_instance_status().unwrap_or("unknown")
+            ))
+        })?;
+        Ok(Endpoint {
+            scheme,
+            host: endpoint.address().unwrap_or_default().to_owned(),
+            port: endpoint
+                .port()
+                .and_then(|port| u16::try_from(port).ok())
+                .unwrap_or(if scheme == "mysql" { 3306 } else { 5432 }),
+            database: instance.db_name().map(str::to_owned),
+        })
+    }
+
+    /// The Redshift cluster's endpoint and database name.
+    async fn redshift_endpoint(&self, id: &str, region: Option<&str>) -> Result<Endpoint, StorageError> {
+        let what = format!("Redshift cluster {id}");
+        let mut builder = aws_sdk_redshift::config::Builder::from(&self.config);
+        if let Some(region) = region {
+            builder = builder.region(aws_sdk_redshift::config::Region::new(region.to_owned()));
+        }
+        let answer = aws_sdk_redshift::Client::from_conf(builder.build())
+            .describe_clusters()
+            .cluster_identifier(id)
+            .send()
+            .await
+            .map_err(|error| transfer("look up", &what, error))?;
+        let not_ready = |message: String| StorageError::Transfer {
+            action: "look up",
+            uri: what.clone(),
+            message,
+        };
+        let cluster = answer
+            .clusters()
+            .first()
+            .ok_or_else(|| not_ready("no such cluster".to_owned()))?;
+        let endpoint = cluster.endpoint().ok_or_else(|| {
+            not_ready(format!(
+                "it has no endpoint yet (status {})",
+                cluster.cluster_status().unwrap_or("unknown")
+            ))
+        })?;
+        Ok(Endpoint {
+            scheme: "redshift",
+            host: endpoint.address().unwrap_or_default().to_owned(),
+            port: endpoint
+                .port()
+                .and_then(|port| u16::try_from(port).ok())
+                .unwrap_or(5439),
+            database: cluster.db_name().map(str::to_owned),
+        })
     }
 
     /// A multipart upload of `from` in parts read straight from the file; aborted if a
@@ -629,6 +731,13 @@ impl Storage for AwsStorage {
             next: page.last_evaluated_key.filter(|key| !key.is_empty()),
             items: page.items.unwrap_or_default(),
         })
+    }
+
+    async fn database_endpoint(&self, lookup: &DatabaseLookup) -> Result<Endpoint, StorageError> {
+        match lookup {
+            DatabaseLookup::RdsInstance { id, region } => self.rds_endpoint(id, region.as_deref()).await,
+            DatabaseLookup::RedshiftCluster { id, region } => self.redshift_endpoint(id, region.as_deref()).await,
+        }
     }
 
     async fn write_items(&self, table: &TableRef, items: Vec<Item>) -> Result<WrittenItems, StorageError> {
