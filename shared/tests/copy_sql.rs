@@ -574,3 +574,133 @@ async fn a_manifest_names_the_objects_to_load_and_a_missing_mandatory_one_fails(
         sql(&url, &format!("DROP TABLE {table}")).await;
     }
 }
+
+/// The `JdbcDatabase` object for the PostgreSQL test server, reached as Redshift is
+/// (`jdbc:redshift://`): Sluice then sends only what Redshift takes over the wire.
+fn as_redshift(url: &str) -> ObjectFields {
+    let mut database = database(url);
+    for (key, value) in &mut database.fields {
+        if key == "connectionString" {
+            *value = value.replacen("jdbc:postgresql://", "jdbc:redshift://", 1);
+        }
+    }
+    database
+}
+
+/// Redshift takes no COPY FROM STDIN or COPY TO STDOUT: over a `jdbc:redshift://`
+/// connection a load goes by multi-row INSERTs (shown by a rule, which PostgreSQL applies
+/// to INSERT and never to COPY) and an export by a plain query, with the same results.
+#[tokio::test]
+async fn a_redshift_connection_loads_by_insert_and_exports_by_query() {
+    let s3 = s3().await;
+    let url = postgres_url();
+    let table = unique("redshift_wire");
+    let inserts = format!("{table}_inserts");
+    sql(
+        &url,
+        &format!(
+            "{}; INSERT INTO {table} VALUES {TRICKY}; CREATE TABLE {inserts} (n integer); \
+             CREATE RULE counted AS ON INSERT TO {table} DO ALSO INSERT INTO {inserts} VALUES (1)",
+            create(&url, &table)
+        ),
+    )
+    .await;
+    // Exported as CSV by a query: the tricky rows, each field as it is
+    let exported = object(
+        "Out",
+        &[
+            ("type", "S3DataNode"),
+            ("filePath", &format!("s3://{}/{table}/out.csv", s3.bucket)),
+        ],
+    );
+    let outcome = run(
+        &s3,
+        &copy_task(sql_node("Orders", &table), exported, vec![as_redshift(&url)]),
+    )
+    .await;
+    assert_eq!(outcome.status, TaskStatus::Finished, "{outcome:?}");
+    let csv = s3.get(&format!("{table}/out.csv")).await;
+    assert_eq!(
+        csv,
+        "1,plain,\"a,b\"\n2,\"say \"\"hi\"\"\",\"two\nlines\"\n3,tab\there,\n4,ünïcödé ✓,\"\"\n"
+    );
+    // Loaded back (ids moved up) by INSERTs: the rule counted them
+    let moved = csv
+        .replace("1,plain", "11,plain")
+        .replace("2,\"say", "12,\"say")
+        .replace("3,tab", "13,tab")
+        .replace("4,ü", "14,ü");
+    s3.put(&format!("{table}/in.csv"), &moved).await;
+    let input = object(
+        "In",
+        &[
+            ("type", "S3DataNode"),
+            ("filePath", &format!("s3://{}/{table}/in.csv", s3.bucket)),
+        ],
+    );
+    let outcome = run(
+        &s3,
+        &copy_task(input.clone(), sql_node("Orders", &table), vec![as_redshift(&url)]),
+    )
+    .await;
+    assert_eq!(outcome.status, TaskStatus::Finished, "{outcome:?}");
+    // (rows() orders by id as text: 1, 11, 12, 13, 14, 2, 3, 4)
+    let loaded: Vec<_> = rows(&url, &table)
+        .await
+        .into_iter()
+        .filter(|row| row[0].as_deref().is_some_and(|id| id.len() == 2))
+        .collect();
+    assert_eq!(loaded.len(), 4);
+    assert_eq!(
+        loaded[..],
+        tricky_rows()[..]
+            .iter()
+            .enumerate()
+            .map(|(index, row)| {
+                let mut row = row.clone();
+                row[0] = Some((11 + index).to_string());
+                row
+            })
+            .collect::<Vec<_>>()[..]
+    );
+    let mut db = PgConnection::connect(&url).await.unwrap();
+    let counted: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {inserts}"))
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(counted, 4, "one rule firing per inserted row: the load used INSERT");
+    // And a RedshiftCopyActivity over the same connection merges through its staging table
+    let target = object(
+        "Dest",
+        &[("type", "RedshiftDataNode"), ("database", "Db"), ("tableName", &table)],
+    );
+    s3.put(&format!("{table}/merge.csv"), "1,merged,\n99,new,x\n").await;
+    let merge_input = object(
+        "In",
+        &[
+            ("type", "S3DataNode"),
+            ("filePath", &format!("s3://{}/{table}/merge.csv", s3.bucket)),
+            ("dataFormat", "Commas"),
+        ],
+    );
+    let commas = object("Commas", &[("type", "CSV")]);
+    let outcome = run_redshift(
+        &s3,
+        &redshift_task(
+            merge_input,
+            target,
+            &[("insertMode", "OVERWRITE_EXISTING")],
+            vec![as_redshift(&url), commas],
+        ),
+    )
+    .await;
+    assert_eq!(outcome.status, TaskStatus::Finished, "{outcome:?}");
+    let merged = rows(&url, &table).await;
+    assert_eq!(merged.len(), 9);
+    assert_eq!(merged[0], [Some("1".to_owned()), Some("merged".to_owned()), None]);
+    assert_eq!(
+        merged[8],
+        [Some("99".to_owned()), Some("new".to_owned()), Some("x".to_owned())]
+    );
+    sql(&url, &format!("DROP TABLE {table}; DROP TABLE {inserts}")).await;
+}

@@ -32,6 +32,9 @@ pub struct Database {
     /// The object that defined it, for messages.
     pub object_id: String,
     pub dialect: Dialect,
+    /// A `jdbc:redshift://` connection: PostgreSQL's protocol without its COPY FROM STDIN
+    /// and COPY TO STDOUT, so loads go by INSERT and exports by query.
+    pub redshift: bool,
     pub host: String,
     pub port: u16,
     pub database: Option<String>,
@@ -46,6 +49,7 @@ impl fmt::Debug for Database {
             .debug_struct("Database")
             .field("object_id", &self.object_id)
             .field("dialect", &self.dialect)
+            .field("redshift", &self.redshift)
             .field("host", &self.host)
             .field("port", &self.port)
             .field("database", &self.database)
@@ -244,6 +248,7 @@ impl Database {
         Ok(Self {
             object_id: object_id.to_owned(),
             dialect,
+            redshift: scheme.eq_ignore_ascii_case("redshift"),
             host,
             port,
             database: first("databaseName").or(path_database.filter(|database| !database.is_empty())),

@@ -119,6 +119,35 @@ impl TableNode {
         let io = |error: std::io::Error| TableError::Io(format!("writing the rows of {}: {error}", self.object_id));
         let mut rows = 0u64;
         match self.database.dialect {
+            Dialect::Postgres if self.database.redshift => {
+                let mut connection = self.database.connect_postgres().await?;
+                // The simple query protocol: every value arrives as its text.
+                let mut stream = connection.fetch(sqlx::raw_sql(&query));
+                let mut buffer = Vec::new();
+                while let Some(row) = stream.try_next().await.map_err(refused)? {
+                    rows += 1;
+                    let mut record: Record = Vec::with_capacity(row.len());
+                    for index in 0..row.len() {
+                        let value = row.try_get_raw(index).map_err(refused)?;
+                        record.push(if sqlx::ValueRef::is_null(&value) {
+                            None
+                        } else {
+                            Some(
+                                value
+                                    .as_str()
+                                    .map_err(|error| TableError::Io(format!("reading {}: {error}", self.object_id)))?
+                                    .to_owned(),
+                            )
+                        });
+                    }
+                    format.write(&record, rows, &mut buffer)?;
+                    if buffer.len() >= CHUNK {
+                        out.write_all(&buffer).map_err(io)?;
+                        buffer.clear();
+                    }
+                }
+                out.write_all(&buffer).map_err(io)?;
+            }
             Dialect::Postgres => {
                 let mut connection = self.database.connect_postgres().await?;
                 let mut stream = connection
@@ -190,7 +219,7 @@ impl TableNode {
         let mut records: Vec<Record> = Vec::new();
         let mut rows = 0u64;
         match self.database.dialect {
-            Dialect::Postgres if self.insert_query.is_none() => {
+            Dialect::Postgres if self.insert_query.is_none() && !self.database.redshift => {
                 let mut connection = self.database.connect_postgres().await?;
                 let mut transaction = connection
                     .begin()
@@ -409,7 +438,9 @@ impl TableNode {
         };
         connection
             .execute(sqlx::raw_sql(&format!(
-                "CREATE TEMP TABLE staging (LIKE {table}) ON COMMIT DROP"
+                "CREATE TEMP TABLE staging (LIKE {table}){}",
+                // Redshift keeps temporary tables to the end of the session, which ends with the load.
+                if self.database.redshift { "" } else { " ON COMMIT DROP" }
             )))
             .await
             .map_err(refused(&format!("making the staging table for {table}")))?;
@@ -424,15 +455,22 @@ impl TableNode {
                 create_table_sql: None,
                 primary_keys_field: None,
             };
-            staging
-                .copy_in(&mut connection, format, inputs, load.skip_records)
-                .await?
+            if self.database.redshift {
+                staging
+                    .insert_in(&mut connection, format, inputs, load.skip_records)
+                    .await?
+            } else {
+                staging
+                    .copy_in(&mut connection, format, inputs, load.skip_records)
+                    .await?
+            }
         };
         let source = match &load.transform {
             Some(transform) => {
                 connection
                     .execute(sqlx::raw_sql(&format!(
-                        "CREATE TEMP TABLE transformed ON COMMIT DROP AS {}",
+                        "CREATE TEMP TABLE transformed{} AS {}",
+                        if self.database.redshift { "" } else { " ON COMMIT DROP" },
                         transform.trim().trim_end_matches(';')
                     )))
                     .await
@@ -547,6 +585,95 @@ impl TableNode {
     }
 }
 
+impl TableNode {
+    /// Loads `inputs` into the node's table with multi-row INSERTs on `connection` (inside
+    /// the caller's transaction), skipping `skip` records at the start of each: for
+    /// servers without COPY FROM STDIN (Redshift).
+    async fn insert_in(
+        &self,
+        connection: &mut PgConnection,
+        format: &Format,
+        inputs: Vec<Box<dyn Read + Send>>,
+        skip: u64,
+    ) -> Result<u64, TableError> {
+        let table = self.qualified_table()?;
+        let mut chunk = vec![0u8; CHUNK];
+        let mut rows = 0u64;
+        let mut records = Vec::new();
+        let mut batch: Vec<Record> = Vec::new();
+        for mut input in inputs {
+            let mut parser = format.parser();
+            let mut seen = 0u64;
+            loop {
+                let count = input
+                    .read(&mut chunk)
+                    .map_err(|error| TableError::Io(format!("reading the records to load: {error}")))?;
+                if count > 0 {
+                    parser.feed(&chunk[..count], &mut records)?;
+                } else {
+                    std::mem::replace(&mut parser, format.parser()).finish(&mut records)?;
+                }
+                for record in records.drain(..) {
+                    seen += 1;
+                    if seen > skip {
+                        batch.push(record);
+                    }
+                }
+                while batch.len() >= ROWS_PER_INSERT || (count == 0 && !batch.is_empty()) {
+                    let take: Vec<Record> = batch.drain(..batch.len().min(ROWS_PER_INSERT)).collect();
+                    let first = rows + 1;
+                    let last = rows + take.len() as u64;
+                    let (sql, _) = insert_values(&table, &take, Dialect::Postgres);
+                    connection
+                        .execute(sqlx::raw_sql(&sql))
+                        .await
+                        .map_err(|error| TableError::Refused {
+                            what: format!("loading records {first} to {last} into {table}"),
+                            message: database_message(&error),
+                        })?;
+                    rows = last;
+                }
+                if count == 0 {
+                    break;
+                }
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// `INSERT INTO table VALUES (...), (...)` for a batch, and its bound values (MySQL) or
+/// none (PostgreSQL gets untyped literals, which take the column's type as COPY's do).
+fn insert_values(table: &str, batch: &[Record], dialect: Dialect) -> (String, Vec<Option<String>>) {
+    let mut sql = format!("INSERT INTO {table} VALUES ");
+    let mut args = Vec::new();
+    for (index, record) in batch.iter().enumerate() {
+        if index > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for (column, value) in record.iter().enumerate() {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match (dialect, value) {
+                (_, None) => sql.push_str("NULL"),
+                (Dialect::MySql, Some(value)) => {
+                    sql.push('?');
+                    args.push(Some(value.clone()));
+                }
+                (Dialect::Postgres, Some(value)) => {
+                    sql.push('\'');
+                    sql.push_str(&value.replace('\'', "''"));
+                    sql.push('\'');
+                }
+            }
+        }
+        sql.push(')');
+    }
+    (sql, args)
+}
+
 /// Loads records with INSERT statements inside one transaction: `insertQuery` once per
 /// record, or multi-row INSERTs into the table.
 struct Loader<'n> {
@@ -649,33 +776,7 @@ impl<'n> Loader<'n> {
                 }
             });
         }
-        let mut sql = format!("INSERT INTO {} VALUES ", self.table);
-        let mut args = Vec::new();
-        for (index, record) in batch.iter().enumerate() {
-            if index > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for (column, value) in record.iter().enumerate() {
-                if column > 0 {
-                    sql.push_str(", ");
-                }
-                match (self.dialect, value) {
-                    (_, None) => sql.push_str("NULL"),
-                    (Dialect::MySql, Some(value)) => {
-                        sql.push('?');
-                        args.push(Some(value.clone()));
-                    }
-                    (Dialect::Postgres, Some(value)) => {
-                        sql.push('\'');
-                        sql.push_str(&value.replace('\'', "''"));
-                        sql.push('\'');
-                    }
-                }
-            }
-            sql.push(')');
-        }
-        Ok((sql, args))
+        Ok(insert_values(&self.table, batch, self.dialect))
     }
 
     async fn commit(self) -> Result<(), TableError> {
