@@ -1,7 +1,9 @@
 //! Moving data, against the tools people would use instead, on the same machine in the same
 //! run: a 1,000,000-row table from PostgreSQL to a CSV object in S3 (Sluice's CopyActivity
-//! against `psql \copy` then `aws s3 cp`), and a 1 GiB object copied within S3 (Sluice's
-//! CopyActivity against `aws s3 cp`), S3 being moto's server. Each Sluice copy runs in a
+//! against `psql \copy` then `aws s3 cp`) and that object loaded back (against `aws s3 cp`
+//! then `psql \copy ... FROM`), a 1 GiB object copied within S3 (against `aws s3 cp`), and
+//! 10,000 DynamoDB items loaded from S3 (against boto3's batch writer) and exported to S3
+//! (against `aws dynamodb scan` then `aws s3 cp`), S3 and DynamoDB being moto's server. Each Sluice copy runs in a
 //! process of its own, so that its peak memory is its own; the tools' peak memory comes
 //! from `/usr/bin/time`. `cargo bench -p sluice-cli --bench data`; the figures go in the
 //! README. `SLUICE_TEST_POSTGRES` names another server.
@@ -15,6 +17,7 @@ use std::{
 use sluice::runner::{AwsStorage, ObjectFields, Task, TaskKind, TaskStatus, copy::copy_activity};
 
 const ROWS: u64 = 1_000_000;
+const ITEMS: u64 = 10_000;
 const BIG_OBJECT_MIB: u64 = 1024;
 const BUCKET: &str = "bench-data";
 
@@ -73,33 +76,68 @@ fn child(which: &str, endpoint: &str, table: &str) {
             .load()
             .await;
         let storage = AwsStorage::new(&config);
+        let url = postgres_url();
+        let (_, rest) = url.split_once("://").expect("a URL");
+        let (user, address) = rest.split_once('@').expect("user@host");
+        let database = object(
+            "Db",
+            &[
+                ("type", "JdbcDatabase"),
+                ("connectionString", &format!("jdbc:postgresql://{address}")),
+                ("username", user),
+            ],
+        );
         let task = match which {
-            "export" => {
-                let url = postgres_url();
-                let (_, rest) = url.split_once("://").expect("a URL");
-                let (user, address) = rest.split_once('@').expect("user@host");
-                copy_task(
-                    object(
-                        "Orders",
-                        &[("type", "SqlDataNode"), ("database", "Db"), ("table", table)],
-                    ),
-                    object(
-                        "Out",
-                        &[
-                            ("type", "S3DataNode"),
-                            ("filePath", &format!("s3://{BUCKET}/sluice/orders.csv")),
-                        ],
-                    ),
-                    vec![object(
-                        "Db",
-                        &[
-                            ("type", "JdbcDatabase"),
-                            ("connectionString", &format!("jdbc:postgresql://{address}")),
-                            ("username", user),
-                        ],
-                    )],
-                )
-            }
+            "import" => copy_task(
+                object(
+                    "In",
+                    &[
+                        ("type", "S3DataNode"),
+                        ("filePath", &format!("s3://{BUCKET}/tools/orders.csv")),
+                    ],
+                ),
+                object(
+                    "Orders",
+                    &[("type", "SqlDataNode"), ("database", "Db"), ("table", table)],
+                ),
+                vec![database],
+            ),
+            "ddb-import" => copy_task(
+                object(
+                    "In",
+                    &[
+                        ("type", "S3DataNode"),
+                        ("filePath", &format!("s3://{BUCKET}/items.json")),
+                    ],
+                ),
+                object("Items", &[("type", "DynamoDBDataNode"), ("tableName", table)]),
+                Vec::new(),
+            ),
+            "ddb-export" => copy_task(
+                object("Items", &[("type", "DynamoDBDataNode"), ("tableName", table)]),
+                object(
+                    "Out",
+                    &[
+                        ("type", "S3DataNode"),
+                        ("filePath", &format!("s3://{BUCKET}/sluice/items.json")),
+                    ],
+                ),
+                Vec::new(),
+            ),
+            "export" => copy_task(
+                object(
+                    "Orders",
+                    &[("type", "SqlDataNode"), ("database", "Db"), ("table", table)],
+                ),
+                object(
+                    "Out",
+                    &[
+                        ("type", "S3DataNode"),
+                        ("filePath", &format!("s3://{BUCKET}/sluice/orders.csv")),
+                    ],
+                ),
+                vec![database],
+            ),
             _ => copy_task(
                 object(
                     "Big",
@@ -260,9 +298,125 @@ fn main() {
         (dumped.0 + uploaded.0, dumped.1.max(uploaded.1)),
         "psql \\copy + aws s3 cp",
     );
-    psql(&format!("DROP TABLE {table}"));
+    // 2. That CSV object loaded back into an empty table.
+    let create_empty = |name: &str| {
+        psql(&format!(
+            "CREATE TABLE {name} (id integer PRIMARY KEY, region text, amount numeric(12,2), note text)"
+        ))
+    };
+    create_empty(&format!("{table}_sluice"));
+    create_empty(&format!("{table}_tools"));
+    let sluice = sluice_child("import", &endpoint, &format!("{table}_sluice"));
+    let downloaded = timed(aws(&endpoint).args([
+        "s3",
+        "cp",
+        &format!("s3://{BUCKET}/tools/orders.csv"),
+        &path_text(&file),
+    ]));
+    let loaded = timed(Command::new("psql").args([
+        url.as_str(),
+        "-q",
+        "-c",
+        &format!("\\copy {table}_tools FROM '{}' WITH (FORMAT csv)", file.display()),
+    ]));
+    report(
+        &format!("{ROWS} rows, a CSV object in S3 loaded into PostgreSQL"),
+        bytes,
+        sluice,
+        (downloaded.0 + loaded.0, downloaded.1.max(loaded.1)),
+        "aws s3 cp + psql \\copy FROM",
+    );
+    psql(&format!(
+        "DROP TABLE {table}; DROP TABLE {table}_sluice; DROP TABLE {table}_tools"
+    ));
+    let _ = std::fs::remove_file(&file);
 
-    // 2. A 1 GiB object copied within S3.
+    // 3. DynamoDB items: export-format lines from S3 into a table, and the table out to S3.
+    let items = scratch.join("items.json");
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&items).expect("items file"));
+        for id in 0..ITEMS {
+            writeln!(
+                out,
+                r#"{{"id":{{"s":"order-{id:06}"}},"total":{{"n":"{}.{:02}"}},"region":{{"s":"region-{}"}},"tags":{{"sS":["a","b{}"]}}}}"#,
+                id % 997,
+                id % 100,
+                id % 50,
+                id % 7
+            )
+            .expect("write");
+        }
+    }
+    let items_bytes = std::fs::metadata(&items).map(|metadata| metadata.len()).unwrap_or(0);
+    let put = aws(&endpoint)
+        .args(["s3", "cp", &path_text(&items), &format!("s3://{BUCKET}/items.json")])
+        .status();
+    assert!(put.is_ok_and(|status| status.success()));
+    for name in ["bench-items-sluice", "bench-items-tools"] {
+        let created = aws(&endpoint)
+            .args([
+                "dynamodb",
+                "create-table",
+                "--table-name",
+                name,
+                "--attribute-definitions",
+                "AttributeName=id,AttributeType=S",
+                "--key-schema",
+                "AttributeName=id,KeyType=HASH",
+                "--billing-mode",
+                "PAY_PER_REQUEST",
+            ])
+            .output()
+            .expect("aws");
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    }
+    let sluice = sluice_child("ddb-import", &endpoint, "bench-items-sluice");
+    let script = format!(
+        "import boto3, json\n\
+         table = boto3.resource('dynamodb', endpoint_url='{endpoint}', region_name='us-east-1', \
+         aws_access_key_id='test', aws_secret_access_key='test').Table('bench-items-tools')\n\
+         from boto3.dynamodb.types import TypeDeserializer\n\
+         d = TypeDeserializer()\n\
+         with table.batch_writer() as batch, open('{}') as lines:\n\
+         \x20   for line in lines:\n\
+         \x20       item = json.loads(line)\n\
+         \x20       batch.put_item(Item={{name: d.deserialize({{k.upper(): v for k, v in value.items()}}) for name, value in item.items()}})\n",
+        items.display()
+    );
+    let tools = timed(Command::new("python3").args(["-c", &script]));
+    report(
+        &format!("{ITEMS} DynamoDB items, S3 export lines loaded into a table"),
+        items_bytes,
+        sluice,
+        tools,
+        "boto3 batch_writer",
+    );
+    let sluice = sluice_child("ddb-export", &endpoint, "bench-items-sluice");
+    let scanned = scratch.join("scan.json");
+    let scan = timed(Command::new("sh").args([
+        "-c",
+        &format!(
+            "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 \
+             aws --endpoint-url {endpoint} dynamodb scan --table-name bench-items-tools --output json > {}",
+            scanned.display()
+        ),
+    ]));
+    let uploaded = timed(aws(&endpoint).args([
+        "s3",
+        "cp",
+        &path_text(&scanned),
+        &format!("s3://{BUCKET}/tools/items.json"),
+    ]));
+    report(
+        &format!("{ITEMS} DynamoDB items, a table exported to S3"),
+        object_size(&endpoint, "sluice/items.json"),
+        sluice,
+        (scan.0 + uploaded.0, scan.1.max(uploaded.1)),
+        "aws dynamodb scan + aws s3 cp",
+    );
+
+    // 4. A 1 GiB object copied within S3.
     let big = scratch.join("big.bin");
     {
         use std::io::Write;

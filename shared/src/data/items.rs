@@ -52,13 +52,17 @@ const BOOLEAN: &str = "bOOL";
 /// An item as one line of the export format (without its newline); attributes sorted by
 /// name so the same item is always the same line.
 pub fn export_line(item: &Item) -> String {
-    let mut names: Vec<&String> = item.keys().collect();
-    names.sort();
-    let object: Map<String, Value> = names
+    Value::Object(sorted_object(item)).to_string()
+}
+
+/// Attributes as a JSON object, sorted by name.
+fn sorted_object(attributes: &HashMap<String, AttributeValue>) -> Map<String, Value> {
+    let mut entries: Vec<(&String, &AttributeValue)> = attributes.iter().collect();
+    entries.sort_by(|left, right| left.0.cmp(right.0));
+    entries
         .into_iter()
-        .map(|name| (name.clone(), export_value(&item[name])))
-        .collect();
-    Value::Object(object).to_string()
+        .map(|(name, value)| (name.clone(), export_value(value)))
+        .collect()
 }
 
 fn export_value(value: &AttributeValue) -> Value {
@@ -69,15 +73,7 @@ fn export_value(value: &AttributeValue) -> Value {
         AttributeValue::Ss(texts) => (STRING_SET, Value::from(texts.clone())),
         AttributeValue::Ns(numbers) => (NUMBER_SET, Value::from(numbers.clone())),
         AttributeValue::Bs(blobs) => (BINARY_SET, Value::from(blobs.iter().map(base64).collect::<Vec<_>>())),
-        AttributeValue::M(map) => {
-            let mut names: Vec<&String> = map.keys().collect();
-            names.sort();
-            let object: Map<String, Value> = names
-                .into_iter()
-                .map(|name| (name.clone(), export_value(&map[name])))
-                .collect();
-            (MAP, Value::Object(object))
-        }
+        AttributeValue::M(map) => (MAP, Value::Object(sorted_object(map))),
         AttributeValue::L(values) => (LIST, Value::Array(values.iter().map(export_value).collect())),
         AttributeValue::Null(null) => (NULL, Value::from(*null)),
         AttributeValue::Bool(boolean) => (BOOLEAN, Value::from(*boolean)),
