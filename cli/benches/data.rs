@@ -193,7 +193,7 @@ fn aws(endpoint: &str) -> Command {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_DEFAULT_REGION", "us-east-1")
-        .args(["--endpoint-url", endpoint, "--only-show-errors"]);
+        .args(["--endpoint-url", endpoint]);
     command
 }
 
@@ -350,7 +350,13 @@ fn main() {
     }
     let items_bytes = std::fs::metadata(&items).map(|metadata| metadata.len()).unwrap_or(0);
     let put = aws(&endpoint)
-        .args(["s3", "cp", &path_text(&items), &format!("s3://{BUCKET}/items.json")])
+        .args([
+            "s3",
+            "cp",
+            "--quiet",
+            &path_text(&items),
+            &format!("s3://{BUCKET}/items.json"),
+        ])
         .status();
     assert!(put.is_ok_and(|status| status.success()));
     for name in ["bench-items-sluice", "bench-items-tools"] {
@@ -427,7 +433,13 @@ fn main() {
         }
     }
     let put = aws(&endpoint)
-        .args(["s3", "cp", &path_text(&big), &format!("s3://{BUCKET}/big.bin")])
+        .args([
+            "s3",
+            "cp",
+            "--quiet",
+            &path_text(&big),
+            &format!("s3://{BUCKET}/big.bin"),
+        ])
         .status();
     assert!(put.is_ok_and(|status| status.success()));
     let _ = std::fs::remove_file(&big);

@@ -32,6 +32,12 @@ And one fix to moto's S3:
    `CompleteMultipartUploadResult` element: moto's serializer named it
    `CompleteMultipartUploadResponse`, which lenient parsers (botocore) skip over and the
    Rust SDK refuses, so no multipart upload or copy could finish.
+
+And one to its CloudFormation:
+
+7. A DynamoDB table made from a template gets the template's TimeToLiveSpecification and
+   PointInTimeRecoverySpecification, which moto dropped: the test that deploys
+   infra/template.yaml checks the table's TTL as the code expects it.
 """
 import copy as _copy, os, sys, threading, time
 
@@ -231,6 +237,27 @@ def _s3_serialize_body(self, body):
     return _s3_body(self, body)
 
 _serialize.S3Serializer._serialize_body = _s3_serialize_body
+
+from moto.dynamodb.models import table as _ddb_table
+
+_table_from_cloudformation = _ddb_table.Table.create_from_cloudformation_json.__func__
+
+def _table_with_ttl(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    table = _table_from_cloudformation(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+    properties = cloudformation_json.get("Properties", {})
+    enabled = lambda value: value in (True, "true", "True")
+    ttl = properties.get("TimeToLiveSpecification")
+    if ttl and "AttributeName" in ttl:
+        table.ttl = {
+            "TimeToLiveStatus": "ENABLED" if enabled(ttl.get("Enabled")) else "DISABLED",
+            "AttributeName": ttl["AttributeName"],
+        }
+    recovery = properties.get("PointInTimeRecoverySpecification")
+    if recovery and enabled(recovery.get("PointInTimeRecoveryEnabled")):
+        table.continuous_backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] = "ENABLED"
+    return table
+
+_ddb_table.Table.create_from_cloudformation_json = classmethod(_table_with_ttl)
 
 _run_simple = _server.run_simple
 _one_at_a_time = threading.Lock()
