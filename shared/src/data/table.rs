@@ -140,11 +140,7 @@ impl TableNode {
                             )
                         });
                     }
-                    format.write(&record, rows, &mut buffer)?;
-                    if buffer.len() >= CHUNK {
-                        out.write_all(&buffer).map_err(io)?;
-                        buffer.clear();
-                    }
+                    write_record(format, &record, rows, &mut buffer, out, io)?;
                 }
                 out.write_all(&buffer).map_err(io)?;
             }
@@ -192,11 +188,7 @@ impl TableNode {
                         let value: Option<Vec<u8>> = row.try_get_unchecked(index).map_err(refused)?;
                         record.push(value.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
                     }
-                    format.write(&record, rows, &mut buffer)?;
-                    if buffer.len() >= CHUNK {
-                        out.write_all(&buffer).map_err(io)?;
-                        buffer.clear();
-                    }
+                    write_record(format, &record, rows, &mut buffer, out, io)?;
                 }
                 out.write_all(&buffer).map_err(io)?;
             }
@@ -672,6 +664,24 @@ fn insert_values(table: &str, batch: &[Record], dialect: Dialect) -> (String, Ve
         sql.push(')');
     }
     (sql, args)
+}
+
+/// Appends `record` to `buffer` in `format`, flushing the buffer to `out` once it holds a
+/// chunk's worth.
+fn write_record(
+    format: &Format,
+    record: &[Option<String>],
+    number: u64,
+    buffer: &mut Vec<u8>,
+    out: &mut impl Write,
+    io: impl Fn(std::io::Error) -> TableError,
+) -> Result<(), TableError> {
+    format.write(record, number, buffer)?;
+    if buffer.len() >= CHUNK {
+        out.write_all(buffer).map_err(io)?;
+        buffer.clear();
+    }
+    Ok(())
 }
 
 /// Loads records with INSERT statements inside one transaction: `insertQuery` once per

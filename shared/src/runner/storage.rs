@@ -297,11 +297,7 @@ impl AwsStorage {
             .send()
             .await
             .map_err(|error| transfer("look up", &what, error))?;
-        let not_ready = |message: String| StorageError::Transfer {
-            action: "look up",
-            uri: what.clone(),
-            message,
-        };
+        let not_ready = |message: String| lookup_failed(&what, message);
         let instance = answer
             .db_instances()
             .first()
@@ -342,11 +338,7 @@ impl AwsStorage {
             .send()
             .await
             .map_err(|error| transfer("look up", &what, error))?;
-        let not_ready = |message: String| StorageError::Transfer {
-            action: "look up",
-            uri: what.clone(),
-            message,
-        };
+        let not_ready = |message: String| lookup_failed(&what, message);
         let cluster = answer
             .clusters()
             .first()
@@ -378,16 +370,7 @@ impl AwsStorage {
         encryption: Encryption,
     ) -> Result<(), StorageError> {
         let (bucket, key) = split_s3_uri(uri)?;
-        let started = self
-            .client
-            .create_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .set_server_side_encryption(encryption.header())
-            .send()
-            .await
-            .map_err(|error| transfer("upload", uri, error))?;
-        let upload_id = started.upload_id().unwrap_or_default().to_owned();
+        let upload_id = self.start_multipart(bucket, key, encryption, uri).await?;
         let part_size = self.limits.upload_part.max(1);
         let mut parts = Vec::new();
         let mut offset = 0u64;
@@ -436,16 +419,7 @@ impl AwsStorage {
         let (from_bucket, from_key) = split_s3_uri(from)?;
         let (bucket, key) = split_s3_uri(to)?;
         let source = format!("{from_bucket}/{}", encode_key(from_key));
-        let started = self
-            .client
-            .create_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .set_server_side_encryption(encryption.header())
-            .send()
-            .await
-            .map_err(|error| transfer("copy", from, error))?;
-        let upload_id = started.upload_id().unwrap_or_default().to_owned();
+        let upload_id = self.start_multipart(bucket, key, encryption, from).await?;
         let part_size = self.limits.copy_part.max(1);
         let result = async {
             let mut parts = Vec::new();
@@ -487,6 +461,26 @@ impl AwsStorage {
         result
     }
 
+    /// Starts a multipart upload of `bucket`/`key`; its id.
+    async fn start_multipart(
+        &self,
+        bucket: &str,
+        key: &str,
+        encryption: Encryption,
+        uri: &str,
+    ) -> Result<String, StorageError> {
+        let started = self
+            .client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .set_server_side_encryption(encryption.header())
+            .send()
+            .await
+            .map_err(|error| transfer("start", uri, error))?;
+        Ok(started.upload_id().unwrap_or_default().to_owned())
+    }
+
     async fn complete(
         &self,
         bucket: &str,
@@ -521,6 +515,15 @@ impl AwsStorage {
             .upload_id(upload_id)
             .send()
             .await;
+    }
+}
+
+/// A database lookup that found nothing usable.
+fn lookup_failed(what: &str, message: String) -> StorageError {
+    StorageError::Transfer {
+        action: "look up",
+        uri: what.to_owned(),
+        message,
     }
 }
 
