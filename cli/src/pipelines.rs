@@ -35,7 +35,74 @@ pub async fn client(endpoint: Option<&str>) -> anyhow::Result<Client> {
             loader = loader.credentials_provider(Credentials::new("sluice", "sluice", None, None, "sluice-local"));
         }
     }
-    Ok(Client::new(&loader.load().await))
+    let config = loader.load().await;
+    Ok(Client::from_conf(api_config(&config, endpoint.as_deref())))
+}
+
+/// The signing name an API endpoint checks, where it is not Data Pipeline's own: a Lambda
+/// function URL (`https://<id>.lambda-url.<region>.on.aws/`, how the SAM template serves the
+/// API) checks signatures made for `lambda`. `SLUICE_SIGNING_NAME` names it for endpoints
+/// in front of one (a custom domain).
+pub fn signing_name_for(endpoint: &str) -> Option<String> {
+    if let Ok(name) = std::env::var("SLUICE_SIGNING_NAME")
+        && !name.trim().is_empty()
+    {
+        return Some(name.trim().to_owned());
+    }
+    let host = endpoint.split("://").nth(1)?.split(['/', ':']).next()?;
+    (host.contains(".lambda-url.") && host.ends_with(".on.aws")).then(|| "lambda".to_owned())
+}
+
+/// The Data Pipeline client configuration for `endpoint` (AWS's own when `None`), signing
+/// for the service the endpoint checks.
+pub fn api_config(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws_sdk_datapipeline::Config {
+    signed_config(config, endpoint, endpoint.and_then(signing_name_for))
+}
+
+fn signed_config(
+    config: &aws_config::SdkConfig,
+    endpoint: Option<&str>,
+    signing_name: Option<String>,
+) -> aws_sdk_datapipeline::Config {
+    let mut builder = aws_sdk_datapipeline::config::Builder::from(config);
+    if let Some(endpoint) = endpoint {
+        builder = builder.endpoint_url(endpoint);
+        if let Some(signing_name) = signing_name {
+            builder = builder.endpoint_resolver(SignedFor { signing_name });
+        }
+    }
+    builder.build()
+}
+
+/// Resolves the configured endpoint URL, telling the signer which service to sign for.
+#[derive(Debug)]
+struct SignedFor {
+    signing_name: String,
+}
+
+impl aws_sdk_datapipeline::config::endpoint::ResolveEndpoint for SignedFor {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        params: &'a aws_sdk_datapipeline::config::endpoint::Params,
+    ) -> aws_sdk_datapipeline::config::endpoint::EndpointFuture<'a> {
+        use aws_smithy_types::Document;
+        let Some(url) = params.endpoint() else {
+            return aws_sdk_datapipeline::config::endpoint::EndpointFuture::ready(Err(
+                "no endpoint URL to sign for".into()
+            ));
+        };
+        let mut scheme = std::collections::HashMap::new();
+        scheme.insert("name".to_owned(), Document::String("sigv4".to_owned()));
+        scheme.insert("signingName".to_owned(), Document::String(self.signing_name.clone()));
+        if let Some(region) = params.region() {
+            scheme.insert("signingRegion".to_owned(), Document::String(region.to_owned()));
+        }
+        let endpoint = aws_sdk_datapipeline::config::endpoint::Endpoint::builder()
+            .url(url.to_owned())
+            .property("authSchemes", vec![Document::Object(scheme)])
+            .build();
+        aws_sdk_datapipeline::config::endpoint::EndpointFuture::ready(Ok(endpoint))
+    }
 }
 
 /// A definition in the SDK's types.
@@ -529,6 +596,61 @@ mod tests {
         let definition = read_definition(&text).expect("reads").definition;
         let (objects, parameters, values) = to_sdk(&definition).expect("converts");
         assert_eq!(from_sdk(&objects, &parameters, &values), definition);
+    }
+
+    #[test]
+    fn function_url_endpoints_are_signed_for_lambda() {
+        if std::env::var_os("SLUICE_SIGNING_NAME").is_some() {
+            return;
+        }
+        assert_eq!(
+            signing_name_for("https://abcdef.lambda-url.eu-west-1.on.aws/"),
+            Some("lambda".to_owned())
+        );
+        assert_eq!(signing_name_for("http://127.0.0.1:8080"), None);
+        assert_eq!(signing_name_for("https://datapipeline.us-east-1.amazonaws.com"), None);
+    }
+
+    /// A request to an endpoint that checks `lambda` signatures carries one: the
+    /// credential scope of its Authorization header names the service.
+    #[tokio::test]
+    async fn requests_carry_a_signature_for_the_service_the_endpoint_checks() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        let endpoint = format!("http://{}", listener.local_addr().expect("its address"));
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("a request");
+            let mut reader = BufReader::new(stream.try_clone().expect("the stream"));
+            let mut authorization = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    authorization = line.trim().to_owned();
+                }
+            }
+            let mut stream = stream;
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 2\r\n\r\n{}",
+            );
+            authorization
+        });
+        let config = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("eu-west-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .credentials_provider(aws_sdk_datapipeline::config::SharedCredentialsProvider::new(
+                Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"),
+            ))
+            .build();
+        let client = Client::from_conf(signed_config(&config, Some(&endpoint), Some("lambda".to_owned())));
+        let _ = client.poll_for_task().worker_group("remote").send().await;
+        let authorization = server.join().expect("the server");
+        assert!(
+            authorization.contains("/eu-west-1/lambda/aws4_request"),
+            "{authorization}"
+        );
     }
 
     #[test]

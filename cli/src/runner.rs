@@ -66,12 +66,8 @@ async fn serve(args: &Args) -> Outcome {
         loader = loader.credentials_provider(Credentials::new("sluice", "sluice", None, None, "sluice-dummy"));
     }
     let config = loader.load().await;
-    let mut api = aws_sdk_datapipeline::config::Builder::from(&config);
-    if let Some(endpoint) = &endpoint {
-        api = api.endpoint_url(endpoint);
-    }
     let source = HttpTaskSource {
-        client: Client::from_conf(api.build()),
+        client: Client::from_conf(crate::pipelines::api_config(&config, endpoint.as_deref())),
     };
     let storage = AwsStorage::new(&config);
     let executor = Executor::new(&storage, ExecutorSettings::default());
