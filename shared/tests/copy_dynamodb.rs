@@ -147,13 +147,6 @@ fn dynamodb_node(id: &str, table: &str, more: &[(&str, &str)]) -> ObjectFields {
     object(id, &fields)
 }
 
-fn s3_node(id: &str, s3: &S3, path_field: &str, path: &str, more: &[(&str, &str)]) -> ObjectFields {
-    let uri = format!("s3://{}/{path}", s3.bucket);
-    let mut fields = vec![("type", "S3DataNode"), (path_field, uri.as_str())];
-    fields.extend_from_slice(more);
-    object(id, &fields)
-}
-
 fn csv_format() -> ObjectFields {
     object(
         "Csv",
@@ -191,7 +184,7 @@ async fn a_table_is_exported_to_s3_in_the_export_format_and_as_csv() {
         &s3,
         &copy_task(
             source.clone(),
-            s3_node("Backup", &s3, "directoryPath", "backup", &[]),
+            s3.node("Backup", "directoryPath", "backup", &[]),
             vec![],
         ),
     )
@@ -211,9 +204,8 @@ async fn a_table_is_exported_to_s3_in_the_export_format_and_as_csv() {
         "written as Data Pipeline's exports were: {exported}"
     );
     let export_format = object("Export", &[("type", "DynamoDBExportDataFormat")]);
-    let target = s3_node(
+    let target = s3.node(
         "File",
-        &s3,
         "filePath",
         "backup/orders.gz",
         &[("dataFormat", "Export"), ("compression", "gzip")],
@@ -237,7 +229,7 @@ async fn a_table_is_exported_to_s3_in_the_export_format_and_as_csv() {
     std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gzipped[..]), &mut text).unwrap();
     assert_eq!(text.lines().count(), 3);
     // And as CSV, the format's columns are the attributes, absent ones NULL
-    let target = s3_node("CsvOut", &s3, "filePath", "csv/orders.csv", &[("dataFormat", "Csv")]);
+    let target = s3.node("CsvOut", "filePath", "csv/orders.csv", &[("dataFormat", "Csv")]);
     let outcome = run(&s3, &copy_task(source, target, vec![csv_format()])).await;
     assert_eq!(outcome.status, TaskStatus::Finished, "{:?}", outcome.error_message);
     let mut lines: Vec<String> = split_csv_records(&s3.get("csv/orders.csv").await);
@@ -289,7 +281,7 @@ async fn export_lines_and_csv_records_are_loaded_into_a_table() {
     let target = dynamodb_node("Restore", &name, &[("writeThroughputPercent", "1.0")]);
     let outcome = run(
         &s3,
-        &copy_task(s3_node("Backup", &s3, "directoryPath", &name, &[]), target, vec![]),
+        &copy_task(s3.node("Backup", "directoryPath", &name, &[]), target, vec![]),
     )
     .await;
     // Then the table holds every item exactly
@@ -309,9 +301,8 @@ async fn export_lines_and_csv_records_are_loaded_into_a_table() {
         .send()
         .await
         .unwrap();
-    let input = s3_node(
+    let input = s3.node(
         "Rows",
-        &s3,
         "filePath",
         "in/rows.csv.gz",
         &[("dataFormat", "Csv"), ("compression", "gzip")],
@@ -353,7 +344,7 @@ async fn bad_data_writes_nothing_and_names_the_object_and_the_item() {
     s3.put("bad/items", &source).await;
     let outcome = run(
         &s3,
-        &copy_task(s3_node("In", &s3, "filePath", "bad/items", &[]), target.clone(), vec![]),
+        &copy_task(s3.node("In", "filePath", "bad/items", &[]), target.clone(), vec![]),
     )
     .await;
     // Then the copy fails naming the object, the item and the attribute, and writes nothing
@@ -367,7 +358,7 @@ async fn bad_data_writes_nothing_and_names_the_object_and_the_item() {
     assert_eq!(s3.get("bad/items").await, source, "the source is untouched");
     // A type mismatch in a CSV column is named by record and column
     s3.put("bad/rows.csv", "1,a,,true\n2,b,,maybe\n").await;
-    let input = s3_node("Rows", &s3, "filePath", "bad/rows.csv", &[("dataFormat", "Csv")]);
+    let input = s3.node("Rows", "filePath", "bad/rows.csv", &[("dataFormat", "Csv")]);
     let outcome = run(&s3, &copy_task(input, target.clone(), vec![csv_format()])).await;
     let message = outcome.error_message.unwrap_or_default();
     assert!(
@@ -377,7 +368,7 @@ async fn bad_data_writes_nothing_and_names_the_object_and_the_item() {
     assert!(items(&client, &name).await.is_empty());
     // A CSV format without columns cannot name attributes, and says so
     let bare = object("Bare", &[("type", "CSV")]);
-    let input = s3_node("Rows", &s3, "filePath", "bad/rows.csv", &[("dataFormat", "Bare")]);
+    let input = s3.node("Rows", "filePath", "bad/rows.csv", &[("dataFormat", "Bare")]);
     let outcome = run(&s3, &copy_task(input, target, vec![bare])).await;
     assert!(
         outcome.error_message.unwrap_or_default().contains("names no columns"),
@@ -388,7 +379,7 @@ async fn bad_data_writes_nothing_and_names_the_object_and_the_item() {
         &s3,
         &copy_task(
             dynamodb_node("Gone", &format!("{name}-gone"), &[]),
-            s3_node("Out", &s3, "directoryPath", "out", &[]),
+            s3.node("Out", "directoryPath", "out", &[]),
             vec![],
         ),
     )
@@ -401,7 +392,7 @@ async fn bad_data_writes_nothing_and_names_the_object_and_the_item() {
         &s3,
         &copy_task(
             dynamodb_node("Greedy", &name, &[("readThroughputPercent", "1.5")]),
-            s3_node("Out", &s3, "directoryPath", "out", &[]),
+            s3.node("Out", "directoryPath", "out", &[]),
             vec![],
         ),
     )
@@ -420,7 +411,7 @@ async fn writes_stay_within_the_tables_write_share_and_on_demand_tables_are_not_
     let provisioned = unique("paced");
     table(&client, &provisioned, Some(200)).await;
     let task = copy_task(
-        s3_node("In", &s3, "filePath", "paced/items", &[]),
+        s3.node("In", "filePath", "paced/items", &[]),
         dynamodb_node("Paced", &provisioned, &[("writeThroughputPercent", "0.5")]),
         vec![],
     );
@@ -438,7 +429,7 @@ async fn writes_stay_within_the_tables_write_share_and_on_demand_tables_are_not_
     let on_demand = unique("demand");
     table(&client, &on_demand, None).await;
     let task = copy_task(
-        s3_node("In", &s3, "filePath", "paced/items", &[]),
+        s3.node("In", "filePath", "paced/items", &[]),
         dynamodb_node("Free", &on_demand, &[("writeThroughputPercent", "0.5")]),
         vec![],
     );

@@ -141,13 +141,7 @@ async fn csv_objects_in_s3_are_loaded_into_a_table_in_one_transaction() {
         .await;
         s3.put(&format!("{table}/part-1.csv"), "3,tab\there,\n4,ünïcödé ✓,\"\"")
             .await;
-        let input = object(
-            "In",
-            &[
-                ("type", "S3DataNode"),
-                ("directoryPath", &format!("s3://{}/{table}", s3.bucket)),
-            ],
-        );
+        let input = s3.node("In", "directoryPath", &table, &[]);
         let target = sql_node("Orders", &table);
         let outcome = run(&s3, &copy_task(input, target, vec![database(&url)])).await;
         assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
@@ -163,13 +157,11 @@ async fn an_insert_query_and_create_table_sql_load_a_tsv_object() {
         let table = unique("insert");
         s3.put(&format!("{table}/rows.tsv"), "1\tone\t\\N\n2\ttwo\tsecond\n")
             .await;
-        let input = object(
+        let input = s3.node(
             "In",
-            &[
-                ("type", "S3DataNode"),
-                ("filePath", &format!("s3://{}/{table}/rows.tsv", s3.bucket)),
-                ("dataFormat", "Tabs"),
-            ],
+            "filePath",
+            &format!("{table}/rows.tsv"),
+            &[("dataFormat", "Tabs")],
         );
         let target = object(
             "Orders",
@@ -210,15 +202,7 @@ async fn bad_data_loads_nothing_names_the_record_and_leaves_the_source() {
             ),
         )
         .await;
-        let input = |key: &str| {
-            object(
-                "In",
-                &[
-                    ("type", "S3DataNode"),
-                    ("filePath", &format!("s3://{}/{table}/{key}", s3.bucket)),
-                ],
-            )
-        };
+        let input = |key: &str| s3.node("In", "filePath", &format!("{table}/{key}"), &[]);
         let target = sql_node("Orders", &table);
         // A type mismatch in the third record
         let mismatch = "1,a,x\n2,b,y\nthree,c,z\n";
@@ -318,13 +302,11 @@ async fn gzip_objects_are_written_and_read() {
             .send()
             .await
             .unwrap();
-        let input = object(
+        let input = s3.node(
             "In",
-            &[
-                ("type", "S3DataNode"),
-                ("filePath", &format!("s3://{}/{table}/more.csv.gz", s3.bucket)),
-                ("compression", "gzip"),
-            ],
+            "filePath",
+            &format!("{table}/more.csv.gz"),
+            &[("compression", "gzip")],
         );
         let target = sql_node("Orders", &table);
         let outcome = run(&s3, &copy_task(input, target, vec![database(&url)])).await;
@@ -379,14 +361,7 @@ async fn redshift_copy_merges_by_every_insert_mode() {
         )
         .await;
         s3.put(&format!("{table}/in.tsv"), "2\tnew\t\\N\n3\tnew\t\\N\n").await;
-        let input = object(
-            "In",
-            &[
-                ("type", "S3DataNode"),
-                ("filePath", &format!("s3://{}/{table}/in.tsv", s3.bucket)),
-                ("dataFormat", "Tabs"),
-            ],
-        );
+        let input = s3.node("In", "filePath", &format!("{table}/in.tsv"), &[("dataFormat", "Tabs")]);
         let target = object(
             "Dest",
             &[("type", "RedshiftDataNode"), ("database", "Db"), ("tableName", &table)],
@@ -439,13 +414,7 @@ async fn redshift_copy_reads_command_options_transforms_and_refuses_what_it_cann
         .send()
         .await
         .unwrap();
-    let input = object(
-        "In",
-        &[
-            ("type", "S3DataNode"),
-            ("filePath", &format!("s3://{}/{table}/in.csv.gz", s3.bucket)),
-        ],
-    );
+    let input = s3.node("In", "filePath", &format!("{table}/in.csv.gz"), &[]);
     let target = object(
         "Dest",
         &[
@@ -606,13 +575,7 @@ async fn a_redshift_connection_loads_by_insert_and_exports_by_query() {
     )
     .await;
     // Exported as CSV by a query: the tricky rows, each field as it is
-    let exported = object(
-        "Out",
-        &[
-            ("type", "S3DataNode"),
-            ("filePath", &format!("s3://{}/{table}/out.csv", s3.bucket)),
-        ],
-    );
+    let exported = s3.node("Out", "filePath", &format!("{table}/out.csv"), &[]);
     let outcome = run(
         &s3,
         &copy_task(sql_node("Orders", &table), exported, vec![as_redshift(&url)]),
@@ -631,13 +594,7 @@ async fn a_redshift_connection_loads_by_insert_and_exports_by_query() {
         .replace("3,tab", "13,tab")
         .replace("4,ü", "14,ü");
     s3.put(&format!("{table}/in.csv"), &moved).await;
-    let input = object(
-        "In",
-        &[
-            ("type", "S3DataNode"),
-            ("filePath", &format!("s3://{}/{table}/in.csv", s3.bucket)),
-        ],
-    );
+    let input = s3.node("In", "filePath", &format!("{table}/in.csv"), &[]);
     let outcome = run(
         &s3,
         &copy_task(input.clone(), sql_node("Orders", &table), vec![as_redshift(&url)]),
@@ -675,13 +632,11 @@ async fn a_redshift_connection_loads_by_insert_and_exports_by_query() {
         &[("type", "RedshiftDataNode"), ("database", "Db"), ("tableName", &table)],
     );
     s3.put(&format!("{table}/merge.csv"), "1,merged,\n99,new,x\n").await;
-    let merge_input = object(
+    let merge_input = s3.node(
         "In",
-        &[
-            ("type", "S3DataNode"),
-            ("filePath", &format!("s3://{}/{table}/merge.csv", s3.bucket)),
-            ("dataFormat", "Commas"),
-        ],
+        "filePath",
+        &format!("{table}/merge.csv"),
+        &[("dataFormat", "Commas")],
     );
     let commas = object("Commas", &[("type", "CSV")]);
     let outcome = run_redshift(

@@ -102,6 +102,15 @@ pub async fn s3() -> S3 {
 }
 
 impl S3 {
+    /// An S3DataNode on `path` in this bucket (`path_field` filePath, directoryPath or
+    /// manifestFilePath), with `more` fields.
+    pub fn node(&self, id: &str, path_field: &str, path: &str, more: &[(&str, &str)]) -> ObjectFields {
+        let uri = format!("s3://{}/{path}", self.bucket);
+        let mut fields = vec![("type", "S3DataNode"), (path_field, uri.as_str())];
+        fields.extend_from_slice(more);
+        object(id, &fields)
+    }
+
     pub async fn put(&self, key: &str, body: &str) {
         self.client
             .put_object()
