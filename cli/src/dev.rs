@@ -37,7 +37,7 @@ const STREAM_QUIET_AFTER: Duration = Duration::from_secs(1);
 
 use crate::{
     Outcome,
-    http::{Answer, bind, serve},
+    http::{Answer, SignatureGate, bind, serve},
 };
 
 /// The worker group `sluice dev`'s own runner serves.
@@ -60,6 +60,8 @@ pub struct Options {
     pub topic: String,
     pub tick: Duration,
     pub poll_wait: Duration,
+    /// Refuse requests not signed for this service with the environment's credentials.
+    pub require_signature: Option<String>,
 }
 
 pub fn run(options: &Options) -> Outcome {
@@ -162,10 +164,32 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
             .with_task_ended(ended),
     )));
 
+    // A function URL with AWS_IAM checks every request's signature; so does this, if asked,
+    // against the caller's own credentials (not the emulator's dummy ones).
+    let gate: Option<&'static SignatureGate> = match &options.require_signature {
+        Some(service) => {
+            let environment = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(sdk.region().cloned())
+                .load()
+                .await;
+            let region = sdk.region().map(ToString::to_string);
+            let gate = SignatureGate::new(&environment, Some(service.clone()), region)
+                .await
+                .map_err(|error| anyhow!("--require-signature: {error}"))?;
+            Some(Box::leak(Box::new(gate)))
+        }
+        None => None,
+    };
     let listener = bind(options.listen).await.map_err(|error| anyhow!(error))?;
     let address = listener.local_addr().context("reading the listening address")?;
     say!("Sluice dev is running.");
     say!("  API (Data Pipeline protocol): http://{address}");
+    if let Some(service) = &options.require_signature {
+        say!(
+            "  requests must be signed for \"{service}\" with your AWS credentials \
+             (sluice proxy --endpoint http://{address} --signing-name {service} signs the AWS CLI's)"
+        );
+    }
     match &endpoint {
         Some(endpoint) => say!(
             "  AWS emulator: {endpoint}{}",
@@ -257,11 +281,16 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     });
     let poll_wait = options.poll_wait;
     let handler = move |call: crate::http::Call| async move {
+        if let Some(gate) = gate
+            && let Err(refused) = gate.check(&call).await
+        {
+            return refused;
+        }
         let response =
             handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
         Answer {
             status: response.status,
-            content_type: response.content_type(),
+            content_type: response.content_type().into(),
             body: response.body,
         }
     };

@@ -11,6 +11,7 @@ mod http;
 mod inputs;
 mod pipelines;
 mod plan;
+mod proxy;
 mod report;
 mod runner;
 mod validate;
@@ -105,6 +106,10 @@ enum Command {
         /// arrives (AWS holds up to 90)
         #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=90))]
         poll_wait: u64,
+        /// Refuse API requests not signed (SigV4) for this service with your AWS credentials,
+        /// as the deployed API's function URL does with "lambda"
+        #[arg(long, value_name = "SERVICE")]
+        require_signature: Option<String>,
     },
     /// Run the demo pipelines to the end on this machine: starts sluice dev (and the emulator),
     /// creates and activates every definition in a folder, shows their runs live, prints the alarm
@@ -118,6 +123,9 @@ enum Command {
     },
     /// Poll a worker group and run its ShellCommandActivity and ShellCommandPrecondition tasks
     Runner(runner::Args),
+    /// Let the aws CLI, boto3 and SDKs call a deployed API: listen on loopback, check each
+    /// request's signature against your credentials, sign it for the function URL, forward it
+    Proxy(proxy::Args),
     #[command(flatten)]
     Verb(Verb),
 }
@@ -244,6 +252,7 @@ fn main() -> ExitCode {
             topic,
             tick,
             poll_wait,
+            require_signature,
         } => dev::run(&dev::Options {
             listen,
             aws,
@@ -252,6 +261,7 @@ fn main() -> ExitCode {
             topic,
             tick: std::time::Duration::from_secs(tick.max(1)),
             poll_wait: std::time::Duration::from_secs(poll_wait),
+            require_signature,
         }),
         Command::Demo { examples, timeout } => demo::run(&demo::Options {
             endpoint,
@@ -260,6 +270,7 @@ fn main() -> ExitCode {
         }),
         Command::Verb(verb) => run_verb(endpoint.as_deref(), verb),
         Command::Runner(args) => runner::run_command(&args),
+        Command::Proxy(args) => proxy::run(endpoint.as_deref(), &args),
     };
     ExitCode::from(outcome as u8)
 }

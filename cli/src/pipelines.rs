@@ -59,7 +59,7 @@ pub fn api_config(config: &aws_config::SdkConfig, endpoint: Option<&str>) -> aws
     signed_config(config, endpoint, endpoint.and_then(signing_name_for))
 }
 
-fn signed_config(
+pub(crate) fn signed_config(
     config: &aws_config::SdkConfig,
     endpoint: Option<&str>,
     signing_name: Option<String>,

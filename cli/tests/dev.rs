@@ -29,6 +29,11 @@ impl Dev {
 
     /// Starts `sluice dev` against the emulator at `endpoint`, or its own when `None`.
     fn start_with(endpoint: Option<&str>) -> Self {
+        Self::launch(endpoint, &[], &[])
+    }
+
+    /// Starts `sluice dev` with more arguments and environment variables.
+    fn launch(endpoint: Option<&str>, extra: &[&str], environment: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
             .local_addr()
@@ -46,6 +51,7 @@ impl Dev {
             "--poll-wait",
             "2",
         ]);
+        command.args(extra).envs(environment.iter().copied());
         match endpoint {
             Some(endpoint) => command.env("AWS_ENDPOINT_URL", endpoint),
             None => command.env_remove("AWS_ENDPOINT_URL"),
@@ -1280,4 +1286,228 @@ fn the_demo_runs_its_pipelines_to_the_end_with_retries_a_cascade_and_an_alarm() 
         )
     );
     assert!(!text.contains("null"), "{text}");
+}
+
+/// The credentials of the signature tests: a key pair `sluice dev --require-signature`
+/// checks against and the proxy signs with, as a user's own would be.
+const SIGNED: [(&str, &str); 4] = [
+    ("AWS_ACCESS_KEY_ID", "AKIDSLUICEPROXYTEST"),
+    ("AWS_SECRET_ACCESS_KEY", "sluice-proxy-test-secret"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+];
+
+/// `aws datapipeline <args> --endpoint-url <endpoint>` with `environment`: the process's output.
+fn aws_signed(endpoint: &str, environment: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    Command::new("aws")
+        .arg("datapipeline")
+        .args(args)
+        .args(["--endpoint-url", endpoint, "--output", "json"])
+        .env_remove("AWS_PROFILE")
+        .envs(environment.iter().copied())
+        .output()
+        .expect("the aws CLI (pip install awscli)")
+}
+
+/// `sluice proxy` in front of `endpoint` on a free loopback port: the child and its URL.
+fn start_proxy(endpoint: &str) -> (Child, String) {
+    let port = TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "proxy",
+            "--endpoint",
+            endpoint,
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env_remove("AWS_PROFILE")
+        .envs(SIGNED)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let line = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("sluice proxy says it is running");
+    assert!(line.starts_with("Sluice proxy is running: http://127.0.0.1:"), "{line}");
+    // Keep draining so a full pipe never blocks it.
+    std::thread::spawn(move || receiver.into_iter().for_each(drop));
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// The deployed API checks signatures made for `lambda` (a function URL with AWS_IAM);
+/// `sluice dev --require-signature lambda` checks them the same way. The AWS CLI and boto3
+/// sign for `datapipeline`, so they are refused directly and served through `sluice proxy`,
+/// which forwards only what was signed with the credentials it holds; the sluice verbs sign
+/// for `lambda` themselves.
+#[test]
+fn the_aws_cli_and_boto3_reach_an_api_that_checks_signatures_through_sluice_proxy() {
+    let dev = Dev::launch(None, &["--require-signature", "lambda"], &SIGNED);
+    assert!(
+        dev.banner
+            .iter()
+            .any(|line| line.contains("requests must be signed for \"lambda\"")),
+        "{:?}",
+        dev.banner
+    );
+
+    // Directly: the CLI's signature is for datapipeline, and an unsigned request is refused.
+    let direct = aws_signed(&dev.endpoint, &SIGNED, &["list-pipelines"]);
+    let stderr = String::from_utf8_lossy(&direct.stderr);
+    assert!(!direct.status.success());
+    assert!(
+        stderr.contains("InvalidSignatureException")
+            && stderr.contains("Credential should be scoped to correct service: 'lambda'"),
+        "{stderr}"
+    );
+    let unsigned = aws_signed(&dev.endpoint, &SIGNED, &["list-pipelines", "--no-sign-request"]);
+    let stderr = String::from_utf8_lossy(&unsigned.stderr);
+    assert!(stderr.contains("MissingAuthenticationTokenException"), "{stderr}");
+
+    // Through the proxy: the whole pipeline life cycle with the real CLI.
+    let (mut proxy, proxied) = start_proxy(&dev.endpoint);
+    let definition = dev.directory.join("proxied.json");
+    std::fs::write(&definition, CHAIN).unwrap();
+    let json = |output: std::process::Output| -> Value {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null)
+    };
+    let created = json(aws_signed(
+        &proxied,
+        &SIGNED,
+        &["create-pipeline", "--name", "proxied", "--unique-id", "proxied-1"],
+    ));
+    let id = created["pipelineId"].as_str().unwrap().to_owned();
+    let put = json(aws_signed(
+        &proxied,
+        &SIGNED,
+        &[
+            "put-pipeline-definition",
+            "--pipeline-id",
+            &id,
+            "--pipeline-definition",
+            &format!("file://{}", definition.display()),
+        ],
+    ));
+    assert_eq!(put["errored"], false, "{put}");
+    let got = json(aws_signed(
+        &proxied,
+        &SIGNED,
+        &["get-pipeline-definition", "--pipeline-id", &id],
+    ));
+    assert!(
+        got["objects"].as_array().is_some_and(|objects| objects.len() > 2),
+        "{got}"
+    );
+    json(aws_signed(
+        &proxied,
+        &SIGNED,
+        &["activate-pipeline", "--pipeline-id", &id],
+    ));
+    // The API's own errors come back as it gave them.
+    let missing = aws_signed(
+        &proxied,
+        &SIGNED,
+        &["describe-pipelines", "--pipeline-ids", "df-NOSUCHPIPELINE"],
+    );
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("PipelineNotFoundException") && stderr.contains("df-NOSUCHPIPELINE"),
+        "{stderr}"
+    );
+
+    // boto3 through the service's endpoint variable, and a caller without the secret.
+    let boto3 = |secret: &str, script: &str| {
+        Command::new("python3")
+            .args([
+                "-c",
+                &format!("import boto3, json\nclient = boto3.client('datapipeline')\n{script}"),
+            ])
+            .env_remove("AWS_PROFILE")
+            .envs(SIGNED)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_ENDPOINT_URL_DATA_PIPELINE", &proxied)
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .output()
+            .expect("python3 with boto3")
+    };
+    let listed = boto3(
+        SIGNED[1].1,
+        "print(json.dumps([p['id'] for p in client.list_pipelines()['pipelineIdList']]))",
+    );
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(listed.contains(&id), "{listed}");
+    let stranger = boto3(
+        "not-the-secret",
+        "client.create_pipeline(name='stranger', uniqueId='stranger-1')",
+    );
+    let stderr = String::from_utf8_lossy(&stranger.stderr);
+    assert!(
+        stderr.contains("InvalidSignatureException") && stderr.contains("does not match"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("not-the-secret") && !stderr.contains(SIGNED[1].1),
+        "{stderr}"
+    );
+    let names = json(aws_signed(&proxied, &SIGNED, &["list-pipelines"]));
+    assert!(
+        !names.to_string().contains("stranger"),
+        "nothing was forwarded: {names}"
+    );
+
+    // The sluice verbs sign for lambda themselves (SLUICE_SIGNING_NAME, as for a custom domain).
+    let verbs = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["list", "--endpoint", &dev.endpoint])
+        .env_remove("AWS_PROFILE")
+        .envs(SIGNED)
+        .env("SLUICE_SIGNING_NAME", "lambda")
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&verbs.stdout);
+    assert!(
+        verbs.status.success() && listed.contains(&id),
+        "{listed}{}",
+        String::from_utf8_lossy(&verbs.stderr)
+    );
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+
+    // A proxy whose API cannot be reached says so; one asked to listen beyond loopback refuses.
+    let closed = TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (mut nowhere, nowhere_url) = start_proxy(&format!("http://127.0.0.1:{closed}"));
+    let unreachable = aws_signed(
+        &nowhere_url,
+        &[SIGNED[0], SIGNED[1], SIGNED[2], SIGNED[3], ("AWS_MAX_ATTEMPTS", "1")],
+        &["list-pipelines"],
+    );
+    let stderr = String::from_utf8_lossy(&unreachable.stderr);
+    assert!(
+        stderr.contains(&format!("sluice proxy could not reach http://127.0.0.1:{closed}")),
+        "{stderr}"
+    );
+    let _ = nowhere.kill();
+    let _ = nowhere.wait();
+    let open = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["proxy", "--endpoint", &dev.endpoint, "--listen", "0.0.0.0:0"])
+        .envs(SIGNED)
+        .output()
+        .unwrap();
+    assert_eq!(open.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&open.stderr).contains("loopback only"));
 }

@@ -5,6 +5,7 @@
 pub mod error;
 pub mod operations;
 pub mod protocol;
+pub mod sigv4;
 pub mod types;
 
 pub use error::{ApiError, ErrorKind};
