@@ -11,6 +11,7 @@ use sluice::{
     cloud::{
         AwsProbe,
         compute::{AwsCompute, Compute, MachineState, is_cluster_id},
+        secrets::KmsSecrets,
         sns::SnsNotifier,
     },
     engine::{
@@ -124,6 +125,20 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("creating the alarm topic {}", options.topic))?;
 
+    // Secret values are sealed as a deployment seals them: with SLUICE_KMS_KEY_ID's key, or
+    // on an emulator with a key of its own (made once); against AWS without a key they are
+    // stored as given, and the banner says so.
+    let secrets: Option<&'static KmsSecrets> = match KmsSecrets::from_env(&sdk) {
+        Some(secrets) => Some(Box::leak(Box::new(secrets))),
+        None if endpoint.is_some() => {
+            let alias = format!("alias/{}", options.table);
+            let secrets = KmsSecrets::ensure_alias(&sdk, &alias)
+                .await
+                .with_context(|| format!("making the KMS key {alias} that seals secret values"))?;
+            Some(Box::leak(Box::new(secrets)))
+        }
+        None => None,
+    };
     // The engine's ports live as long as the process.
     let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::new(dynamodb.clone(), options.table.clone())));
     let clock: &'static SystemClock = Box::leak(Box::new(SystemClock));
@@ -157,12 +172,14 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         let task_ended = task_ended.clone();
         std::sync::Arc::new(move || task_ended.notify_one())
     };
-    let api: &'static Api<'static, DynamoStore, AwsProbe> = Box::leak(Box::new(Api::new(
-        Engine::new(store, clock, random, probe)
-            .with_limits(limits)
-            .with_task_offered(offered)
-            .with_task_ended(ended),
-    )));
+    let mut engine = Engine::new(store, clock, random, probe)
+        .with_limits(limits)
+        .with_task_offered(offered)
+        .with_task_ended(ended);
+    if let Some(secrets) = secrets {
+        engine = engine.with_secrets(secrets);
+    }
+    let api: &'static Api<'static, DynamoStore, AwsProbe> = Box::leak(Box::new(Api::new(engine)));
 
     // A function URL with AWS_IAM checks every request's signature; so does this, if asked,
     // against the caller's own credentials (not the emulator's dummy ones).
@@ -208,6 +225,13 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         options.bucket
     );
     say!("  alarm topic: {topic_arn}");
+    match secrets {
+        Some(secrets) => say!(
+            "  secret values (*password, *myParameter) sealed with KMS key {}",
+            secrets.key_id()
+        ),
+        None => say!("  secret values stored unsealed: set SLUICE_KMS_KEY_ID to seal them with a KMS key"),
+    }
     say!(
         "  local runner: worker group \"{LOCAL_WORKER_GROUP}\" (ShellCommandActivity and ShellCommandPrecondition); \
          an Ec2Resource is launched on the emulator, and a local runner stands in for each of its machines"

@@ -3,7 +3,7 @@
 use thiserror::Error;
 
 use crate::{
-    cloud::AwsProbe,
+    cloud::{AwsProbe, secrets::KmsSecrets},
     engine::{
         Engine,
         clock::{SeededRandom, SystemClock},
@@ -32,8 +32,12 @@ pub struct Deps {
     pub random: SeededRandom,
     /// What launched machines need to become runners.
     pub boot: Boot,
+    /// Seals secret values with the stack's key (`SLUICE_KMS_KEY_ID`).
+    pub secrets: Option<KmsSecrets>,
 }
 
+/// The KMS key secret values are sealed with (the stack's key).
+pub const KMS_KEY_VARIABLE: &str = "SLUICE_KMS_KEY_ID";
 /// Where machines get the `sluice` binary (`s3://...`).
 pub const RUNNER_BINARY_VARIABLE: &str = "SLUICE_RUNNER_BINARY_URI";
 /// The API address machines' runners poll.
@@ -80,11 +84,16 @@ impl Deps {
             clock: SystemClock,
             random: SeededRandom::from_entropy(),
             boot: boot_from_env(),
+            secrets: KmsSecrets::from_env(&sdk),
             sdk,
         })
     }
 
     pub fn engine(&self) -> Engine<'_, DynamoStore, AwsProbe> {
-        Engine::new(&self.store, &self.clock, &self.random, &self.probe)
+        let engine = Engine::new(&self.store, &self.clock, &self.random, &self.probe);
+        match &self.secrets {
+            Some(secrets) => engine.with_secrets(secrets),
+            None => engine,
+        }
     }
 }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 use sluice::{
     api::{Api, handle, handle_long_polling},
-    cloud::probe::FakeProbe,
+    cloud::{probe::FakeProbe, secrets::FakeSecrets},
     engine::{
         Engine,
         clock::{ManualClock, SeededRandom},
@@ -38,8 +38,9 @@ impl World {
         }
     }
 
+    /// An engine that seals secrets, as a deployed one does (with KMS).
     fn engine(&self) -> Engine<'_, MemoryStore, FakeProbe> {
-        Engine::new(&self.store, &self.clock, &self.random, &self.probe)
+        Engine::new(&self.store, &self.clock, &self.random, &self.probe).with_secrets(&FakeSecrets)
     }
 
     async fn call(&self, operation: &str, body: Value) -> (u16, Value) {
@@ -448,6 +449,67 @@ async fn a_full_run_through_the_api() {
     );
     world.ok("DeletePipeline", json!({ "pipelineId": id })).await;
     check_against_model(&world);
+}
+
+/// Secret values are sealed before they are stored: a field (`*password`), a secret
+/// parameter's default and an activation's value for it; the stored records hold none of
+/// them, the runner's task carries them opened, and an engine without the key says so.
+#[tokio::test]
+async fn secrets_are_sealed_in_the_store_and_opened_only_for_the_runner() {
+    let world = World::new();
+    let id = world.create("secrets").await;
+    let put = world
+        .ok(
+            "PutPipelineDefinition",
+            json!({"pipelineId": id,
+                   "pipelineObjects": [
+                       {"id": "Default", "name": "Default", "fields": [
+                           field("scheduleType", "ondemand"), field("workerGroup", "wg")]},
+                       {"id": "Db", "name": "Db", "fields": [
+                           field("type", "JdbcDatabase"), field("connectionString", "jdbc:postgresql://db/x"),
+                           field("jdbcDriverClass", "org.postgresql.Driver"), field("username", "etl"),
+                           field("*password", "hunter2")]},
+                       {"id": "Say", "name": "Say", "fields": [
+                           field("type", "ShellCommandActivity"), field("command", "echo #{*myToken}")]}],
+                   "parameterObjects": [{"id": "*myToken", "attributes": [
+                       {"key": "type", "stringValue": "String"}, {"key": "default", "stringValue": "def4ult"}]}]}),
+        )
+        .await;
+    assert_eq!(put["errored"], false, "{put}");
+    world
+        .ok(
+            "ActivatePipeline",
+            json!({"pipelineId": id, "parameterValues": [{"id": "*myToken", "stringValue": "act1vated"}]}),
+        )
+        .await;
+    let stored = format!("{:?}", world.store.items());
+    for secret in ["hunter2", "def4ult", "act1vated"] {
+        assert!(!stored.contains(secret), "{secret} is stored in the clear: {stored}");
+    }
+    assert!(stored.contains("sluice:kms:"), "{stored}");
+    // Answers mask them.
+    let saved = world.ok("GetPipelineDefinition", json!({ "pipelineId": id })).await;
+    assert!(!saved.to_string().contains("sluice:kms:"), "{saved}");
+    assert!(saved.to_string().contains("********"), "{saved}");
+
+    // The runner gets them opened: the command evaluated with the activation's value.
+    world.tick().await;
+    let polled = world.ok("PollForTask", json!({"workerGroup": "wg"})).await;
+    assert!(polled.to_string().contains("echo act1vated"), "{polled}");
+
+    // An engine without the key cannot open them, and says which setting it lacks.
+    let unkeyed = Api::new(Engine::new(&world.store, &world.clock, &world.random, &world.probe));
+    let response = handle(
+        &unkeyed,
+        Some("DataPipeline.EvaluateExpression"),
+        json!({"pipelineId": id, "objectId": "Say", "expression": "#{command}"})
+            .to_string()
+            .as_bytes(),
+    )
+    .await;
+    let body = String::from_utf8_lossy(&response.body);
+    assert_eq!(response.status, 500, "{body}");
+    assert!(body.contains("SLUICE_KMS_KEY_ID"), "{body}");
 }
 
 #[tokio::test]

@@ -34,6 +34,7 @@ const SERVICES: &[(&str, &str)] = &[
     ("sns", "sns"),
     ("rds", "rds"),
     ("redshift", "redshift"),
+    ("kms", "kms"),
 ];
 
 /// Each SDK operation's snake_case name (as the Rust SDK spells its methods) to its IAM
@@ -91,7 +92,9 @@ type CodeFile = (&'static str, &'static [&'static str]);
 fn function_code() -> Vec<(&'static str, Vec<CodeFile>)> {
     const STORE: CodeFile = ("shared/src/store/dynamodb.rs", &["dynamodb"]);
     vec![
-        ("ApiRole", vec![STORE]),
+        // The API seals secret values as definitions are put and activated (Encrypt); every
+        // function opens them to compile a pipeline (Decrypt, which the table's key needs anyway).
+        ("ApiRole", vec![STORE, ("shared/src/cloud/secrets.rs", &["kms"])]),
         ("SchedulerRole", vec![STORE]),
         (
             "PreconditionsRole",
@@ -133,6 +136,10 @@ const SETUP_ONLY: &[(&str, &[&str])] = &[
         ],
     ),
     ("shared/src/cloud/sns.rs", &["sns:CreateTopic"]),
+    (
+        "shared/src/cloud/secrets.rs",
+        &["kms:CreateAlias", "kms:CreateKey", "kms:DescribeKey"],
+    ),
 ];
 
 /// The IAM actions an SDK call needs, where they are not the call's own name.

@@ -92,7 +92,8 @@ impl From<EngineError> for ApiError {
             | EngineError::WrongStatus { .. }
             | EngineError::InvalidRequest(_)
             | EngineError::Compile(_) => ErrorKind::InvalidRequest,
-            EngineError::Store(_) | EngineError::Probe(_) => ErrorKind::InternalService,
+            EngineError::Secret(crate::cloud::secrets::SecretError::TooLarge { .. }) => ErrorKind::InvalidRequest,
+            EngineError::Store(_) | EngineError::Probe(_) | EngineError::Secret(_) => ErrorKind::InternalService,
         };
         let message = match kind {
             ErrorKind::InternalService if error.is_retryable() => {

@@ -7,17 +7,17 @@ use super::{
     types::*,
 };
 use crate::{
-    cloud::probe::Probe,
+    cloud::{probe::Probe, secrets::secret_values},
     definition::{
         Definition, ParameterValue, Report,
-        model::{SECRET_MASK, is_secret},
+        model::SECRET_MASK,
         parameters::ValueSource,
         shape::{ApiDefinition, ApiField},
         validate::validate,
     },
     engine::{
         Engine, EngineError,
-        objects::{Operator, Selector, Sphere, mask_secret_fields},
+        objects::{Operator, Selector, Sphere},
         operator::{ComponentCommand, InstanceCommand},
         pipelines::{ActivateOptions, DefinitionVersion, NewPipeline},
         tasks::TaskStatus,
@@ -85,22 +85,8 @@ fn parse_definition(api: ApiDefinition) -> Result<Definition, ApiError> {
 
 /// Secret values masked, as every answer but PollForTask's shows them.
 fn masked(mut definition: ApiDefinition) -> ApiDefinition {
-    for object in &mut definition.pipeline_objects {
-        mask_secret_fields(&mut object.fields);
-    }
-    for parameter in &mut definition.parameter_objects {
-        if is_secret(&parameter.id) {
-            for attribute in &mut parameter.attributes {
-                if attribute.key == "default" {
-                    attribute.string_value = SECRET_MASK.to_owned();
-                }
-            }
-        }
-    }
-    for value in &mut definition.parameter_values {
-        if is_secret(&value.id) {
-            value.string_value = SECRET_MASK.to_owned();
-        }
+    for value in secret_values(&mut definition) {
+        SECRET_MASK.clone_into(value);
     }
     definition
 }

@@ -13,6 +13,7 @@ pub mod dynamodb;
 pub mod notify;
 pub mod probe;
 pub mod s3;
+pub mod secrets;
 pub mod sns;
 
 use aws_config::SdkConfig;

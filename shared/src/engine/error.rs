@@ -4,7 +4,10 @@
 use thiserror::Error;
 
 use super::{compiled::CompileError, status::Status};
-use crate::{cloud::probe::ProbeError, store::StoreError};
+use crate::{
+    cloud::{probe::ProbeError, secrets::SecretError},
+    store::StoreError,
+};
 
 #[derive(Debug, Error)]
 pub enum EngineError {
@@ -34,6 +37,8 @@ pub enum EngineError {
     Compile(#[from] CompileError),
     #[error(transparent)]
     Probe(#[from] ProbeError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
 }
 
 impl EngineError {
@@ -42,6 +47,7 @@ impl EngineError {
         match self {
             Self::Store(error) => error.is_retryable(),
             Self::Probe(error) => error.is_retryable(),
+            Self::Secret(error) => error.is_retryable(),
             _ => false,
         }
     }

@@ -37,8 +37,11 @@ use self::{
     compiled::CompiledPipeline,
 };
 use crate::{
-    cloud::probe::Probe,
-    definition::Definition,
+    cloud::{
+        probe::Probe,
+        secrets::{SecretKeeper, open_all, seal_all, secret_parameter_values, secret_values},
+    },
+    definition::{ApiDefinition, Definition, ParameterValue},
     store::{
         Item, RunStore, Write, keys,
         records::{
@@ -134,6 +137,10 @@ pub struct Engine<'a, S, P> {
     /// runner that polled one reports on it through the same process more often than not
     /// (`sluice dev`, a warm API function), so its reports skip one read.
     tasks_given: Mutex<HashMap<String, records::TaskRecord>>,
+    /// Seals secret values before they are stored and opens them for the work that needs
+    /// them; without one, they are stored as given (tests, and `sluice dev --aws` without
+    /// a key).
+    secrets: Option<&'a dyn SecretKeeper>,
 }
 
 /// How many handed-out tasks an engine remembers before it starts again from none.
@@ -157,7 +164,84 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             task_offered: None,
             task_ended: None,
             tasks_given: Mutex::new(HashMap::new()),
+            secrets: None,
         }
+    }
+
+    /// Seals secret values with `secrets` before they are stored (DESIGN.md §3).
+    pub fn with_secrets(mut self, secrets: &'a dyn SecretKeeper) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
+
+    /// `definition` with its secret values sealed, as it is stored.
+    pub(crate) async fn sealed_definition(
+        &self,
+        pipeline_id: &str,
+        mut definition: ApiDefinition,
+    ) -> Result<ApiDefinition, EngineError> {
+        if let Some(keeper) = self.secrets {
+            seal_all(keeper, pipeline_id, secret_values(&mut definition)).await?;
+        }
+        Ok(definition)
+    }
+
+    /// A stored definition with its secret values opened, for the work that needs them.
+    pub(crate) async fn opened_definition(
+        &self,
+        pipeline_id: &str,
+        mut definition: ApiDefinition,
+    ) -> Result<ApiDefinition, EngineError> {
+        open_all(self.secrets, pipeline_id, secret_values(&mut definition)).await?;
+        Ok(definition)
+    }
+
+    /// Activation parameter values with the secret ones sealed, as they are stored.
+    pub(crate) async fn sealed_values(
+        &self,
+        pipeline_id: &str,
+        mut values: Vec<ParameterValue>,
+    ) -> Result<Vec<ParameterValue>, EngineError> {
+        if let Some(keeper) = self.secrets {
+            seal_all(keeper, pipeline_id, secret_parameter_values(&mut values)).await?;
+        }
+        Ok(values)
+    }
+
+    /// Stored activation parameter values with the secret ones opened.
+    pub(crate) async fn opened_values(
+        &self,
+        pipeline_id: &str,
+        mut values: Vec<ParameterValue>,
+    ) -> Result<Vec<ParameterValue>, EngineError> {
+        open_all(self.secrets, pipeline_id, secret_parameter_values(&mut values)).await?;
+        Ok(values)
+    }
+
+    /// The pipeline's definition `version`, compiled with its secrets opened.
+    pub(crate) async fn compile_stored(
+        &self,
+        pipeline: &PipelineRecord,
+        version: u32,
+        definition: ApiDefinition,
+    ) -> Result<CompiledPipeline, EngineError> {
+        let definition = self.opened_definition(&pipeline.id, definition).await?;
+        let definition =
+            Definition::try_from(definition).map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
+        let values = self
+            .opened_values(&pipeline.id, pipeline.parameter_values.clone())
+            .await?;
+        let first = pipeline
+            .first_activated_at
+            .or(pipeline.activated_at)
+            .unwrap_or(pipeline.created_at);
+        Ok(CompiledPipeline::compile(
+            &pipeline.id,
+            version,
+            definition,
+            &values,
+            first,
+        )?)
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
@@ -243,19 +327,7 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
                     pipeline.id
                 ))
             })?;
-        let definition = Definition::try_from(record.record.definition)
-            .map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
-        let first = pipeline
-            .first_activated_at
-            .or(pipeline.activated_at)
-            .unwrap_or(pipeline.created_at);
-        let compiled = Arc::new(CompiledPipeline::compile(
-            &pipeline.id,
-            version,
-            definition,
-            &pipeline.parameter_values,
-            first,
-        )?);
+        let compiled = Arc::new(self.compile_stored(pipeline, version, record.record.definition).await?);
         self.lock_cache().insert(cache_key, compiled.clone());
         Ok(compiled)
     }

@@ -410,8 +410,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         else {
             return Ok(None);
         };
-        let definition = Definition::try_from(record.record.definition)
-            .map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
+        let opened = self.opened_definition(&pipeline.id, record.record.definition).await?;
+        let definition =
+            Definition::try_from(opened).map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
         let parameters = validate(
             &definition,
             &[ValueSource {

@@ -312,7 +312,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let record = DefinitionRecord {
             pipeline_id: id.to_owned(),
             version,
-            definition: ApiDefinition::from(definition),
+            definition: self.sealed_definition(id, ApiDefinition::from(definition)).await?,
             errored: report.errored(),
             saved_at: self.now(),
         };
@@ -350,8 +350,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         }
         let now = self.now();
         let first = pipeline.record.first_activated_at.unwrap_or(now);
-        let parsed = Definition::try_from(definition.record.definition.clone())
-            .map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
+        let opened = self.opened_definition(id, definition.record.definition.clone()).await?;
+        let parsed = Definition::try_from(opened).map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
         let compiled = CompiledPipeline::compile(id, version, parsed, &options.parameter_values, first)?;
         // The guard applies to what this activation would create first. Through the API, a
         // pipeline tagged `sluice:allowBackfill` = `true` lifts it (the Data Pipeline API
@@ -388,7 +388,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             activated_at: Some(now),
             start_timestamp: options.start_timestamp,
             allow_backfill,
-            parameter_values: options.parameter_values.clone(),
+            parameter_values: self.sealed_values(id, options.parameter_values.clone()).await?,
             next_check_at: Some(now),
             ..pipeline.record.clone()
         };

@@ -13,7 +13,7 @@ use std::{
 use super::{ObjectFields, SourceError, Task, TaskKind, TaskOutcome, TaskSource};
 use crate::{
     cloud::probe::Probe,
-    definition::{Definition, context::Runtime},
+    definition::context::Runtime,
     engine::{Engine, compiled::CompiledPipeline, operator::parse_instance_id, tasks::TaskAssignment},
     store::{
         RunStore, keys,
@@ -101,13 +101,11 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
             .await
             .ok()??
             .record;
-        let definition = Definition::try_from(record.definition).ok()?;
-        let first = pipeline
-            .first_activated_at
-            .or(pipeline.activated_at)
-            .unwrap_or(pipeline.created_at);
         let compiled = Arc::new(
-            CompiledPipeline::compile(&pipeline.id, version, definition, &pipeline.parameter_values, first).ok()?,
+            self.engine
+                .compile_stored(&pipeline, version, record.definition)
+                .await
+                .ok()?,
         );
         self.lock().insert(cache_key, compiled.clone());
         Some((compiled, runtime))
