@@ -96,22 +96,7 @@ async fn the_run_table_holds_no_secret_in_the_clear_and_the_runner_gets_them() {
         .as_str()
         .unwrap()
         .to_owned();
-    let field = |key: &str, value: &str| json!({"key": key, "stringValue": value});
-    call(
-        "PutPipelineDefinition",
-        json!({"pipelineId": id, "pipelineObjects": [
-            {"id": "Default", "name": "Default", "fields": [
-                field("scheduleType", "ondemand"), field("workerGroup", "wg")]},
-            {"id": "Db", "name": "Db", "fields": [
-                field("type", "JdbcDatabase"), field("connectionString", "jdbc:postgresql://db/x"),
-                field("jdbcDriverClass", "org.postgresql.Driver"), field("username", "etl"),
-                field("*password", "hunter2")]},
-            {"id": "Say", "name": "Say", "fields": [
-                field("type", "ShellCommandActivity"), field("command", "echo #{*myToken}")]}],
-            "parameterObjects": [{"id": "*myToken", "attributes": [
-                {"key": "type", "stringValue": "String"}, {"key": "default", "stringValue": "d3fault"}]}]}),
-    )
-    .await;
+    call("PutPipelineDefinition", support::secrets::definition_with_secrets(&id)).await;
     call(
         "ActivatePipeline",
         json!({"pipelineId": id, "parameterValues": [{"id": "*myToken", "stringValue": "t0ken"}]}),

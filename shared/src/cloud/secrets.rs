@@ -192,11 +192,7 @@ impl KmsSecrets {
         let key_id = created
             .key_metadata()
             .map(|metadata| metadata.key_id().to_owned())
-            .ok_or_else(|| SecretError::Refused {
-                operation: "CreateKey",
-                code: "InvalidResponse".to_owned(),
-                detail: "KMS answered without the key's metadata".to_owned(),
-            })?;
+            .ok_or_else(|| answered_without("CreateKey", "the key's metadata"))?;
         client
             .create_alias()
             .alias_name(alias)
@@ -231,11 +227,9 @@ impl KmsSecrets {
             .send()
             .await
             .map_err(|error| kms_error("Encrypt", &error))?;
-        let blob = sealed.ciphertext_blob().ok_or_else(|| SecretError::Refused {
-            operation: "Encrypt",
-            code: "InvalidResponse".to_owned(),
-            detail: "KMS answered without a ciphertext".to_owned(),
-        })?;
+        let blob = sealed
+            .ciphertext_blob()
+            .ok_or_else(|| answered_without("Encrypt", "a ciphertext"))?;
         Ok(format!(
             "{SEALED_PREFIX}{}",
             aws_smithy_types::base64::encode(blob.as_ref())
@@ -255,11 +249,9 @@ impl KmsSecrets {
             .send()
             .await
             .map_err(|error| kms_error("Decrypt", &error))?;
-        let plaintext = opened.plaintext().ok_or_else(|| SecretError::Refused {
-            operation: "Decrypt",
-            code: "InvalidResponse".to_owned(),
-            detail: "KMS answered without a plaintext".to_owned(),
-        })?;
+        let plaintext = opened
+            .plaintext()
+            .ok_or_else(|| answered_without("Decrypt", "a plaintext"))?;
         String::from_utf8(plaintext.as_ref().to_vec()).map_err(|_| SecretError::Malformed(pipeline_id.to_owned()))
     }
 }
@@ -271,6 +263,15 @@ impl SecretKeeper for KmsSecrets {
 
     fn open<'a>(&'a self, pipeline_id: &'a str, sealed: &'a str) -> SecretFuture<'a> {
         Box::pin(self.decrypt(pipeline_id, sealed))
+    }
+}
+
+/// An answer that lacks what the operation always returns.
+fn answered_without(operation: &'static str, what: &str) -> SecretError {
+    SecretError::Refused {
+        operation,
+        code: "InvalidResponse".to_owned(),
+        detail: format!("KMS answered without {what}"),
     }
 }
 
@@ -423,7 +424,8 @@ mod tests {
                 .iter()
                 .filter(|value| is_sealed(value))
                 .count(),
-            4
+            3,
+            "the field, the parameter's default, the value of the secret parameter"
         );
         // Sealing twice changes nothing more.
         let again = stored.clone();

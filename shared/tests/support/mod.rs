@@ -7,3 +7,4 @@ pub mod data;
 pub mod faults;
 pub mod machines;
 pub mod moto;
+pub mod secrets;
