@@ -305,3 +305,37 @@ async fn the_templates_data_plane_deploys_and_its_table_passes_the_store_conform
     };
     conformance::run_all("template", fresh).await;
 }
+
+/// `sam build` builds with `--release`; scripts/deploy gives the release profile the lambda
+/// profile's settings through `CARGO_PROFILE_RELEASE_*`. Both must say the same, or a deploy
+/// would ship other binaries than the ones CI builds and the README measures.
+#[test]
+fn the_deploy_script_builds_with_the_lambda_profiles_settings() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let manifest = std::fs::read_to_string(format!("{root}/Cargo.toml")).expect("Cargo.toml");
+    let section = manifest
+        .split("[profile.lambda]")
+        .nth(1)
+        .expect("Cargo.toml has [profile.lambda]")
+        .split("\n[")
+        .next()
+        .unwrap_or_default();
+    let profile: BTreeSet<(String, String)> = section
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
+        .filter(|(key, _)| key != "inherits")
+        .collect();
+    let script = std::fs::read_to_string(format!("{root}/scripts/deploy")).expect("scripts/deploy");
+    let exported: BTreeSet<(String, String)> = script
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("export CARGO_PROFILE_RELEASE_"))
+        .filter_map(|setting| setting.split_once('='))
+        .map(|(key, value)| (key.to_lowercase().replace('_', "-"), value.trim_matches('"').to_owned()))
+        .collect();
+    assert!(!profile.is_empty(), "no settings read from [profile.lambda]");
+    assert_eq!(
+        exported, profile,
+        "scripts/deploy's release settings against [profile.lambda]"
+    );
+}
