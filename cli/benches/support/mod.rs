@@ -20,6 +20,11 @@ pub struct Dev {
 impl Dev {
     /// Starts `sluice dev` with `args`, against `emulator` when given (else its own moto).
     pub fn start(args: &[&str], emulator: Option<&str>) -> Self {
+        Self::start_with_env(args, emulator, &[])
+    }
+
+    /// [`Dev::start`] with environment variables for `sluice dev`.
+    pub fn start_with_env(args: &[&str], emulator: Option<&str>, environment: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
             .local_addr()
@@ -28,7 +33,8 @@ impl Dev {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sluice"));
         command
             .args(["dev", "--listen", &format!("127.0.0.1:{port}")])
-            .args(args);
+            .args(args)
+            .envs(environment.iter().copied());
         match emulator {
             Some(endpoint) => command.env("AWS_ENDPOINT_URL", endpoint),
             None => command.env_remove("AWS_ENDPOINT_URL"),
