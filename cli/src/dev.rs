@@ -354,10 +354,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
 /// gets dummy credentials when none are configured (or always, with `dummy_credentials`):
 /// it does not check them. The region is us-east-1 unless one is set.
 pub async fn aws_sdk_config(endpoint: Option<&str>, dummy_credentials: bool) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-        loader = loader.region(aws_config::Region::new("us-east-1"));
-    }
+    let mut loader = crate::pipelines::aws_defaults();
     if let Some(endpoint) = endpoint {
         loader = loader.endpoint_url(endpoint);
         if dummy_credentials || std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {

@@ -24,10 +24,7 @@ pub async fn client(endpoint: Option<&str>) -> anyhow::Result<Client> {
     let endpoint = endpoint
         .map(str::to_owned)
         .or_else(|| std::env::var("SLUICE_ENDPOINT").ok());
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-        loader = loader.region(aws_config::Region::new("us-east-1"));
-    }
+    let mut loader = aws_defaults();
     if let Some(endpoint) = &endpoint {
         loader = loader.endpoint_url(endpoint);
         let local = endpoint.contains("://127.") || endpoint.contains("://localhost") || endpoint.contains("://[::1]");
@@ -37,6 +34,15 @@ pub async fn client(endpoint: Option<&str>) -> anyhow::Result<Client> {
     }
     let config = loader.load().await;
     Ok(Client::from_conf(api_config(&config, endpoint.as_deref())))
+}
+
+/// The SDK's settings from the environment, in us-east-1 unless a region is set.
+pub fn aws_defaults() -> aws_config::ConfigLoader {
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
+        return loader.region(aws_config::Region::new("us-east-1"));
+    }
+    loader
 }
 
 /// The signing name an API endpoint checks, where it is not Data Pipeline's own: a Lambda

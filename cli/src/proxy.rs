@@ -65,11 +65,7 @@ async fn serve_until_stopped(endpoint: &str, args: &Args) -> anyhow::Result<()> 
             args.listen
         ));
     }
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none() {
-        loader = loader.region(aws_config::Region::new("us-east-1"));
-    }
-    let sdk = loader.load().await;
+    let sdk = crate::pipelines::aws_defaults().load().await;
     let gate = SignatureGate::new(&sdk, None, None)
         .await
         .map_err(|error| anyhow!(error))?;

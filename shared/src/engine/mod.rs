@@ -41,7 +41,7 @@ use crate::{
         probe::Probe,
         secrets::{SecretKeeper, open_all, seal_all, secret_parameter_values, secret_values},
     },
-    definition::{ApiDefinition, Definition, ParameterValue},
+    definition::{ApiDefinition, Definition},
     store::{
         Item, RunStore, Write, keys,
         records::{
@@ -174,16 +174,12 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
         self
     }
 
-    /// `definition` with its secret values sealed, as it is stored.
-    pub(crate) async fn sealed_definition(
-        &self,
-        pipeline_id: &str,
-        mut definition: ApiDefinition,
-    ) -> Result<ApiDefinition, EngineError> {
+    /// Seals `values` (secret values about to be stored) when the engine has a keeper.
+    pub(crate) async fn seal_secrets(&self, pipeline_id: &str, values: Vec<&mut String>) -> Result<(), EngineError> {
         if let Some(keeper) = self.secrets {
-            seal_all(keeper, pipeline_id, secret_values(&mut definition)).await?;
+            seal_all(keeper, pipeline_id, values).await?;
         }
-        Ok(definition)
+        Ok(())
     }
 
     /// A stored definition with its secret values opened, for the work that needs them.
@@ -196,28 +192,6 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
         Ok(definition)
     }
 
-    /// Activation parameter values with the secret ones sealed, as they are stored.
-    pub(crate) async fn sealed_values(
-        &self,
-        pipeline_id: &str,
-        mut values: Vec<ParameterValue>,
-    ) -> Result<Vec<ParameterValue>, EngineError> {
-        if let Some(keeper) = self.secrets {
-            seal_all(keeper, pipeline_id, secret_parameter_values(&mut values)).await?;
-        }
-        Ok(values)
-    }
-
-    /// Stored activation parameter values with the secret ones opened.
-    pub(crate) async fn opened_values(
-        &self,
-        pipeline_id: &str,
-        mut values: Vec<ParameterValue>,
-    ) -> Result<Vec<ParameterValue>, EngineError> {
-        open_all(self.secrets, pipeline_id, secret_parameter_values(&mut values)).await?;
-        Ok(values)
-    }
-
     /// The pipeline's definition `version`, compiled with its secrets opened.
     pub(crate) async fn compile_stored(
         &self,
@@ -228,9 +202,8 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
         let definition = self.opened_definition(&pipeline.id, definition).await?;
         let definition =
             Definition::try_from(definition).map_err(|error| EngineError::InvalidRequest(error.to_string()))?;
-        let values = self
-            .opened_values(&pipeline.id, pipeline.parameter_values.clone())
-            .await?;
+        let mut values = pipeline.parameter_values.clone();
+        open_all(self.secrets, &pipeline.id, secret_parameter_values(&mut values)).await?;
         let first = pipeline
             .first_activated_at
             .or(pipeline.activated_at)

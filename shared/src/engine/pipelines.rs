@@ -4,7 +4,10 @@ use chrono::NaiveDateTime;
 
 use super::{Engine, EngineError, PipelineState, Status, compiled::CompiledPipeline};
 use crate::{
-    cloud::probe::Probe,
+    cloud::{
+        probe::Probe,
+        secrets::{secret_parameter_values, secret_values},
+    },
     definition::{
         Definition, ParameterValue, Report, parameters::ValueSource, shape::ApiDefinition, validate::validate,
     },
@@ -309,10 +312,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         )
         .report;
         let version = pipeline.record.latest_version.unwrap_or(0) + 1;
+        let mut stored = ApiDefinition::from(definition);
+        self.seal_secrets(id, secret_values(&mut stored)).await?;
         let record = DefinitionRecord {
             pipeline_id: id.to_owned(),
             version,
-            definition: self.sealed_definition(id, ApiDefinition::from(definition)).await?,
+            definition: stored,
             errored: report.errored(),
             saved_at: self.now(),
         };
@@ -381,6 +386,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 }
             }
         }
+        let mut stored_values = options.parameter_values.clone();
+        self.seal_secrets(id, secret_parameter_values(&mut stored_values))
+            .await?;
         let next = PipelineRecord {
             state: PipelineState::Scheduled,
             active_version: Some(version),
@@ -388,7 +396,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             activated_at: Some(now),
             start_timestamp: options.start_timestamp,
             allow_backfill,
-            parameter_values: self.sealed_values(id, options.parameter_values.clone()).await?,
+            parameter_values: stored_values,
             next_check_at: Some(now),
             ..pipeline.record.clone()
         };
