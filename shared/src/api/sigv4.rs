@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 
 const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
+/// The headers every signature must cover, and how AWS names them when one is left out.
+const MUST_BE_SIGNED: [(&str, &str); 2] = [("host", "'Host' or ':authority'"), ("x-amz-target", "'X-Amz-Target'")];
+
 /// How far a request's time may be from ours, either way, as AWS allows.
 pub const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(15);
 
@@ -57,6 +60,10 @@ pub enum SignatureError {
     Missing,
     #[error("{0}")]
     Incomplete(String),
+    /// A header the signature must cover is left out of SignedHeaders: the Host, or the
+    /// X-Amz-Target that names the operation (unsigned, it could be swapped for another).
+    #[error("{0} must be a 'SignedHeader' in the AWS Authorization.")]
+    UnsignedHeader(&'static str),
     #[error("The security token included in the request is invalid: access key {0} is not the one this endpoint holds")]
     UnrecognizedClient(String),
     #[error("Credential should be scoped to correct service: '{expected}' (it is scoped to '{signed_for}')")]
@@ -79,9 +86,11 @@ impl SignatureError {
             Self::Missing => "MissingAuthenticationTokenException",
             Self::Incomplete(_) => "IncompleteSignatureException",
             Self::UnrecognizedClient(_) => "UnrecognizedClientException",
-            Self::WrongService { .. } | Self::WrongRegion { .. } | Self::Expired { .. } | Self::Mismatch => {
-                "InvalidSignatureException"
-            }
+            Self::UnsignedHeader(_)
+            | Self::WrongService { .. }
+            | Self::WrongRegion { .. }
+            | Self::Expired { .. }
+            | Self::Mismatch => "InvalidSignatureException",
         }
     }
 
@@ -138,14 +147,12 @@ pub fn verify(
             now: now.format("%Y%m%dT%H%M%SZ").to_string(),
         });
     }
-    if !parsed.signed_headers.contains(&"host") {
-        return Err(SignatureError::Incomplete("the Host header must be signed".to_owned()));
+    for (name, shown) in MUST_BE_SIGNED {
+        if !parsed.signed_headers.contains(&name) {
+            return Err(SignatureError::UnsignedHeader(shown));
+        }
     }
-    let canonical = canonical_request(request, &parsed.signed_headers)?;
-    let scope = format!("{}/{}/{}/aws4_request", parsed.date, parsed.region, parsed.service);
-    let string_to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex_sha256(canonical.as_bytes()));
-    let signing_key = derive_key(key.secret_access_key, parsed.date, parsed.region, parsed.service);
-    let expected_signature = hex(&hmac_sha256(&signing_key, string_to_sign.as_bytes()));
+    let expected_signature = signature(request, &parsed, &amz_date, key.secret_access_key)?;
     if !constant_time_eq(expected_signature.as_bytes(), parsed.signature.as_bytes()) {
         return Err(SignatureError::Mismatch);
     }
@@ -154,6 +161,23 @@ pub fn verify(
         region: parsed.region.to_owned(),
         service: parsed.service.to_owned(),
     })
+}
+
+/// The signature `secret` makes of `request` under `authorization`'s scope and signed headers.
+fn signature(
+    request: &SignedRequest<'_>,
+    authorization: &Authorization<'_>,
+    amz_date: &str,
+    secret: &str,
+) -> Result<String, SignatureError> {
+    let Authorization {
+        date, region, service, ..
+    } = authorization;
+    let canonical = canonical_request(request, &authorization.signed_headers)?;
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let string_to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", hex_sha256(canonical.as_bytes()));
+    let signing_key = derive_key(secret, date, region, service);
+    Ok(hex(&hmac_sha256(&signing_key, string_to_sign.as_bytes())))
 }
 
 /// `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/service/aws4_request,
@@ -345,7 +369,7 @@ fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    /// AWS's published SigV4 test suite: `get-vanilla` and `post-x-www-form-urlencoded`.
+    /// The key of AWS's published SigV4 test suite (`get-vanilla`, `post-x-www-form-urlencoded`).
     const KEY: SigningKey<'static> = SigningKey {
         access_key_id: "AKIDEXAMPLE",
         secret_access_key: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
@@ -378,6 +402,30 @@ mod tests {
 
     const GET_VANILLA: &str = "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31";
 
+    /// A Data Pipeline call as botocore 1.43 signs it (`SigV4Auth(...).add_auth` with the
+    /// suite's key, at the suite's time): the operation's X-Amz-Target among the signed headers.
+    fn list_pipelines(target: &str, signature: &str) -> Vec<(String, String)> {
+        headers(&[
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Host", "example.amazonaws.com"),
+            ("X-Amz-Target", target),
+            ("X-Amz-Date", "20150830T123600Z"),
+            (
+                "Authorization",
+                &format!(
+                    "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+                     SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature={signature}"
+                ),
+            ),
+        ])
+    }
+
+    const LIST_PIPELINES: &str = "c8e37166c233961fcc8838751c73ed401e7546da9636b778edcb2238edbd1762";
+
+    fn signed_list_pipelines() -> Vec<(String, String)> {
+        list_pipelines("DataPipeline.ListPipelines", LIST_PIPELINES)
+    }
+
     fn request<'a>(
         method: &'a str,
         query: &'a str,
@@ -393,11 +441,42 @@ mod tests {
         }
     }
 
+    /// The signature this module computes for a request whose headers carry its own.
+    fn computed(request: &SignedRequest<'_>) -> String {
+        let authorization = header(request.headers, "authorization").unwrap();
+        let parsed = Authorization::parse(&authorization).unwrap();
+        let amz_date = header(request.headers, "x-amz-date").unwrap();
+        signature(request, &parsed, &amz_date, KEY.secret_access_key).unwrap()
+    }
+
     #[test]
-    fn the_test_suites_get_vanilla_checks_out() {
-        let headers = get_vanilla(GET_VANILLA);
+    fn the_test_suites_get_vanilla_and_form_post_sign_as_aws_computes() {
+        // Given the suite's two requests, signed without an X-Amz-Target
+        let get = get_vanilla(GET_VANILLA);
+        let form = headers(&[
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Host", "example.amazonaws.com"),
+            ("X-Amz-Date", "20150830T123600Z"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date, Signature=unused",
+            ),
+        ]);
+        // When their signatures are computed here
+        // Then they are the suite's
+        assert_eq!(computed(&request("GET", "", &get, b"")), GET_VANILLA);
+        assert_eq!(
+            computed(&request("POST", "", &form, b"Param1=value1")),
+            "ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a"
+        );
+    }
+
+    #[test]
+    fn a_data_pipeline_call_signed_by_botocore_checks_out() {
+        let headers = signed_list_pipelines();
         let signer = verify(
-            &request("GET", "", &headers, b""),
+            &request("POST", "", &headers, b"{}"),
             &KEY,
             &Expected::default(),
             at("20150830T123900Z"),
@@ -413,38 +492,85 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_request_or_another_secret_is_refused() {
-        let headers = get_vanilla(GET_VANILLA);
+    fn a_changed_request_operation_or_secret_is_refused() {
+        let headers = signed_list_pipelines();
         let now = at("20150830T123600Z");
-        let refused = verify(&request("POST", "", &headers, b""), &KEY, &Expected::default(), now);
-        assert_eq!(refused, Err(SignatureError::Mismatch));
-        let refused = verify(&request("GET", "a=b", &headers, b""), &KEY, &Expected::default(), now);
-        assert_eq!(refused, Err(SignatureError::Mismatch));
         let refused = verify(&request("GET", "", &headers, b"{}"), &KEY, &Expected::default(), now);
+        assert_eq!(refused, Err(SignatureError::Mismatch));
+        let refused = verify(
+            &request("POST", "a=b", &headers, b"{}"),
+            &KEY,
+            &Expected::default(),
+            now,
+        );
+        assert_eq!(refused, Err(SignatureError::Mismatch));
+        let refused = verify(&request("POST", "", &headers, b"{ }"), &KEY, &Expected::default(), now);
+        assert_eq!(refused, Err(SignatureError::Mismatch));
+        // The same signature on another operation.
+        let swapped = list_pipelines("DataPipeline.DeletePipeline", LIST_PIPELINES);
+        let refused = verify(&request("POST", "", &swapped, b"{}"), &KEY, &Expected::default(), now);
         assert_eq!(refused, Err(SignatureError::Mismatch));
         let other = SigningKey {
             access_key_id: "AKIDEXAMPLE",
             secret_access_key: "another secret",
         };
-        let refused = verify(&request("GET", "", &headers, b""), &other, &Expected::default(), now);
+        let refused = verify(&request("POST", "", &headers, b"{}"), &other, &Expected::default(), now);
         assert_eq!(refused, Err(SignatureError::Mismatch));
         assert_eq!(refused.unwrap_err().aws_error_code(), "InvalidSignatureException");
-        let tampered = get_vanilla(&GET_VANILLA.replace('5', "6"));
-        let refused = verify(&request("GET", "", &tampered, b""), &KEY, &Expected::default(), now);
+        let tampered = list_pipelines("DataPipeline.ListPipelines", &LIST_PIPELINES.replace('c', "d"));
+        let refused = verify(&request("POST", "", &tampered, b"{}"), &KEY, &Expected::default(), now);
         assert_eq!(refused, Err(SignatureError::Mismatch));
     }
 
     #[test]
+    fn a_signature_that_leaves_out_the_operation_or_the_host_is_refused() {
+        // Given get-vanilla's valid signature over Host and X-Amz-Date, sent with an operation
+        let mut unsigned_target = get_vanilla(GET_VANILLA);
+        unsigned_target.push(("X-Amz-Target".to_owned(), "DataPipeline.DeletePipeline".to_owned()));
+        let now = at("20150830T123600Z");
+        // When it is checked
+        let refused = verify(
+            &request("GET", "", &unsigned_target, b""),
+            &KEY,
+            &Expected::default(),
+            now,
+        )
+        .unwrap_err();
+        // Then the operation it did not sign is named, as AWS names an unsigned Host
+        assert_eq!(refused, SignatureError::UnsignedHeader("'X-Amz-Target'"));
+        assert_eq!(
+            refused.to_string(),
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
+        );
+        assert_eq!(refused.aws_error_code(), "InvalidSignatureException");
+        let hostless = headers(&[
+            ("Host", "example.amazonaws.com"),
+            ("X-Amz-Target", "DataPipeline.ListPipelines"),
+            ("X-Amz-Date", "20150830T123600Z"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
+                 SignedHeaders=x-amz-date;x-amz-target, Signature=00",
+            ),
+        ]);
+        let refused = verify(&request("POST", "", &hostless, b"{}"), &KEY, &Expected::default(), now).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+        );
+    }
+
+    #[test]
     fn scope_time_and_key_are_checked_and_named() {
-        let headers = get_vanilla(GET_VANILLA);
-        let get = request("GET", "", &headers, b"");
+        let headers = signed_list_pipelines();
+        let post = request("POST", "", &headers, b"{}");
         let now = at("20150830T123600Z");
         let lambda = Expected {
             service: Some("lambda"),
             region: None,
         };
         assert_eq!(
-            verify(&get, &KEY, &lambda, now),
+            verify(&post, &KEY, &lambda, now),
             Err(SignatureError::WrongService {
                 expected: "lambda".to_owned(),
                 signed_for: "service".to_owned()
@@ -455,10 +581,10 @@ mod tests {
             region: Some("eu-west-1"),
         };
         assert!(matches!(
-            verify(&get, &KEY, &region, now),
+            verify(&post, &KEY, &region, now),
             Err(SignatureError::WrongRegion { .. })
         ));
-        let late = verify(&get, &KEY, &Expected::default(), at("20150830T125200Z"));
+        let late = verify(&post, &KEY, &Expected::default(), at("20150830T125200Z"));
         assert_eq!(
             late,
             Err(SignatureError::Expired {
@@ -470,7 +596,7 @@ mod tests {
             access_key_id: "AKIDOTHER",
             secret_access_key: KEY.secret_access_key,
         };
-        let refused = verify(&get, &stranger, &Expected::default(), now).unwrap_err();
+        let refused = verify(&post, &stranger, &Expected::default(), now).unwrap_err();
         assert_eq!(refused.aws_error_code(), "UnrecognizedClientException");
         assert!(!refused.to_string().contains(KEY.secret_access_key));
     }
@@ -502,13 +628,13 @@ mod tests {
                 "{refused}"
             );
         }
-        let mut undated = get_vanilla(GET_VANILLA);
+        let mut undated = signed_list_pipelines();
         undated.retain(|(name, _)| name != "X-Amz-Date");
-        let refused = verify(&request("GET", "", &undated, b""), &KEY, &Expected::default(), now).unwrap_err();
+        let refused = verify(&request("POST", "", &undated, b"{}"), &KEY, &Expected::default(), now).unwrap_err();
         assert!(refused.to_string().contains("X-Amz-Date"), "{refused}");
-        let mut hostless = get_vanilla(GET_VANILLA);
+        let mut hostless = signed_list_pipelines();
         hostless.retain(|(name, _)| name != "Host");
-        let refused = verify(&request("GET", "", &hostless, b""), &KEY, &Expected::default(), now).unwrap_err();
+        let refused = verify(&request("POST", "", &hostless, b"{}"), &KEY, &Expected::default(), now).unwrap_err();
         assert_eq!(
             refused,
             SignatureError::Incomplete("the signed header \"host\" is not in the request".to_owned())
@@ -524,23 +650,5 @@ mod tests {
             "/documents%20and%20settings/"
         );
         assert_eq!(canonical_uri(""), "/");
-    }
-
-    /// `post-x-www-form-urlencoded` from the suite: a body, a content type, both signed.
-    #[test]
-    fn the_test_suites_form_post_checks_out() {
-        let headers = headers(&[
-            ("Content-Type", "application/x-www-form-urlencoded"),
-            ("Host", "example.amazonaws.com"),
-            ("X-Amz-Date", "20150830T123600Z"),
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, \
-                 SignedHeaders=content-type;host;x-amz-date, \
-                 Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a",
-            ),
-        ]);
-        let post = request("POST", "", &headers, b"Param1=value1");
-        assert!(verify(&post, &KEY, &Expected::default(), at("20150830T123600Z")).is_ok());
     }
 }
