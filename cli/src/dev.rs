@@ -16,7 +16,7 @@ use sluice::{
     },
     engine::{
         Engine, Limits, TaskEnded, TaskOffered,
-        clock::{SeededRandom, SystemClock},
+        clock::{OsRandom, SystemClock},
         compiled::SERVERLESS_WORKER_GROUP,
         resources::Boot,
     },
@@ -142,7 +142,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     // The engine's ports live as long as the process.
     let store: &'static DynamoStore = Box::leak(Box::new(DynamoStore::new(dynamodb.clone(), options.table.clone())));
     let clock: &'static SystemClock = Box::leak(Box::new(SystemClock));
-    let random: &'static SeededRandom = Box::leak(Box::new(SeededRandom::from_entropy()));
+    let random: &'static OsRandom = &OsRandom;
     let probe: &'static AwsProbe = Box::leak(Box::new(AwsProbe::new(&sdk)));
     // Locally, waiting work looks again every tick: a chain advances in seconds.
     let limits = Limits {

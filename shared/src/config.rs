@@ -6,7 +6,7 @@ use crate::{
     cloud::{AwsProbe, secrets::KmsSecrets},
     engine::{
         Engine,
-        clock::{SeededRandom, SystemClock},
+        clock::{OsRandom, SystemClock},
         resources::Boot,
     },
     store::dynamodb::DynamoStore,
@@ -29,7 +29,7 @@ pub struct Deps {
     pub store: DynamoStore,
     pub probe: AwsProbe,
     pub clock: SystemClock,
-    pub random: SeededRandom,
+    pub random: OsRandom,
     /// What launched machines need to become runners.
     pub boot: Boot,
     /// Seals secret values with the stack's key (`SLUICE_KMS_KEY_ID`).
@@ -82,7 +82,7 @@ impl Deps {
             store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table),
             probe: AwsProbe::new(&sdk),
             clock: SystemClock,
-            random: SeededRandom::from_entropy(),
+            random: OsRandom,
             boot: boot_from_env(),
             secrets: KmsSecrets::from_env(&sdk),
             sdk,

@@ -77,13 +77,6 @@ impl SeededRandom {
             state: Mutex::new(seed),
         }
     }
-
-    /// Seeded from the system clock and the process id: for production task ids, where
-    /// nothing needs replaying.
-    pub fn from_entropy() -> Self {
-        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-        Self::new(nanos.unsigned_abs() ^ (u64::from(std::process::id()) << 32))
-    }
 }
 
 impl Random for SeededRandom {
@@ -94,6 +87,23 @@ impl Random for SeededRandom {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+}
+
+/// The operating system's random source (getrandom(2)): what deployed functions and
+/// `sluice dev` draw on, since task ids are bearer tokens and pipeline ids must not be
+/// guessable. A seeded source is for replaying a simulation only: its ids follow from the seed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn next_u64(&self) -> u64 {
+        let mut bytes = [0_u8; 8];
+        // No fallback: an id made from a guessable source would be worse than no id.
+        if let Err(error) = getrandom::getrandom(&mut bytes) {
+            panic!("the operating system's random source failed ({error}); no unguessable id can be made");
+        }
+        u64::from_le_bytes(bytes)
     }
 }
 
@@ -125,5 +135,39 @@ mod tests {
         let unit = a.next_unit();
         assert!((0.0..1.0).contains(&unit));
         assert_eq!(a.token().len(), 32);
+    }
+
+    #[test]
+    fn a_seeded_source_replays_its_tokens() {
+        // Given two sources with the same seed
+        let (a, b) = (SeededRandom::new(2026), SeededRandom::new(2026));
+        // When each makes tokens
+        let first: Vec<String> = (0..3).map(|_| a.token()).collect();
+        let second: Vec<String> = (0..3).map(|_| b.token()).collect();
+        // Then they are the same ones, in the same order
+        assert_eq!(first, second);
+    }
+
+    #[test]
+    fn the_operating_systems_source_makes_distinct_128_bit_hex_tokens() {
+        // Given the production source
+        let random = OsRandom;
+        // When it makes many tokens
+        let tokens: Vec<String> = (0..1000).map(|_| random.token()).collect();
+        // Then each is 32 lowercase hex digits (128 bits) and none repeats
+        for token in &tokens {
+            assert_eq!(token.len(), 32, "{token}");
+            assert!(
+                token.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f')),
+                "{token}"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = tokens.iter().collect();
+        assert_eq!(distinct.len(), tokens.len());
+        // and its bits are not stuck: over 1000 draws every bit position is both 0 and 1
+        let (ones, zeros) = (0..1000)
+            .map(|_| random.next_u64())
+            .fold((0_u64, 0_u64), |(ones, zeros), value| (ones | value, zeros | !value));
+        assert_eq!((ones, zeros), (u64::MAX, u64::MAX));
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::NaiveDateTime;
 
-use super::{Engine, EngineError, PipelineState, Status, compiled::CompiledPipeline};
+use super::{Engine, EngineError, PipelineState, Status, clock::Random, compiled::CompiledPipeline};
 use crate::{
     cloud::{
         probe::Probe,
@@ -86,7 +86,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             if let Some(found) = records::get::<UniqueIdRecord, _>(self.store, &key).await? {
                 return Ok(found.record.pipeline_id);
             }
-            let id = self.new_pipeline_id();
+            let id = pipeline_id(self.random);
             let record = PipelineRecord::pending(
                 &id,
                 &new.name,
@@ -116,17 +116,6 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             "pipeline \"{}\" (uniqueId \"{}\") was being created by another call at the same time",
             new.name, new.unique_id
         ))))
-    }
-
-    /// `df-` and 20 uppercase letters and digits from the engine's random source.
-    fn new_pipeline_id(&self) -> String {
-        const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        let mut id = String::from("df-");
-        for _ in 0..PIPELINE_ID_LENGTH {
-            let index = usize::try_from(self.random.next_u64() % ALPHABET.len() as u64).unwrap_or(0);
-            id.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'0')));
-        }
-        id
     }
 
     /// The pipeline's record, or PipelineNotFound.
@@ -475,7 +464,51 @@ impl DeletedRecord {
     }
 }
 
+/// `df-` and 20 uppercase letters and digits (about 103 bits) from `random`: the operating
+/// system's in production, so nobody can guess another account's pipeline.
+fn pipeline_id(random: &dyn Random) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut id = String::from("df-");
+    for _ in 0..PIPELINE_ID_LENGTH {
+        let index = usize::try_from(random.next_u64() % ALPHABET.len() as u64).unwrap_or(0);
+        id.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'0')));
+    }
+    id
+}
+
 /// Whether an instance counts against maxActiveInstances.
 pub(crate) fn is_active(status: Status) -> bool {
     matches!(status, Status::WaitingForRunner | Status::Running)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::clock::{OsRandom, SeededRandom};
+
+    #[test]
+    fn pipeline_ids_from_the_operating_system_are_distinct_and_shaped_as_aws_makes_them() {
+        // Given the production source
+        // When it makes many pipeline ids
+        let ids: Vec<String> = (0..1000).map(|_| pipeline_id(&OsRandom)).collect();
+        // Then each is df- and 20 uppercase letters and digits, and none repeats
+        for id in &ids {
+            let tail = id.strip_prefix("df-").unwrap_or_else(|| panic!("{id}"));
+            assert_eq!(tail.len(), 20, "{id}");
+            assert!(
+                tail.bytes()
+                    .all(|byte| byte.is_ascii_digit() || byte.is_ascii_uppercase()),
+                "{id}"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
+
+    #[test]
+    fn pipeline_ids_from_a_seeded_source_replay() {
+        let (a, b) = (SeededRandom::new(5), SeededRandom::new(5));
+        assert_eq!(pipeline_id(&a), pipeline_id(&b));
+        assert_eq!(pipeline_id(&a), pipeline_id(&b));
+    }
 }
