@@ -512,9 +512,11 @@ impl Reader<'_> {
         }
     }
 
+    /// A wait such as `retryDelay`, at most [`MAX_PERIOD`](crate::schedule::MAX_PERIOD):
+    /// checked again here since a parameter's value may arrive only at activation.
     fn period(&self, index: usize, key: &str) -> Result<Option<Period>, CompileError> {
         self.string(index, key)?
-            .map(|text| Period::parse(&text).map_err(|error| self.error(index, key, error.to_string())))
+            .map(|text| Period::parse_within_limit(&text).map_err(|error| self.error(index, key, error.to_string())))
             .transpose()
     }
 
@@ -541,22 +543,15 @@ impl Reader<'_> {
     }
 
     fn retry(&self, index: usize) -> Result<RetryPolicy, CompileError> {
-        let delay_of = |period: Period| {
-            let origin = chrono::DateTime::UNIX_EPOCH.naive_utc();
-            period
-                .add_naive(origin, 1)
-                .map(|end| end - origin)
-                .unwrap_or(RetryPolicy::DEFAULT_RETRY_DELAY)
-        };
         Ok(RetryPolicy {
             maximum_retries: self
                 .integer(index, "maximumRetries")?
                 .unwrap_or(RetryPolicy::DEFAULT_MAXIMUM_RETRIES),
             retry_delay: self
                 .period(index, "retryDelay")?
-                .map_or(RetryPolicy::DEFAULT_RETRY_DELAY, delay_of),
+                .map_or(RetryPolicy::DEFAULT_RETRY_DELAY, Period::as_delay),
             multiplier: self.double(index, "retryBackoffMultiplier")?.unwrap_or(1.0),
-            maximum_delay: self.period(index, "retryMaximumDelay")?.map(delay_of),
+            maximum_delay: self.period(index, "retryMaximumDelay")?.map(Period::as_delay),
             jitter: self.double(index, "retryJitter")?.unwrap_or(0.0),
         })
     }

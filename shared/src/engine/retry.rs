@@ -5,9 +5,13 @@
 //! floors, and adds exponential backoff, a cap and jitter as extensions
 //! (`retryBackoffMultiplier`, `retryMaximumDelay`, `retryJitter`).
 
-use chrono::TimeDelta;
+use chrono::{NaiveDateTime, TimeDelta};
 
 use super::clock::Random;
+use crate::{
+    schedule::MAX_DELAY,
+    time::{add_or_max, scale_delay},
+};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
@@ -44,28 +48,31 @@ impl RetryPolicy {
         attempt <= self.maximum_retries
     }
 
-    /// The wait before attempt number `next` (2 is the first retry).
+    /// The wait before attempt number `next` (2 is the first retry): at most
+    /// `retryMaximumDelay` before jitter, and at most [`MAX_DELAY`] (10 years) whatever the
+    /// settings.
     pub fn delay_before(&self, next: u32, random: &dyn Random) -> TimeDelta {
         let retry = next.saturating_sub(2);
-        let base = self.retry_delay.num_milliseconds().max(0) as f64;
         let multiplier = if self.multiplier.is_finite() && self.multiplier >= 1.0 {
             self.multiplier
         } else {
             1.0
         };
-        let mut delay = base * multiplier.powi(i32::try_from(retry).unwrap_or(i32::MAX));
-        if let Some(maximum) = self.maximum_delay {
-            delay = delay.min(maximum.num_milliseconds().max(0) as f64);
-        }
+        // Infinite once it overflows; scale_delay holds that at the cap.
+        let growth = multiplier.powi(i32::try_from(retry).unwrap_or(i32::MAX));
+        let longest = self.maximum_delay.map_or(MAX_DELAY, |maximum| maximum.min(MAX_DELAY));
+        let delay = scale_delay(self.retry_delay, growth, longest);
         let jitter = if self.jitter.is_finite() {
             self.jitter.clamp(0.0, 1.0)
         } else {
             0.0
         };
-        delay += delay * jitter * random.next_unit();
-        // A day of milliseconds is far inside i64; anything beyond a year is a year.
-        let capped = delay.min(365.0 * 86_400_000.0);
-        TimeDelta::milliseconds(capped as i64)
+        scale_delay(delay, 1.0 + jitter * random.next_unit(), MAX_DELAY)
+    }
+
+    /// When attempt number `next` may start, if the one before failed at `now`.
+    pub fn retry_at(&self, now: NaiveDateTime, next: u32, random: &dyn Random) -> NaiveDateTime {
+        add_or_max(now, self.delay_before(next, random))
     }
 }
 
@@ -126,11 +133,76 @@ mod tests {
             maximum_delay: None,
             jitter: f64::INFINITY,
         };
-        assert_eq!(policy.delay_before(u32::MAX, &random), TimeDelta::days(365));
+        assert_eq!(policy.delay_before(u32::MAX, &random), TimeDelta::days(400));
         let shrinking = RetryPolicy {
             multiplier: 0.1,
             ..RetryPolicy::fixed(3, TimeDelta::minutes(1))
         };
         assert_eq!(shrinking.delay_before(4, &random), TimeDelta::minutes(1));
+        let negative = RetryPolicy::fixed(3, -TimeDelta::minutes(1));
+        assert_eq!(negative.delay_before(2, &random), TimeDelta::zero());
+    }
+
+    #[test]
+    fn a_huge_multiplier_over_many_retries_waits_ten_years_at_most_even_at_the_end_of_time() {
+        // Given a multiplier of 1e308 (x² overflows f64 at the second retry) and full jitter
+        let random = SeededRandom::new(5);
+        let policy = RetryPolicy {
+            maximum_retries: u32::MAX,
+            retry_delay: TimeDelta::minutes(2),
+            multiplier: 1e308,
+            maximum_delay: None,
+            jitter: 1.0,
+        };
+        let ten_years = TimeDelta::days(3650);
+
+        // When retrying many times
+        let delays: Vec<TimeDelta> = [2, 3, 4, 100, 10_000, u32::MAX]
+            .into_iter()
+            .map(|next| policy.delay_before(next, &random))
+            .collect();
+
+        // Then the first retry waits its delay (plus jitter) and every later one ten years
+        assert!(
+            (TimeDelta::minutes(2)..TimeDelta::minutes(4)).contains(&delays[0]),
+            "{:?}",
+            delays[0]
+        );
+        assert!(delays[1..].iter().all(|delay| *delay == ten_years), "{delays:?}");
+        // And a retry due past chrono's last date-time is due at its end
+        let late = chrono::NaiveDateTime::MAX - TimeDelta::days(1);
+        assert_eq!(policy.retry_at(late, 3, &random), chrono::NaiveDateTime::MAX);
+        // And retryMaximumDelay, when set, caps it first
+        let capped = RetryPolicy {
+            maximum_delay: Some(TimeDelta::hours(1)),
+            jitter: 0.0,
+            ..policy
+        };
+        assert_eq!(capped.delay_before(u32::MAX, &random), TimeDelta::hours(1));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_settings_make_the_delay_panic_or_leave_zero_to_ten_years(
+            delay_ms in proptest::prelude::any::<i64>(),
+            multiplier in proptest::prelude::any::<f64>(),
+            maximum_ms in proptest::option::of(proptest::prelude::any::<i64>()),
+            jitter in proptest::prelude::any::<f64>(),
+            next in proptest::prelude::any::<u32>(),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let millis = |ms: i64| TimeDelta::try_milliseconds(ms).unwrap_or(TimeDelta::MAX);
+            let policy = RetryPolicy {
+                maximum_retries: u32::MAX,
+                retry_delay: millis(delay_ms),
+                multiplier,
+                maximum_delay: maximum_ms.map(millis),
+                jitter,
+            };
+            let random = SeededRandom::new(seed);
+            let delay = policy.delay_before(next, &random);
+            proptest::prop_assert!(TimeDelta::zero() <= delay && delay <= TimeDelta::days(3650), "{}", delay);
+            let _ = policy.retry_at(chrono::NaiveDateTime::MAX, next, &random);
+        }
     }
 }

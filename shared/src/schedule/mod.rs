@@ -20,7 +20,7 @@ mod spec;
 pub use activation::{Activation, BACKFILL_GUARD, BackfillError};
 pub use ids::{attempt_id, instance_id, parse_resource_worker_group, resource_worker_group};
 pub use intervals::{Interval, Intervals};
-pub use period::{Period, PeriodError, PeriodUnit, resolve_local};
+pub use period::{MAX_DELAY, MAX_PERIOD, Period, PeriodError, PeriodUnit, resolve_local};
 pub use placement::runs_at;
 pub use plan::{Plan, PlanComponent, PlannedInstance, plan};
 pub use spec::{

@@ -4,8 +4,19 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Duration, Months, NaiveDateTime, Offset, TimeZone};
+use chrono::{DateTime, Duration, Months, NaiveDateTime, Offset, TimeDelta, TimeZone};
 use thiserror::Error;
+
+/// The longest period Sluice accepts in a definition: a Schedule's `period` and every field
+/// that waits (`retryDelay`, `retryMaximumDelay`, `attemptTimeout`, `reportProgressTimeout`,
+/// `lateAfterTimeout`, `preconditionTimeout`, `initTimeout`, `terminateAfter`). Compared as
+/// [`Period::nominal_seconds`] counts (a year of 365 days, a month of 30), so `120 months`
+/// and `3650 days` are within it. Longer is a mistake (AWS stopped schedules at 3 years),
+/// and it keeps every date Sluice computes far inside chrono's range.
+pub const MAX_PERIOD: Period = Period::new(10, PeriodUnit::Years);
+
+/// [`MAX_PERIOD`] as a length of time: the longest any wait, retries' backoff included, lasts.
+pub const MAX_DELAY: TimeDelta = TimeDelta::seconds(MAX_PERIOD.nominal_seconds());
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PeriodUnit {
@@ -62,11 +73,13 @@ pub struct Period {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error(
-    "\"{text}\" is not a period: write a whole number and a unit, for example \"15 minutes\", \"1 hour\", \"1 day\", \"2 weeks\", \"1 month\" or \"1 year\""
-)]
-pub struct PeriodError {
-    pub text: String,
+pub enum PeriodError {
+    #[error(
+        "\"{text}\" is not a period: write a whole number and a unit, for example \"15 minutes\", \"1 hour\", \"1 day\", \"2 weeks\", \"1 month\" or \"1 year\""
+    )]
+    Malformed { text: String },
+    #[error("\"{text}\" is longer than the most Sluice allows ({MAX_PERIOD}): write {MAX_PERIOD} or less")]
+    TooLong { text: String },
 }
 
 impl Period {
@@ -74,23 +87,41 @@ impl Period {
         Self { count, unit }
     }
 
+    /// Any period, however long: a count beyond `u32` is [`PeriodError::TooLong`], since
+    /// it is longer than [`MAX_PERIOD`] in any unit.
     pub fn parse(text: &str) -> Result<Self, PeriodError> {
-        let error = || PeriodError { text: text.to_owned() };
+        let malformed = || PeriodError::Malformed { text: text.to_owned() };
         let mut words = text.split_whitespace();
         let (Some(count), Some(unit), None) = (words.next(), words.next(), words.next()) else {
-            return Err(error());
+            return Err(malformed());
         };
-        let count: u32 = count.parse().map_err(|_| error())?;
-        let unit = PeriodUnit::parse(unit).ok_or_else(error)?;
-        if count == 0 {
-            return Err(error());
+        let unit = PeriodUnit::parse(unit).ok_or_else(malformed)?;
+        let digits = count.strip_prefix('+').unwrap_or(count);
+        if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(malformed());
         }
+        let count = match digits.parse::<u32>() {
+            Ok(0) => return Err(malformed()),
+            Ok(count) => count,
+            // Only digits, so too many of them.
+            Err(_) => return Err(PeriodError::TooLong { text: text.to_owned() }),
+        };
         Ok(Self { count, unit })
     }
 
+    /// A period a definition may hold: at most [`MAX_PERIOD`].
+    pub fn parse_within_limit(text: &str) -> Result<Self, PeriodError> {
+        let period = Self::parse(text)?;
+        if period.nominal_seconds() > MAX_PERIOD.nominal_seconds() {
+            return Err(PeriodError::TooLong { text: text.to_owned() });
+        }
+        Ok(period)
+    }
+
     /// Length in seconds, counting a month as 30 days and a year as 365: for comparing a
-    /// period against limits, never for date arithmetic.
-    pub fn nominal_seconds(self) -> i64 {
+    /// period against limits, never for date arithmetic. At most `u32::MAX` years, far inside
+    /// `i64`.
+    pub const fn nominal_seconds(self) -> i64 {
         let unit = match self.unit {
             PeriodUnit::Seconds => 1,
             PeriodUnit::Minutes => 60,
@@ -100,7 +131,17 @@ impl Period {
             PeriodUnit::Months => 30 * 86_400,
             PeriodUnit::Years => 365 * 86_400,
         };
-        i64::from(self.count) * unit
+        // `i64::from` is not const; widening u32 to i64 is lossless.
+        self.count as i64 * unit
+    }
+
+    /// The period as a length of time, counted from 1970-01-01 (so a month is 31 days and a
+    /// year 365): how long a wait such as `retryDelay` lasts. [`TimeDelta::MAX`] for a period
+    /// longer than chrono can count, which a definition cannot hold (see [`MAX_PERIOD`]).
+    pub fn as_delay(self) -> TimeDelta {
+        let origin = DateTime::UNIX_EPOCH.naive_utc();
+        self.add_naive(origin, 1)
+            .map_or(TimeDelta::MAX, |end| end.signed_duration_since(origin))
     }
 
     /// `datetime` plus `times` periods (negative: minus), computed from `datetime` in one
@@ -329,6 +370,84 @@ mod tests {
                     // And adding nothing is the identity
                     proptest::prop_assert_eq!(Period::new(count, PeriodUnit::Hours).add_zoned(&resolved, 0), Some(resolved));
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn huge_periods_parse_or_are_too_long_and_never_panic() {
+        // Given counts far beyond any date chrono can hold
+        let too_many_digits = Period::parse("9223372036854775807 seconds").unwrap_err();
+        let years = Period::parse("999999999 years").unwrap();
+        let months = Period::parse("2147483647 months").unwrap();
+
+        // Then a count beyond u32 is too long, and the others are too long for a definition
+        assert_eq!(
+            too_many_digits.to_string(),
+            "\"9223372036854775807 seconds\" is longer than the most Sluice allows (10 years): write 10 years or less"
+        );
+        assert_eq!(
+            Period::parse_within_limit("999999999 years").unwrap_err().to_string(),
+            "\"999999999 years\" is longer than the most Sluice allows (10 years): write 10 years or less"
+        );
+        assert!(matches!(
+            Period::parse_within_limit("2147483647 months"),
+            Err(PeriodError::TooLong { .. })
+        ));
+        // And as lengths of time and as steps they are out of range, not a panic
+        assert_eq!(years.as_delay(), TimeDelta::MAX);
+        assert_eq!(months.as_delay(), TimeDelta::MAX);
+        let near_the_end = parse_datetime("9999-12-31T23:59:59").unwrap();
+        assert_eq!(years.add_naive(near_the_end, 1), None);
+        assert_eq!(months.add_naive(near_the_end, -1), None);
+    }
+
+    #[test]
+    fn the_limit_is_ten_years_counted_as_365_day_years_and_30_day_months() {
+        for text in [
+            "10 years",
+            "120 months",
+            "121 months",
+            "521 weeks",
+            "3650 days",
+            "315360000 seconds",
+        ] {
+            assert!(Period::parse_within_limit(text).is_ok(), "{text}");
+        }
+        for text in [
+            "11 years",
+            "122 months",
+            "522 weeks",
+            "3651 days",
+            "87601 hours",
+            "315360001 seconds",
+        ] {
+            assert!(
+                matches!(Period::parse_within_limit(text), Err(PeriodError::TooLong { .. })),
+                "{text}"
+            );
+        }
+        assert_eq!(MAX_DELAY, TimeDelta::days(3650));
+        assert_eq!(
+            Period::new(10, PeriodUnit::Years).as_delay(),
+            TimeDelta::days(3652),
+            "two leap days from 1970"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_text_makes_parsing_panic_and_a_period_within_the_limit_fits_after_any_aws_date(
+            text in "[+-]?[0-9]{0,25} ?(second|minute|hour|day|week|month|year|[A-Za-z]{0,8})s?",
+        ) {
+            if let Ok(period) = Period::parse(&text) {
+                let _ = period.as_delay();
+            }
+            if let Ok(period) = Period::parse_within_limit(&text) {
+                // The latest date-time a definition can write, plus the longest wait
+                let last = parse_datetime("9999-12-31T23:59:59").unwrap();
+                proptest::prop_assert!(period.add_naive(last, 1).is_some(), "{}", period);
+                proptest::prop_assert!(period.as_delay() <= TimeDelta::days(10 * 366), "{}", period);
             }
         }
     }

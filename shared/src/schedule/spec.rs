@@ -17,7 +17,8 @@ pub const AWS_MIN_PERIOD_SECONDS: i64 = 15 * 60;
 pub const MIN_PERIOD_SECONDS: i64 = 60;
 
 /// AWS refuses periods longer than 3 years (3 × 365 days, as [`Period::nominal_seconds`]
-/// counts them); Sluice allows any length, so validation compares against this only to warn.
+/// counts them); Sluice allows up to [`MAX_PERIOD`](super::MAX_PERIOD) (10 years), so
+/// validation compares against this only to warn.
 pub const AWS_MAX_PERIOD_SECONDS: i64 = 3 * 365 * 86_400;
 
 /// The `period` value that, with [`ONDEMAND_ACTIVATION_TIME`], makes a Schedule on-demand.
@@ -155,8 +156,8 @@ impl ScheduleSpec {
     /// `startDateTime` / `startAt: FIRST_ACTIVATION_DATE_TIME`, at most one of `endDateTime` /
     /// `occurrences` (a positive integer), and an `endDateTime` after `startDateTime`.
     ///
-    /// Any period of at least 1 minute is accepted; see [`aws_period_warning`] for the periods
-    /// AWS would have refused.
+    /// Any period from 1 minute to [`MAX_PERIOD`](super::MAX_PERIOD) (10 years) is accepted;
+    /// see [`aws_period_warning`] for the periods AWS would have refused.
     pub fn from_fields(fields: ScheduleFields<'_>) -> Result<Self, ScheduleError> {
         let period_text = fields.period.ok_or_else(|| {
             ScheduleError::new(
@@ -172,7 +173,8 @@ impl ScheduleSpec {
         if on_demand_period || on_demand_start {
             return on_demand(fields, on_demand_period, on_demand_start);
         }
-        let period = Period::parse(period_text).map_err(|error| ScheduleError::new("period", error.to_string()))?;
+        let period =
+            Period::parse_within_limit(period_text).map_err(|error| ScheduleError::new("period", error.to_string()))?;
         if period.nominal_seconds() < MIN_PERIOD_SECONDS {
             return Err(ScheduleError::new(
                 "period",
@@ -637,5 +639,31 @@ mod tests {
             })
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_schedule_steps_by_ten_years_at_most() {
+        // Given schedules at the limit and past it, however far
+        let read = |period| {
+            ScheduleSpec::from_fields(ScheduleFields {
+                start_at: Some("FIRST_ACTIVATION_DATE_TIME"),
+                ..fields(period)
+            })
+        };
+        // Then ten years is accepted, and anything longer refused on "period"
+        assert!(read("10 years").is_ok());
+        for period in [
+            "11 years",
+            "999999999 years",
+            "2147483647 months",
+            "9223372036854775807 seconds",
+        ] {
+            let error = read(period).unwrap_err();
+            assert_eq!(error.field, "period");
+            assert_eq!(
+                error.message,
+                format!("\"{period}\" is longer than the most Sluice allows (10 years): write 10 years or less")
+            );
+        }
     }
 }
