@@ -901,10 +901,10 @@ fn slot_problem(slot: SlotType, value: &str, secret: bool) -> Option<String> {
         }
         SlotType::Boolean => (!["true", "false"].iter().any(|word| value.eq_ignore_ascii_case(word)))
             .then(|| format!("{shown} is not a boolean: write \"true\" or \"false\"")),
-        SlotType::Period if secret => Period::parse(value)
+        SlotType::Period if secret => Period::parse_within_limit(value)
             .is_err()
-            .then(|| format!("{shown} is not a period such as \"15 minutes\" or \"1 day\"")),
-        SlotType::Period => Period::parse(value).err().map(|error| error.to_string()),
+            .then(|| format!("{shown} is not a period of at most 10 years such as \"15 minutes\" or \"1 day\"")),
+        SlotType::Period => Period::parse_within_limit(value).err().map(|error| error.to_string()),
         SlotType::DateTime if secret => crate::time::parse_datetime(value)
             .is_err()
             .then(|| format!("{shown} is not a date-time written YYYY-MM-DDTHH:MM:SS")),

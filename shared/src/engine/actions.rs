@@ -21,7 +21,7 @@ use crate::{
         RunStore, keys,
         records::{self, EventKind, EventRecord, InstanceRecord, Stored},
     },
-    time::format_datetime,
+    time::{add_or_max, format_datetime},
 };
 
 /// How long a worker holds an event it fires; after a crash, another fires it then.
@@ -65,7 +65,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             return Ok(());
         }
         let claimed = EventRecord {
-            claimed_until: Some(now + CLAIM),
+            claimed_until: Some(add_or_max(now, CLAIM)),
             ..event.clone()
         };
         let write = stored.replace(&claimed)?;
@@ -138,9 +138,11 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     .unwrap_or(RETRY_MAX)
                     .min(RETRY_MAX);
                 next.retries += 1;
-                next.errors
-                    .push(format!("{error}; trying again at {}", format_datetime(now + wait)));
-                next.claimed_until = Some(now + wait);
+                next.errors.push(format!(
+                    "{error}; trying again at {}",
+                    format_datetime(add_or_max(now, wait))
+                ));
+                next.claimed_until = Some(add_or_max(now, wait));
             }
             Some(error) => {
                 next.errors.push(format!("{error}; given up after {MAX_TRIES} tries"));

@@ -23,7 +23,7 @@ use crate::{
             PreconditionState, Stored, create,
         },
     },
-    time::format_datetime,
+    time::{add_or_max, format_datetime},
 };
 
 /// How often an instance of an inactive pipeline or an unrunnable component looks again.
@@ -133,7 +133,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 "the pipeline is {}: nothing new starts until it is activated again",
                 pipeline.record.state
             )];
-            next.next_check_at = Some(now + IDLE_RECHECK);
+            next.next_check_at = Some(add_or_max(now, IDLE_RECHECK));
             return self.commit(&stored, next, writes, report).await;
         }
         let compiled = self.compiled(&pipeline.record).await?;
@@ -153,7 +153,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 "component \"{}\" is paused (SetStatus RESUME starts it again)",
                 spec.id
             )];
-            next.next_check_at = Some(now + self.limits.recheck);
+            next.next_check_at = Some(add_or_max(now, self.limits.recheck));
             return self.commit(&stored, next, writes, report).await;
         }
         if now < next.runs_at {
@@ -179,7 +179,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             }
             Upstream::Waiting(reasons) => {
                 next.waiting_on = reasons;
-                next.next_check_at = Some(now + self.limits.recheck);
+                next.next_check_at = Some(add_or_max(now, self.limits.recheck));
                 return self.commit(&stored, next, writes, report).await;
             }
             Upstream::Ready => {}
@@ -235,7 +235,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 }
                 super::resources::Wanted::Later(reasons) => {
                     next.waiting_on = reasons;
-                    next.next_check_at = Some(now + self.limits.recheck);
+                    next.next_check_at = Some(add_or_max(now, self.limits.recheck));
                     self.commit(&stored, next, writes, report).await
                 }
             },
@@ -264,7 +264,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let now = self.now();
         let Some(component) = component else {
             next.waiting_on = vec!["the schedule stage has not set up this component yet".into()];
-            next.next_check_at = Some(now + self.limits.recheck);
+            next.next_check_at = Some(add_or_max(now, self.limits.recheck));
             return self.commit(&stored, next, writes, report).await;
         };
         if component.record.active >= spec.max_active_instances {
@@ -272,7 +272,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 "{} instances of \"{}\" are already active, its maxActiveInstances",
                 component.record.active, spec.id
             )];
-            next.next_check_at = Some(now + self.limits.recheck);
+            next.next_check_at = Some(add_or_max(now, self.limits.recheck));
             return self.commit(&stored, next, writes, report).await;
         }
         let worker_group = self.worker_group(compiled, spec, next.scheduled_start);
@@ -480,7 +480,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 )));
             }
             let delay = precondition.retry.retry_delay;
-            let due = state.checks == 0 || now >= state.last_checked_at + delay;
+            let due = state.checks == 0 || now >= add_or_max(state.last_checked_at, delay);
             match precondition.kind {
                 PreconditionKind::System if due => {
                     let check = system_check(compiled, precondition_id, &precondition.type_name, &spec.id, &runtime);
@@ -522,9 +522,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             let state = &instance.preconditions[position];
             reasons.push(format!("precondition \"{precondition_id}\": {}", state.last_result));
             let again = if state.pending_attempt.is_some() {
-                now + self.limits.recheck
+                add_or_max(now, self.limits.recheck)
             } else {
-                state.last_checked_at + delay
+                add_or_max(state.last_checked_at, delay)
             };
             let again = match precondition.timeout {
                 Some(timeout) => again.min(after(state.first_checked_at, timeout)),

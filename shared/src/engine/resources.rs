@@ -37,7 +37,7 @@ use crate::{
             Stored, create,
         },
     },
-    time::format_datetime,
+    time::{add_or_max, format_datetime},
 };
 
 /// Instances of work on a resource, each with its current attempt.
@@ -523,7 +523,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                                 .resource_failed(compute, spec, &fields, attempt, instance, why, report)
                                 .await;
                         }
-                        self.look_again(attempt, now + self.boot_check(), report).await
+                        self.look_again(attempt, add_or_max(now, self.boot_check()), report)
+                            .await
                     }
                 }
             }
@@ -563,7 +564,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                         self.resource_failed_for_good(spec, attempt, instance, why, report)
                             .await
                     }
-                    _ => self.look_again(attempt, now + self.limits.recheck, report).await,
+                    _ => {
+                        self.look_again(attempt, add_or_max(now, self.limits.recheck), report)
+                            .await
+                    }
                 }
             }
             (Status::ShuttingDown, Some(machine)) => {
@@ -577,7 +581,8 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                         if let Err(error) = compute.terminate(&machine.id).await {
                             return self.ec2_later(attempt, error, report).await;
                         }
-                        self.look_again(attempt, now + self.boot_check(), report).await
+                        self.look_again(attempt, add_or_max(now, self.boot_check()), report)
+                            .await
                     }
                     Err(error) => self.ec2_later(attempt, error, report).await,
                 }
@@ -817,9 +822,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             hostname: Some(machine.id.clone()),
             claimed_at: Some(now),
             check_at: Some(if running {
-                now + self.limits.recheck
+                add_or_max(now, self.limits.recheck)
             } else {
-                now + self.boot_check()
+                add_or_max(now, self.boot_check())
             }),
             ..attempt.record.clone()
         };
@@ -859,7 +864,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         let status = apply(attempt.record.status, Event::Booted)?;
         let next_attempt = AttemptRecord {
             status,
-            check_at: Some(now + self.limits.recheck),
+            check_at: Some(add_or_max(now, self.limits.recheck)),
             ..attempt.record.clone()
         };
         self.move_together(&attempt, &next_attempt, &instance, Vec::new(), report)
@@ -888,7 +893,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         }
         let next_attempt = AttemptRecord {
             status,
-            check_at: Some(now + self.boot_check()),
+            check_at: Some(add_or_max(now, self.boot_check())),
             ..attempt.record.clone()
         };
         let waiting_on = vec![format!("its machine {} to terminate", machine.id)];
@@ -985,7 +990,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             error: why.clone(),
             ..attempt.record.clone()
         };
-        let available_at = now + spec.retry.delay_before(number_in_run + 1, self.random);
+        let available_at = spec.retry.retry_at(now, number_in_run + 1, self.random);
         let mut next = instance.record.clone();
         next.status = apply(next.status, Event::ResourceFailed { retry: true })?;
         next.attempts = attempt.record.number + 1;
@@ -1232,7 +1237,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         report
             .problems
             .push(format!("resource {}: {error}", attempt.record.id()));
-        self.look_again(attempt, now + EC2_AGAIN.min(self.limits.recheck), report)
+        self.look_again(attempt, add_or_max(now, EC2_AGAIN.min(self.limits.recheck)), report)
             .await
     }
 

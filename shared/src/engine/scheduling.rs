@@ -20,6 +20,7 @@ use crate::{
         keys::stages,
         records::{ComponentRecord, InstanceRecord, PipelineRecord, Stored, create},
     },
+    time::add_or_max,
 };
 
 impl<S: RunStore, P: Probe> Engine<'_, S, P> {
@@ -50,7 +51,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 } else {
                     PipelineState::Deactivating
                 },
-                next_check_at: (!drained).then(|| now + self.limits.recheck),
+                next_check_at: (!drained).then(|| add_or_max(now, self.limits.recheck)),
                 ..record.clone()
             };
             report.wrote(self.store.write(pipeline.replace(&next)?).await?);
@@ -71,7 +72,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             let due_again = if cursor.paused {
                 // Look again while paused, so that work resumes with RESUME, and so that a
                 // pipeline whose schedules have all ended finishes once it is resumed.
-                Some(now + self.limits.recheck)
+                Some(add_or_max(now, self.limits.recheck))
             } else {
                 self.create_due_instances(&compiled, record, spec, &mut cursor, &mut writes)?
             };
@@ -166,7 +167,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 ScheduleSpec::OnDemand => None,
                 ScheduleSpec::Periodic(schedule) => {
                     let mut intervals = schedule.intervals(compiled.first_activated_at);
-                    intervals.seek(start + TimeDelta::seconds(1));
+                    intervals.seek(add_or_max(start, TimeDelta::seconds(1)));
                     intervals.next().map(|interval| interval.start)
                 }
             };

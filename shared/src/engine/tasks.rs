@@ -20,7 +20,7 @@ use crate::{
             Stored, TaskRecord, TaskRunnerRecord, WorkerGroupRecord, create,
         },
     },
-    time::format_datetime,
+    time::{add_or_max, format_datetime},
 };
 
 /// How many times an operation re-reads and tries again when another worker changed
@@ -106,7 +106,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             task_id: Some(task_id.clone()),
             hostname: hostname.map(str::to_owned),
             claimed_at: Some(now),
-            lease_until: Some(now + ACKNOWLEDGE_WITHIN),
+            lease_until: Some(add_or_max(now, ACKNOWLEDGE_WITHIN)),
             deadline: spec
                 .and_then(|spec| spec.attempt_timeout)
                 .map(|timeout| after(now, timeout)),
@@ -285,7 +285,9 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             let timeout = compiled
                 .component(&attempt.record.component_id)
                 .and_then(|spec| spec.report_progress_timeout);
-            let lease_until = timeout.map_or(now + DEFAULT_REPORT_PROGRESS_TIMEOUT, |timeout| after(now, timeout));
+            let lease_until = timeout.map_or(add_or_max(now, DEFAULT_REPORT_PROGRESS_TIMEOUT), |timeout| {
+                after(now, timeout)
+            });
             let mut reported_fields = attempt.record.reported_fields.clone();
             for field in fields {
                 reported_fields.retain(|kept| kept.key != field.key);
@@ -473,7 +475,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         next.error = error.clone();
         let message = error.error_message.clone().unwrap_or_else(|| "no error message".into());
         if retry {
-            let available_at = now + policy.delay_before(number_in_run + 1, self.random);
+            let available_at = policy.retry_at(now, number_in_run + 1, self.random);
             next.attempts = attempt.record.number + 1;
             next.waiting_on = vec![format!(
                 "retry {number_in_run} of {} at {}, after attempt {} failed: {message}",

@@ -12,6 +12,7 @@ use crate::{
         status::{PipelineState, Status},
     },
     schedule::{attempt_id, instance_id},
+    time::add_or_max,
 };
 
 /// How long ended records are kept before DynamoDB's TTL may delete them.
@@ -88,7 +89,7 @@ pub fn create<T: Record>(record: &T) -> Result<Write, StoreError> {
 }
 
 fn expiry(ended: Option<NaiveDateTime>) -> Option<i64> {
-    ended.map(|ended| (ended + RETENTION).and_utc().timestamp())
+    ended.map(|ended| add_or_max(ended, RETENTION).and_utc().timestamp())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
