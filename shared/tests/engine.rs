@@ -1043,6 +1043,21 @@ async fn a_corrupt_due_record_is_reported_and_does_not_stop_the_queue() {
     );
     assert_eq!(report.corrupt.len(), 1);
     assert!(report.corrupt[0].contains("INST#broken"), "{:?}", report.corrupt);
+    // and set aside for an hour, so that the next rounds start with other work
+    let broken = world
+        .store
+        .get(&sluice::store::Key::new(keys::pipeline_pk("df-corrupt"), "INST#broken"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        broken.data, "{not json",
+        "the record is kept as it was for a person to read"
+    );
+    assert_eq!(
+        broken.due.unwrap().at_millis,
+        at("2026-01-01T01:00:00").and_utc().timestamp_millis()
+    );
 }
 
 #[tokio::test]
@@ -1682,4 +1697,179 @@ async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: 
         .await
         .unwrap();
     assert_eq!(activities.examined, 0);
+}
+
+/// A two-step chain that must finish beside whatever else runs.
+fn healthy_chain() -> Value {
+    hourly(vec![
+        json!({"id": "First", "type": "ShellCommandActivity", "command": "true"}),
+        json!({"id": "Second", "type": "ShellCommandActivity", "command": "true", "dependsOn": {"ref": "First"}}),
+    ])
+}
+
+/// Runs the chain's two steps as a runner of `wg` would, ticking with a batch of one due
+/// item per queue shard, so that a poison item would be first in line every round.
+async fn the_chain_finishes_beside<S: RunStore>(world: &World<S>, pipeline: &str) {
+    let one_at_a_time = Limits {
+        batch: 1,
+        recheck: TimeDelta::minutes(1),
+        ..Limits::default()
+    };
+    // Rounds of each step, as a stage function repeats them while they change something.
+    let tick = || async {
+        world.clock.advance(TimeDelta::minutes(1));
+        let engine = world.engine_with(one_at_a_time.clone());
+        for _ in 0..10 {
+            engine.schedule_step().await.unwrap();
+            engine.dependencies_step().await.unwrap();
+            engine.watch_step().await.unwrap();
+            engine.reap_step().await.unwrap();
+        }
+    };
+    tick().await;
+    tick().await;
+    world.run_task("wg", TaskStatus::Finished).await;
+    tick().await;
+    world.run_task("wg", TaskStatus::Finished).await;
+    assert_eq!(
+        world.status(pipeline, "First", "2026-01-01T00:00:00").await,
+        Status::Finished
+    );
+    assert_eq!(
+        world.status(pipeline, "Second", "2026-01-01T00:00:00").await,
+        Status::Finished
+    );
+}
+
+#[tokio::test]
+async fn a_pipeline_whose_definition_cannot_be_read_fails_alone_and_says_why() {
+    // Given a pipeline whose stored definition was damaged after activation, in the same
+    // schedule queue shard as a healthy chain activated after it
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
+    world
+        .pipeline("df-poison", healthy_chain(), ActivateOptions::default())
+        .await;
+    let definition_key = keys::definition("df-poison", 1);
+    let damaged = world.store.get(&definition_key).await.unwrap().unwrap();
+    let broken = sluice::store::Item {
+        data: "{\"pipeline_id\": 7}".into(),
+        ..damaged.clone()
+    };
+    let expected = sluice::store::Expected::of(&damaged);
+    assert!(
+        world
+            .store
+            .write(sluice::store::Write::Replace { item: broken, expected })
+            .await
+            .unwrap()
+    );
+    world
+        .pipeline("df-healthy", healthy_chain(), ActivateOptions::default())
+        .await;
+    // When the stages run one due item at a time
+    // Then the healthy chain finishes as if the poison were not there
+    the_chain_finishes_beside(&world, "df-healthy").await;
+    // and the poisoned pipeline is out of the schedule, saying why
+    let poison = records::get::<PipelineRecord, _>(&world.store, &keys::pipeline("df-poison"))
+        .await
+        .unwrap()
+        .unwrap()
+        .record;
+    assert_eq!(poison.next_check_at, None);
+    let why = poison.error_message.expect("the reason is on the pipeline");
+    assert!(why.contains("a run record is malformed"), "{why}");
+    assert!(why.contains("DEF#0000000001"), "{why}");
+}
+
+#[tokio::test]
+async fn an_instance_whose_records_cannot_be_written_fails_alone_with_the_stores_reason() {
+    // Given a pipeline whose worker group is too long to be a DynamoDB index key (validation
+    // refuses such a definition; this one was stored before that check), and a healthy chain
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
+    let long_group = "w".repeat(3000);
+    world
+        .pipeline(
+            "df-long",
+            hourly(vec![
+                json!({"id": "Long", "type": "ShellCommandActivity", "command": "true",
+                               "workerGroup": long_group}),
+            ]),
+            ActivateOptions::default(),
+        )
+        .await;
+    world
+        .pipeline("df-healthy", healthy_chain(), ActivateOptions::default())
+        .await;
+    // When the stages run one due item at a time
+    // Then the healthy chain finishes
+    the_chain_finishes_beside(&world, "df-healthy").await;
+    // and the instance that cannot be queued for a runner is FAILED with the store's reason
+    let long = world.instance("df-long", "Long", "2026-01-01T00:00:00").await;
+    assert_eq!(long.status, Status::Failed);
+    assert_eq!(long.error.error_id.as_deref(), Some("Sluice.Unrunnable"));
+    let message = long.error.error_message.unwrap();
+    assert!(message.contains("an index key is at most 2048 bytes"), "{message}");
+    assert!(message.len() < 2200, "the message is clipped: {} bytes", message.len());
+    // and its onFail alarm is recorded, to go out with that text
+    let events = world.events("df-long").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].actions, vec!["Alarm".to_owned()]);
+}
+
+#[tokio::test]
+async fn an_item_whose_work_fails_for_now_is_set_aside_with_backoff_and_says_why() {
+    // Given an instance whose check fails for a reason retrying may fix: its pipeline's
+    // secrets cannot be opened yet (a sealed value and no key to open it with)
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
+    world
+        .pipeline("df-healthy", healthy_chain(), ActivateOptions::default())
+        .await;
+    let engine = world.engine();
+    engine.schedule_step().await.unwrap();
+    let key = keys::instance("df-healthy", "First", at("2026-01-01T00:00:00"));
+    let item = world.store.get(&key).await.unwrap().unwrap();
+    // When its work fails with a retryable error
+    let mut report = sluice::engine::StepReport::default();
+    let unavailable = EngineError::Store(sluice::store::StoreError::Unavailable("throttled".into()));
+    engine
+        .confine("dependencies", &item, Err(unavailable), &mut report)
+        .await;
+    // Then it is due again after the recheck interval with jitter, says why, and is still waiting
+    let set_aside = world.store.get(&key).await.unwrap().unwrap();
+    let due = set_aside.due.as_ref().unwrap().at_millis;
+    let start = at("2026-01-01T00:00:00").and_utc().timestamp_millis();
+    assert!((start + 60_000..=start + 90_000).contains(&due), "{due}");
+    let instance = world.instance("df-healthy", "First", "2026-01-01T00:00:00").await;
+    assert_eq!(instance.status, Status::WaitingOnDependencies);
+    assert!(
+        instance.waiting_on[0].starts_with("Sluice could not process it (once)"),
+        "{:?}",
+        instance.waiting_on
+    );
+    assert!(instance.waiting_on[0].contains("throttled"));
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    // When it fails again, it waits twice as long
+    engine
+        .confine(
+            "dependencies",
+            &set_aside,
+            Err(EngineError::Store(sluice::store::StoreError::Unavailable(
+                "throttled".into(),
+            ))),
+            &mut report,
+        )
+        .await;
+    let again = world.store.get(&key).await.unwrap().unwrap();
+    let due = again.due.as_ref().unwrap().at_millis;
+    assert!((start + 120_000..=start + 180_000).contains(&due), "{due}");
+    assert_eq!(sluice::engine::confine::set_aside_of(&again).unwrap().times, 2);
+    // And once its work succeeds, the record no longer carries the error
+    world.clock.advance(TimeDelta::minutes(5));
+    engine.dependencies_step().await.unwrap();
+    let written = world.store.get(&key).await.unwrap().unwrap();
+    assert_eq!(sluice::engine::confine::set_aside_of(&written), None);
+    assert_eq!(
+        world.status("df-healthy", "First", "2026-01-01T00:00:00").await,
+        Status::WaitingForRunner
+    );
 }

@@ -269,6 +269,16 @@ impl<'a, S: RunStore, P: Probe> Api<'a, S, P> {
             if let Some(description) = &pipeline.description {
                 fields.push(field("description", description.clone()));
             }
+            // AWS's health field; Sluice also says why a pipeline it stopped is unhealthy.
+            let health = if pipeline.error_message.is_some() {
+                "ERROR"
+            } else {
+                "HEALTHY"
+            };
+            fields.push(field("@healthStatus", health));
+            if let Some(error) = &pipeline.error_message {
+                fields.push(field("errorMessage", error.clone()));
+            }
             list.push(PipelineDescription {
                 pipeline_id: pipeline.id,
                 name: pipeline.name,

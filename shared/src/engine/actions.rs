@@ -45,9 +45,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// One pass over the events due for their actions.
     pub async fn actions_step<N: Notifier>(&self, notifier: &N) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        for event in super::parse_all::<EventRecord>(&self.due_items(keys::stages::ACTIONS).await?, &mut report) {
+        for item in self.due_items(keys::stages::ACTIONS).await? {
             report.examined += 1;
-            self.fire(event, notifier, &mut report).await?;
+            let outcome = match Stored::from_item(&item) {
+                Ok(event) => self.fire(event, notifier, &mut report).await.map(drop),
+                Err(error) => Err(error.into()),
+            };
+            self.confine(keys::stages::ACTIONS, &item, outcome, &mut report).await;
         }
         Ok(report)
     }

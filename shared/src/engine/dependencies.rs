@@ -33,11 +33,14 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// One pass over the instances due for a dependency check.
     pub async fn dependencies_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        for instance in
-            super::parse_all::<InstanceRecord>(&self.due_items(keys::stages::DEPENDENCIES).await?, &mut report)
-        {
+        for item in self.due_items(keys::stages::DEPENDENCIES).await? {
             report.examined += 1;
-            self.check_dependencies(instance, &mut report).await?;
+            let outcome = match Stored::from_item(&item) {
+                Ok(instance) => self.check_dependencies(instance, &mut report).await.map(drop),
+                Err(error) => Err(error.into()),
+            };
+            self.confine(keys::stages::DEPENDENCIES, &item, outcome, &mut report)
+                .await;
         }
         Ok(report)
     }

@@ -9,6 +9,7 @@ pub mod actions;
 pub mod clock;
 pub mod clusters;
 pub mod compiled;
+pub mod confine;
 pub mod dependencies;
 pub mod error;
 pub mod objects;

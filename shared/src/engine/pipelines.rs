@@ -387,6 +387,7 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             allow_backfill,
             parameter_values: stored_values,
             next_check_at: Some(now),
+            error_message: None,
             ..pipeline.record.clone()
         };
         if !self.store.write(pipeline.replace(&next)?).await? {

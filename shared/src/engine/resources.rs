@@ -425,35 +425,48 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// One pass over the resource attempts due for a look: launch, watch, shut down.
     pub async fn resources_step<C: Compute>(&self, compute: &C, boot: &Boot) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        for attempt in super::parse_all::<AttemptRecord>(&self.due_items(keys::stages::RESOURCES).await?, &mut report) {
-            if attempt.record.kind != AttemptKind::Resource || attempt.record.status.is_terminal() {
-                continue;
-            }
-            report.examined += 1;
-            let instance_key = keys::instance(
-                &attempt.record.pipeline_id,
-                &attempt.record.component_id,
-                attempt.record.scheduled_start,
-            );
-            let [instance, pipeline] =
-                records::get_each(self.store, [instance_key, keys::pipeline(&attempt.record.pipeline_id)]).await?;
-            let (Some(instance), Some(pipeline)) = (
-                records::decode::<InstanceRecord>(instance.as_ref())?,
-                records::decode::<PipelineRecord>(pipeline.as_ref())?,
-            ) else {
-                // Its pipeline or instance is gone: so must its machine be.
-                self.give_back_orphan(compute, attempt, &mut report).await?;
-                continue;
+        for item in self.due_items(keys::stages::RESOURCES).await? {
+            let outcome = match Stored::from_item(&item) {
+                Ok(attempt) => self.look_at_resource(compute, boot, attempt, &mut report).await,
+                Err(error) => Err(error.into()),
             };
-            let compiled = self.compiled(&pipeline.record).await?;
-            let Some(spec) = compiled.component(&attempt.record.component_id).cloned() else {
-                self.give_back_orphan(compute, attempt, &mut report).await?;
-                continue;
-            };
-            self.tend(compute, boot, &compiled, &spec, attempt, instance, &mut report)
-                .await?;
+            self.confine(keys::stages::RESOURCES, &item, outcome, &mut report).await;
         }
         Ok(report)
+    }
+
+    /// Launches, watches or shuts down one resource attempt's machine.
+    async fn look_at_resource<C: Compute>(
+        &self,
+        compute: &C,
+        boot: &Boot,
+        attempt: Stored<AttemptRecord>,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        if attempt.record.kind != AttemptKind::Resource || attempt.record.status.is_terminal() {
+            return Ok(());
+        }
+        report.examined += 1;
+        let instance_key = keys::instance(
+            &attempt.record.pipeline_id,
+            &attempt.record.component_id,
+            attempt.record.scheduled_start,
+        );
+        let [instance, pipeline] =
+            records::get_each(self.store, [instance_key, keys::pipeline(&attempt.record.pipeline_id)]).await?;
+        let (Some(instance), Some(pipeline)) = (
+            records::decode::<InstanceRecord>(instance.as_ref())?,
+            records::decode::<PipelineRecord>(pipeline.as_ref())?,
+        ) else {
+            // Its pipeline or instance is gone: so must its machine be.
+            return self.give_back_orphan(compute, attempt, report).await;
+        };
+        let compiled = self.compiled(&pipeline.record).await?;
+        let Some(spec) = compiled.component(&attempt.record.component_id).cloned() else {
+            return self.give_back_orphan(compute, attempt, report).await;
+        };
+        self.tend(compute, boot, &compiled, &spec, attempt, instance, report)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]

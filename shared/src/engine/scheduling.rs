@@ -27,9 +27,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// One pass over the pipelines due for scheduling.
     pub async fn schedule_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
-        for pipeline in super::parse_all::<PipelineRecord>(&self.due_items(stages::SCHEDULE).await?, &mut report) {
+        for item in self.due_items(stages::SCHEDULE).await? {
             report.examined += 1;
-            self.schedule_pipeline(pipeline, &mut report).await?;
+            let outcome = match Stored::from_item(&item) {
+                Ok(pipeline) => self.schedule_pipeline(pipeline, &mut report).await,
+                Err(error) => Err(error.into()),
+            };
+            self.confine(stages::SCHEDULE, &item, outcome, &mut report).await;
         }
         Ok(report)
     }

@@ -182,10 +182,13 @@ pub enum Event {
     /// The machine could not be started, did not boot in time, or was taken away (a spot
     /// interruption); `retry` says whether another machine is asked for.
     ResourceFailed { retry: bool },
+    /// Sluice cannot process it and retrying cannot help (its definition no longer
+    /// compiles, its records cannot be written): it fails alone, saying why.
+    Unrunnable,
 }
 
 impl Event {
-    pub const ALL: [Event; 19] = [
+    pub const ALL: [Event; 20] = [
         Self::DependenciesMet,
         Self::Ready,
         Self::DependencyFailed,
@@ -205,6 +208,7 @@ impl Event {
         Self::ShutDown,
         Self::ResourceFailed { retry: true },
         Self::ResourceFailed { retry: false },
+        Self::Unrunnable,
     ];
 }
 
@@ -238,6 +242,7 @@ pub fn transition(from: Status, event: Event) -> Result<Status, Refused> {
         (Creating | Activating | Running, Event::ResourceFailed { retry: true }) => Creating,
         (Creating | Activating | Running, Event::ResourceFailed { retry: false }) => Failed,
         (status, Event::Cancel) if !status.is_terminal() => Canceled,
+        (status, Event::Unrunnable) if !status.is_terminal() => Failed,
         (status, Event::MarkFinished) if !status.is_success() && status != Skipped => MarkFinished,
         (status, Event::Rerun) if status.is_terminal() => WaitingOnDependencies,
         _ => return Err(Refused { from, event }),
@@ -293,6 +298,7 @@ mod tests {
                     .map(|(_, _, to)| *to)
                     .or_else(|| match event {
                         Event::Cancel if !from.is_terminal() => Some(Canceled),
+                        Event::Unrunnable if !from.is_terminal() => Some(Failed),
                         Event::MarkFinished if !from.is_success() && from != Skipped => Some(MarkFinished),
                         Event::Rerun if from.is_terminal() => Some(WaitingOnDependencies),
                         _ => None,

@@ -18,45 +18,60 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     pub async fn reap_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
         let now = self.now();
-        for attempt in super::parse_all::<AttemptRecord>(&self.due_items(keys::stages::REAP).await?, &mut report) {
+        for item in self.due_items(keys::stages::REAP).await? {
             report.examined += 1;
-            let record = &attempt.record;
-            if record.status != Status::Running || record.reap_at().is_none_or(|at| at > now) {
-                continue;
-            }
-            let (error_id, message) = match (record.deadline, record.lease_until) {
-                (Some(deadline), _) if deadline <= now => (
-                    "Sluice.AttemptTimeout",
-                    format!(
-                        "the attempt ran past its attemptTimeout, at {}",
-                        format_datetime(deadline)
-                    ),
-                ),
-                (_, Some(lease)) if record.last_progress_at.is_none() => (
-                    "Sluice.NotAcknowledged",
-                    format!(
-                        "the runner{} never acknowledged the task; its lease lapsed at {}",
-                        host(record),
-                        format_datetime(lease)
-                    ),
-                ),
-                (_, lease) => (
-                    "Sluice.RunnerLost",
-                    format!(
-                        "the runner{} stopped reporting progress; its lease lapsed at {}",
-                        host(record),
-                        lease.map(format_datetime).unwrap_or_default()
-                    ),
-                ),
+            let outcome = match Stored::from_item(&item) {
+                Ok(attempt) => self.reap(attempt, now, &mut report).await,
+                Err(error) => Err(error.into()),
             };
-            let error = ErrorDetails {
-                error_id: Some(error_id.into()),
-                error_message: Some(message),
-                error_stack_trace: None,
-            };
-            self.fail_attempt(&attempt, error, &mut report).await?;
+            self.confine(keys::stages::REAP, &item, outcome, &mut report).await;
         }
         Ok(report)
+    }
+
+    /// Fails one running attempt if its lease lapsed or its attemptTimeout passed.
+    async fn reap(
+        &self,
+        attempt: Stored<AttemptRecord>,
+        now: chrono::NaiveDateTime,
+        report: &mut StepReport,
+    ) -> Result<(), EngineError> {
+        let record = &attempt.record;
+        if record.status != Status::Running || record.reap_at().is_none_or(|at| at > now) {
+            return Ok(());
+        }
+        let (error_id, message) = match (record.deadline, record.lease_until) {
+            (Some(deadline), _) if deadline <= now => (
+                "Sluice.AttemptTimeout",
+                format!(
+                    "the attempt ran past its attemptTimeout, at {}",
+                    format_datetime(deadline)
+                ),
+            ),
+            (_, Some(lease)) if record.last_progress_at.is_none() => (
+                "Sluice.NotAcknowledged",
+                format!(
+                    "the runner{} never acknowledged the task; its lease lapsed at {}",
+                    host(record),
+                    format_datetime(lease)
+                ),
+            ),
+            (_, lease) => (
+                "Sluice.RunnerLost",
+                format!(
+                    "the runner{} stopped reporting progress; its lease lapsed at {}",
+                    host(record),
+                    lease.map(format_datetime).unwrap_or_default()
+                ),
+            ),
+        };
+        let error = ErrorDetails {
+            error_id: Some(error_id.into()),
+            error_message: Some(message),
+            error_stack_trace: None,
+        };
+        self.fail_attempt(&attempt, error, report).await?;
+        Ok(())
     }
 
     /// Raises lateness for waiting-for-runner and running instances past their
@@ -64,9 +79,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     pub async fn watch_step(&self) -> Result<StepReport, EngineError> {
         let mut report = StepReport::default();
         let now = self.now();
-        for instance in super::parse_all::<InstanceRecord>(&self.due_items(keys::stages::WATCH).await?, &mut report) {
+        for item in self.due_items(keys::stages::WATCH).await? {
             report.examined += 1;
-            self.raise_lateness(instance, now, &mut report).await?;
+            let outcome = match Stored::from_item(&item) {
+                Ok(instance) => self.raise_lateness(instance, now, &mut report).await,
+                Err(error) => Err(error.into()),
+            };
+            self.confine(keys::stages::WATCH, &item, outcome, &mut report).await;
         }
         Ok(report)
     }

@@ -17,7 +17,7 @@ use super::{Engine, EngineError, Status, StepReport, compiled::CompiledPipeline}
 use crate::{
     cloud::probe::Probe,
     store::{
-        Key, RunStore, keys,
+        Key, RunStore, StoreError, keys,
         records::{self, InstanceRecord, PipelineRecord, Stored},
     },
 };
@@ -108,9 +108,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                             .into_iter()
                             .map(|(_, key)| key)
                             .collect();
-                    let written = self
+                    let checked = self
                         .check_dependencies_at(&instance.pipeline_id, downstream_id, start, upstream, &mut report)
-                        .await?;
+                        .await;
+                    let written = passed_over(checked, &mut report)?.flatten();
                     if written.is_some_and(Status::is_terminal) {
                         ended.push(keys::instance(&instance.pipeline_id, downstream_id, start));
                     }
@@ -121,8 +122,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             if self.limits.simulated_resources.is_none()
                 && let Some((resource, start)) = compiled.resource_of(upstream, instance.scheduled_start)
             {
-                self.nudge_resource(&instance.pipeline_id, &resource.id, start, &mut report)
-                    .await?;
+                let nudged = self
+                    .nudge_resource(&instance.pipeline_id, &resource.id, start, &mut report)
+                    .await;
+                passed_over(nudged, &mut report)?;
             }
         }
         Ok(report)
@@ -149,7 +152,12 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         }
         let mut created = Vec::with_capacity(keys.len());
         for item in self.store.get_many(&keys).await?.iter().flatten() {
-            created.push(Stored::<InstanceRecord>::from_item(item)?);
+            if let Some(instance) = passed_over(
+                Stored::<InstanceRecord>::from_item(item).map_err(Into::into),
+                &mut report,
+            )? {
+                created.push(instance);
+            }
         }
         let new_components: BTreeSet<(String, String)> = created
             .iter()
@@ -189,8 +197,26 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 continue;
             }
             report.examined += 1;
-            self.check_dependencies(instance, &mut report).await?;
+            let checked = self.check_dependencies(instance, &mut report).await;
+            passed_over(checked, &mut report)?;
         }
         Ok(report)
+    }
+}
+
+/// The outcome of work a change woke early, which the tick would do anyway: a failure is
+/// reported and passed over, so one bad item holds up no other change in the batch (the
+/// item stays due, and the tick's round confines it, see `confine`). Only a store that
+/// cannot be reached ends the batch, to be delivered again.
+fn passed_over<T>(outcome: Result<T, EngineError>, report: &mut StepReport) -> Result<Option<T>, EngineError> {
+    match outcome {
+        Ok(value) => Ok(Some(value)),
+        Err(EngineError::Store(error @ StoreError::Unavailable(_))) => Err(error.into()),
+        Err(error) => {
+            report
+                .problems
+                .push(format!("a change's work was passed over for the next tick: {error}"));
+            Ok(None)
+        }
     }
 }

@@ -125,11 +125,23 @@ fn check(write: &Write) -> Result<(), StoreError> {
                 item.key
             )));
         }
-        if item.due.as_ref().is_some_and(|due| due.queue.is_empty()) {
-            return Err(StoreError::Rejected(format!(
-                "{:?} is due in a queue without a name",
-                item.key
-            )));
+        if let Some(due) = &item.due {
+            if due.queue.is_empty() {
+                return Err(StoreError::Rejected(format!(
+                    "{:?} is due in a queue without a name",
+                    item.key
+                )));
+            }
+            // The `due` index's keys have the same limits as the table's.
+            let sort_key = due.sort_key(&item.key);
+            if due.queue.len() > MAX_PK_BYTES || sort_key.len() > MAX_SK_BYTES {
+                return Err(StoreError::Rejected(format!(
+                    "an index key is at most {MAX_PK_BYTES} bytes of due_pk and {MAX_SK_BYTES} of due_sk; {:?} has {} and {}",
+                    item.key,
+                    due.queue.len(),
+                    sort_key.len()
+                )));
+            }
         }
     }
     Ok(())

@@ -122,6 +122,10 @@ pub struct PipelineRecord {
     pub parameter_values: Vec<ParameterValue>,
     /// When the schedule stage next owes the pipeline work; `None` when it owes none.
     pub next_check_at: Option<NaiveDateTime>,
+    /// Why Sluice stopped scheduling it (its definition no longer compiles, its secrets
+    /// cannot be opened): shown by DescribePipelines; a new activation clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
 }
 
 impl PipelineRecord {
@@ -150,6 +154,7 @@ impl PipelineRecord {
             allow_backfill: false,
             parameter_values: Vec::new(),
             next_check_at: None,
+            error_message: None,
         }
     }
 }
