@@ -6,10 +6,13 @@
 //! periods, more retries, activities without a runner), and AWS's size limits, which
 //! Sluice does not impose.
 
-use std::collections::{BTreeSet, HashSet};
+use std::{
+    cell::OnceCell,
+    collections::{BTreeSet, HashSet},
+};
 
 use super::{
-    context::{Scope, static_string},
+    context::{Scope, static_string, static_value},
     inherit::{DEFAULT_ID, Inheritance},
     issue::{Issue, Report},
     model::{Definition, FieldKind, FieldValue, PipelineObject, is_secret, is_user_name},
@@ -20,7 +23,7 @@ use crate::{
     expr::{self, Template},
     plan::{ScheduleObjectError, schedule_object},
     schedule::{Period, ScheduleSpec, ScheduleType, aws_period_warning},
-    suggest,
+    suggest::{self, Names},
 };
 
 /// AWS's limits (reference §5.1), reported as warnings: Sluice does not impose them.
@@ -58,10 +61,18 @@ pub fn validate(definition: &Definition, sources: &[ValueSource<'_>]) -> Validat
         .iter()
         .map(|parameter| parameter.id.trim_start_matches('*').to_owned())
         .collect();
+    let declared_names = Names::new(
+        definition
+            .parameters
+            .iter()
+            .map(|parameter| parameter.id.trim_start_matches('*')),
+    );
     let mut validator = Validator {
         inheritance: &inheritance,
         parameters: &parameters,
         declared_ids,
+        declared_names,
+        object_ids: OnceCell::new(),
         report,
     };
     validator.run();
@@ -80,6 +91,10 @@ struct Validator<'a> {
     inheritance: &'a Inheritance<'a>,
     parameters: &'a ParameterValues,
     declared_ids: HashSet<String>,
+    /// The declared parameters' ids, to suggest from.
+    declared_names: Names<'a>,
+    /// Every object's id, to suggest from: indexed at the first reference to a missing one.
+    object_ids: OnceCell<Names<'a>>,
     report: Report,
 }
 
@@ -96,6 +111,20 @@ impl<'a> Validator<'a> {
         self.report.warning(issue);
     }
 
+    fn object_ids(&self) -> &Names<'a> {
+        let definition = self.definition();
+        self.object_ids
+            .get_or_init(|| Names::new(definition.objects.iter().map(|object| object.id.as_str())))
+    }
+
+    fn scope(&self, mask_secrets: bool) -> Scope<'a> {
+        Scope {
+            inheritance: self.inheritance,
+            parameters: self.parameters,
+            mask_secrets,
+        }
+    }
+
     fn run(&mut self) {
         let definition = self.definition();
         if definition.objects.len() > aws_limits::OBJECTS_PER_PIPELINE {
@@ -104,6 +133,9 @@ impl<'a> Validator<'a> {
                 definition.objects.len(),
                 aws_limits::OBJECTS_PER_PIPELINE
             )));
+        }
+        for issue in super::run_limits::errors(self.inheritance) {
+            self.error(issue);
         }
         let mut seen = HashSet::new();
         for object in &definition.objects {
@@ -119,7 +151,7 @@ impl<'a> Validator<'a> {
         self.check_placement_is_explicit();
         for (index, object) in definition.objects.iter().enumerate() {
             self.check_sizes(object);
-            self.check_expressions_parse(object);
+            self.check_expressions(index, object);
             if object.id == DEFAULT_ID {
                 continue;
             }
@@ -203,16 +235,7 @@ impl<'a> Validator<'a> {
     }
 
     fn check_sizes(&mut self, object: &PipelineObject) {
-        if object.id.len() > aws_limits::BYTES_PER_NAME {
-            self.warning(Issue::object(
-                &object.id,
-                format!(
-                    "the id is {} bytes; AWS allows {}",
-                    object.id.len(),
-                    aws_limits::BYTES_PER_NAME
-                ),
-            ));
-        }
+        // An id's size is an error, with what else becomes a run-record key: see run_limits.
         let keys: BTreeSet<&str> = object.fields.iter().map(|field| field.key.as_str()).collect();
         if keys.len() > aws_limits::FIELDS_PER_OBJECT {
             self.warning(Issue::object(
@@ -263,21 +286,32 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// Every string value of every field parses as a template.
-    fn check_expressions_parse(&mut self, object: &PipelineObject) {
+    /// Every string value of every field parses as a template, and one with expressions
+    /// can be evaluated within the bounds on work in the context of the object that sets
+    /// it (a value that depends on the run is checked as far as it can be).
+    fn check_expressions(&mut self, index: usize, object: &PipelineObject) {
         for field in &object.fields {
-            if let FieldValue::String(text) = &field.value
-                && let Err(error) = expr::parse(text)
-            {
-                let message = if is_secret(&field.key) {
-                    format!(
-                        "expression error at column {} (the value is secret, so the details are not shown)",
-                        error.column()
-                    )
-                } else {
-                    format!("expression error {error}")
-                };
-                self.error(Issue::field(&object.id, &field.key, message));
+            let FieldValue::String(text) = &field.value else {
+                continue;
+            };
+            match expr::parse(text) {
+                Err(error) => {
+                    let message = if is_secret(&field.key) {
+                        format!(
+                            "expression error at column {} (the value is secret, so the details are not shown)",
+                            error.column()
+                        )
+                    } else {
+                        format!("expression error {error}")
+                    };
+                    self.error(Issue::field(&object.id, &field.key, message));
+                }
+                Ok(template) if template.is_literal() => {}
+                Ok(_) => {
+                    if let Err(error) = static_value(self.scope(false), Some(index), text) {
+                        self.error(Issue::field(&object.id, &field.key, error.message));
+                    }
+                }
             }
         }
     }
@@ -422,13 +456,17 @@ impl<'a> Validator<'a> {
                     if spec.category == Category::Schedule {
                         continue; // ScheduleSpec checks a Schedule's fields as a whole.
                     }
-                    if let Some(value) = self.static_value(index, text) {
-                        let secret = is_secret(field.name) || self.comes_from_a_secret(index, text);
-                        if let Some(problem) = slot_problem(slot, &value, secret) {
-                            self.error(Issue::field(&owner.id, field.name, problem));
-                        } else {
-                            self.check_aws_limits(&owner.id, field.name, &value);
+                    match static_value(self.scope(false), Some(index), text) {
+                        Ok(Some(value)) => {
+                            let secret = is_secret(field.name) || self.comes_from_a_secret(index, text);
+                            if let Some(problem) = slot_problem(slot, &value, secret) {
+                                self.error(Issue::field(&owner.id, field.name, problem));
+                            } else {
+                                self.check_aws_limits(&owner.id, field.name, &value);
+                            }
                         }
+                        Ok(None) => {}
+                        Err(error) => self.error(Issue::field(&owner.id, field.name, error.message)),
                     }
                 }
             }
@@ -438,10 +476,7 @@ impl<'a> Validator<'a> {
 
     fn check_ref_target(&mut self, id: &str, key: &str, target: &str, targets: &[RefTarget]) {
         let Some(target_index) = self.inheritance.index(target) else {
-            let hint = suggest::did_you_mean(
-                target,
-                self.definition().objects.iter().map(|object| object.id.as_str()),
-            );
+            let hint = self.object_ids().did_you_mean(target);
             self.error(Issue::field(
                 id,
                 key,
@@ -508,26 +543,9 @@ impl<'a> Validator<'a> {
         }
     }
 
-    /// The value of a string as far as it can be known before the pipeline runs: the text
-    /// itself, or the text with parameters and other fields filled in. `None` when it
-    /// depends on runtime fields or cannot be evaluated.
     /// Whether a value reads a secret field or parameter: then messages must not quote it.
     fn comes_from_a_secret(&self, index: usize, text: &str) -> bool {
-        let masked = Scope {
-            inheritance: self.inheritance,
-            parameters: self.parameters,
-            mask_secrets: true,
-        };
-        static_string(masked, Some(index), text) != self.static_value(index, text)
-    }
-
-    fn static_value(&self, index: usize, text: &str) -> Option<String> {
-        let scope = Scope {
-            inheritance: self.inheritance,
-            parameters: self.parameters,
-            mask_secrets: false,
-        };
-        static_string(scope, Some(index), text)
+        static_string(self.scope(true), Some(index), text) != static_string(self.scope(false), Some(index), text)
     }
 
     /// Each reference in a field's expressions names something that exists.
@@ -647,16 +665,21 @@ impl<'a> Validator<'a> {
         if type_spec.is_some_and(|spec| spec.field(name).is_some()) {
             return Some(format!("has no \"{name}\" set"));
         }
+        // A `my...` name is a user field or parameter: suggest only those.
+        let user_only = is_user_name(plain);
+        let suggestible = |candidate: &str| !user_only || is_user_name(candidate.trim_start_matches('*'));
         let mut candidates: Vec<&str> = self.inheritance.keys(index);
         candidates.extend(["id", "name"]);
-        if own {
-            candidates.extend(self.declared_ids.iter().map(String::as_str));
+        candidates.retain(|candidate| suggestible(candidate));
+        let mut best = suggest::nearest(name, candidates);
+        if own
+            && let Some((distance, declared)) = self.declared_names.nearest(name)
+            && suggestible(declared)
+            && best.is_none_or(|(known, _)| distance < known)
+        {
+            best = Some((distance, declared));
         }
-        // A `my...` name is a user field or parameter: suggest only those.
-        if is_user_name(plain) {
-            candidates.retain(|candidate| is_user_name(candidate.trim_start_matches('*')));
-        }
-        let hint = suggest::did_you_mean(name, candidates);
+        let hint = suggest::hint(best.map(|(_, candidate)| candidate));
         Some(if own {
             format!("\"{name}\" is neither a field of this object nor a parameter{hint}")
         } else {
@@ -665,12 +688,7 @@ impl<'a> Validator<'a> {
     }
 
     fn check_schedule(&mut self, index: usize, object: &PipelineObject) {
-        let scope = Scope {
-            inheritance: self.inheritance,
-            parameters: self.parameters,
-            mask_secrets: false,
-        };
-        match schedule_object(scope, index) {
+        match schedule_object(self.scope(false), index) {
             // A field that depends on the run is checked when the pipeline runs.
             Err(ScheduleObjectError::Unresolved { .. }) => {}
             Err(ScheduleObjectError::Invalid(error)) => {
@@ -837,28 +855,29 @@ fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
-        Open,
+        /// On the search path, at this position.
+        Open(usize),
         Done,
     }
     let mut marks = vec![Mark::New; edges.len()];
     let mut cycles: Vec<Vec<usize>> = Vec::new();
+    let mut found: HashSet<Vec<usize>> = HashSet::new();
     for root in 0..edges.len() {
         if marks[root] != Mark::New {
             continue;
         }
         // Iterative depth-first search: (node, next edge to follow).
         let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
-        marks[root] = Mark::Open;
+        marks[root] = Mark::Open(0);
         while let Some(&mut (node, ref mut next)) = stack.last_mut() {
             if let Some(&target) = edges[node].get(*next) {
                 *next += 1;
                 match marks[target] {
                     Mark::New => {
-                        marks[target] = Mark::Open;
+                        marks[target] = Mark::Open(stack.len());
                         stack.push((target, 0));
                     }
-                    Mark::Open => {
-                        let start = stack.iter().position(|&(open, _)| open == target).unwrap_or(0);
+                    Mark::Open(start) => {
                         let mut cycle: Vec<usize> = stack[start..].iter().map(|&(open, _)| open).collect();
                         let lowest = cycle
                             .iter()
@@ -866,7 +885,7 @@ fn find_cycles(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
                             .min_by_key(|&(_, &node)| node)
                             .map_or(0, |(at, _)| at);
                         cycle.rotate_left(lowest);
-                        if !cycles.contains(&cycle) {
+                        if found.insert(cycle.clone()) {
                             cycles.push(cycle);
                         }
                     }

@@ -2,12 +2,15 @@
 
 use std::fmt;
 
+use super::budget::Bound;
+
 /// A parse or evaluation error, located by a 0-based character offset into the text that
 /// was parsed (the whole field value, not just the `#{...}` part).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExprError {
     pub offset: usize,
     pub message: String,
+    bound: Option<Bound>,
 }
 
 impl ExprError {
@@ -15,7 +18,23 @@ impl ExprError {
         Self {
             offset,
             message: message.into(),
+            bound: None,
         }
+    }
+
+    /// The evaluation stopped because it crossed `bound`.
+    pub(super) fn exceeded(offset: usize, bound: Bound, message: String) -> Self {
+        Self {
+            offset,
+            message,
+            bound: Some(bound),
+        }
+    }
+
+    /// The bound on work the evaluation crossed, when that is why it failed: the value
+    /// is then not merely unknown but too costly to compute at all.
+    pub fn bound(&self) -> Option<Bound> {
+        self.bound
     }
 
     /// The 1-based column a person counts: `offset + 1`.

@@ -2,103 +2,135 @@
 //! string concatenation, and lists spread element by element.
 
 use super::{
-    Context, ExprError, Value,
+    Context, ExprError, Reference, Value,
     ast::{BinaryOp, Call, Expr, Node},
+    budget::{Budget, size_of},
     functions::{Function, format_with},
     value::{Number, write_value},
 };
 
-pub(super) fn evaluate(expr: &Expr, context: &dyn Context) -> Result<Value, ExprError> {
-    match &expr.node {
-        Node::Literal(value) => Ok(value.clone()),
-        Node::Reference(reference) => context
-            .resolve(reference)
-            .map_err(|message| ExprError::new(expr.offset, message)),
-        Node::Negate(inner) => {
-            let value = evaluate(inner, context)?;
-            spread(&[value], expr.offset, "-", &mut |values| match values {
-                [value] => negate(value, expr.offset),
-                _ => Err(ExprError::new(expr.offset, "-: expected one operand")),
-            })
-        }
-        Node::Binary(op, left, right) => {
-            let left = evaluate(left, context)?;
-            let right = evaluate(right, context)?;
-            let symbol = op.symbol();
-            spread(&[left, right], expr.offset, symbol, &mut |values| match values {
-                [left, right] => binary(*op, left, right, expr.offset),
-                _ => Err(ExprError::new(expr.offset, format!("{symbol}: expected two operands"))),
-            })
-        }
-        Node::Call(call) => evaluate_call(call, expr.offset, context),
-    }
+/// One evaluation: what references resolve against, and the work it has left.
+#[derive(Clone, Copy)]
+pub(super) struct Evaluator<'e> {
+    pub context: &'e dyn Context,
+    pub budget: &'e Budget,
 }
 
-fn evaluate_call(call: &Call, offset: usize, context: &dyn Context) -> Result<Value, ExprError> {
-    let name = call.function.name();
-    if let (Some(pattern), Some(datetime_arg)) = (&call.pattern, call.args.first()) {
-        // `format` with a literal pattern, compiled when parsed.
-        let value = evaluate(datetime_arg, context)?;
-        let offsets = [datetime_arg.start];
-        return spread(&[value], offset, name, &mut |values| {
-            let first = values.first().and_then(Value::to_datetime);
-            match first {
-                Some(datetime) => format_with(pattern, &datetime)
-                    .map_err(|message| ExprError::new(datetime_arg.start, format!("format: {message}"))),
-                None => Function::Format.apply(values, &offsets, offset),
+impl Evaluator<'_> {
+    pub(super) fn evaluate(&self, expr: &Expr) -> Result<Value, ExprError> {
+        match &expr.node {
+            Node::Literal(value) => Ok(value.clone()),
+            Node::Reference(reference) => self.resolve(reference, expr.offset),
+            Node::Negate(inner) => {
+                let value = self.evaluate(inner)?;
+                self.spread(&[value], expr.offset, "-", &mut |values| match values {
+                    [value] => negate(value, expr.offset),
+                    _ => Err(ExprError::new(expr.offset, "-: expected one operand")),
+                })
             }
-        });
+            Node::Binary(op, left, right) => {
+                let left = self.evaluate(left)?;
+                let right = self.evaluate(right)?;
+                let symbol = op.symbol();
+                self.spread(&[left, right], expr.offset, symbol, &mut |values| match values {
+                    [left, right] => binary(*op, left, right, expr.offset),
+                    _ => Err(ExprError::new(expr.offset, format!("{symbol}: expected two operands"))),
+                })
+            }
+            Node::Call(call) => self.evaluate_call(call, expr.offset),
+        }
     }
-    let mut values = Vec::with_capacity(call.args.len());
-    for arg in &call.args {
-        values.push(evaluate(arg, context)?);
-    }
-    let offsets: Vec<usize> = call.args.iter().map(|arg| arg.start).collect();
-    spread(&values, offset, name, &mut |values| {
-        call.function.apply(values, &offsets, offset)
-    })
-}
 
-/// Applies `apply` to scalar operands. When some are lists, applies it element by element:
-/// lists of one length zip, scalars repeat, and the result is a list.
-fn spread(
-    values: &[Value],
-    offset: usize,
-    what: &str,
-    apply: &mut dyn FnMut(&[Value]) -> Result<Value, ExprError>,
-) -> Result<Value, ExprError> {
-    let mut length: Option<usize> = None;
-    for value in values {
-        if let Value::List(items) = value {
-            match length {
-                Some(known) if known != items.len() => {
-                    return Err(ExprError::new(
-                        offset,
-                        format!(
-                            "{what} combines lists element by element, but they have different lengths ({known} and {}): use lists of the same length",
-                            items.len()
-                        ),
-                    ));
+    /// A reference's value: a step, and a step per KiB it copies. When the context fails
+    /// because a bound was crossed further in, the error is the bound's, not the context's.
+    fn resolve(&self, reference: &Reference, offset: usize) -> Result<Value, ExprError> {
+        self.budget.step(offset)?;
+        let value = self.context.resolve(reference).map_err(|message| {
+            self.budget
+                .error(offset)
+                .unwrap_or_else(|| ExprError::new(offset, message))
+        })?;
+        self.budget.charge_copy(&value, offset)?;
+        Ok(value)
+    }
+
+    fn evaluate_call(&self, call: &Call, offset: usize) -> Result<Value, ExprError> {
+        let name = call.function.name();
+        if let (Some(pattern), Some(datetime_arg)) = (&call.pattern, call.args.first()) {
+            // `format` with a literal pattern, compiled when parsed.
+            let value = self.evaluate(datetime_arg)?;
+            let offsets = [datetime_arg.start];
+            return self.spread(&[value], offset, name, &mut |values| {
+                let first = values.first().and_then(Value::to_datetime);
+                match first {
+                    Some(datetime) => format_with(pattern, &datetime)
+                        .map_err(|message| ExprError::new(datetime_arg.start, format!("format: {message}"))),
+                    None => Function::Format.apply(values, &offsets, offset),
                 }
-                _ => length = Some(items.len()),
+            });
+        }
+        let mut values = Vec::with_capacity(call.args.len());
+        for arg in &call.args {
+            values.push(self.evaluate(arg)?);
+        }
+        let offsets: Vec<usize> = call.args.iter().map(|arg| arg.start).collect();
+        self.spread(&values, offset, name, &mut |values| {
+            call.function.apply(values, &offsets, offset)
+        })
+    }
+
+    /// Applies `apply` to scalar operands. When some are lists, applies it element by
+    /// element: lists of one length zip, scalars repeat, and the result is a list. Each
+    /// application is a step, and every result (the list as a whole too) must fit.
+    fn spread(
+        &self,
+        values: &[Value],
+        offset: usize,
+        what: &str,
+        apply: &mut dyn FnMut(&[Value]) -> Result<Value, ExprError>,
+    ) -> Result<Value, ExprError> {
+        let mut length: Option<usize> = None;
+        for value in values {
+            if let Value::List(items) = value {
+                match length {
+                    Some(known) if known != items.len() => {
+                        return Err(ExprError::new(
+                            offset,
+                            format!(
+                                "{what} combines lists element by element, but they have different lengths ({known} and {}): use lists of the same length",
+                                items.len()
+                            ),
+                        ));
+                    }
+                    _ => length = Some(items.len()),
+                }
             }
         }
+        let Some(length) = length else {
+            self.budget.step(offset)?;
+            let result = apply(values)?;
+            self.budget.fits(size_of(&result), offset)?;
+            return Ok(result);
+        };
+        let mut results = Vec::with_capacity(length);
+        let mut bytes = 0usize;
+        for index in 0..length {
+            let row: Vec<Value> = values
+                .iter()
+                .map(|value| match value {
+                    Value::List(items) => items.get(index).cloned().unwrap_or(Value::List(Vec::new())),
+                    scalar => scalar.clone(),
+                })
+                .collect();
+            let copied = row.iter().map(size_of).fold(0, usize::saturating_add);
+            self.budget.charge_bytes(copied, offset)?;
+            let result = self.spread(&row, offset, what, apply)?;
+            bytes = bytes.saturating_add(size_of(&result)).saturating_add(1);
+            self.budget.fits(bytes, offset)?;
+            results.push(result);
+        }
+        Ok(Value::List(results))
     }
-    let Some(length) = length else {
-        return apply(values);
-    };
-    let mut results = Vec::with_capacity(length);
-    for index in 0..length {
-        let row: Vec<Value> = values
-            .iter()
-            .map(|value| match value {
-                Value::List(items) => items.get(index).cloned().unwrap_or(Value::List(Vec::new())),
-                scalar => scalar.clone(),
-            })
-            .collect();
-        results.push(spread(&row, offset, what, apply)?);
-    }
-    Ok(Value::List(results))
 }
 
 fn negate(value: &Value, offset: usize) -> Result<Value, ExprError> {

@@ -16,8 +16,12 @@
 //! - An expression may nest at most 100 levels (parentheses, operators, calls).
 //! - A value that is only a function call without `#{}` (`makeDate(2011,5,24)`, a quirk of
 //!   one guide page) is literal text here.
+//! - One evaluation, with every field value it refers to, takes at most [`MAX_STEPS`] steps
+//!   and builds no value longer than [`MAX_VALUE_BYTES`]; past either it stops with an
+//!   error that names the bound ([`ExprError::bound`]).
 
 mod ast;
+mod budget;
 mod error;
 mod eval;
 mod functions;
@@ -27,6 +31,8 @@ mod parser;
 mod template;
 mod value;
 
+pub use budget::{Bound, MAX_STEPS, MAX_VALUE_BYTES};
+pub(crate) use budget::{Budget, size_of};
 pub use error::ExprError;
 pub use functions::{function_names, function_signature};
 pub use template::{Evaluated, Template};
@@ -42,6 +48,12 @@ pub fn parse(text: &str) -> Result<Template, ExprError> {
 /// Parses and evaluates a field value in one step.
 pub fn evaluate_str(text: &str, context: &dyn Context) -> Result<Evaluated, ExprError> {
     parse(text)?.evaluate(context)
+}
+
+/// Parses and evaluates a field value within `budget`, shared with the evaluation that
+/// refers to it.
+pub(crate) fn evaluate_str_within(text: &str, context: &dyn Context, budget: &Budget) -> Result<Evaluated, ExprError> {
+    parse(text)?.evaluate_within(context, budget)
 }
 
 /// A reference inside an expression, as written: `name`, `@scheduledStartTime`,

@@ -1,6 +1,6 @@
 //! A parsed field value: literal text and expressions, evaluated per instance.
 
-use super::{Context, ExprError, Reference, Value, ast::Expr, eval::evaluate, value::write_value};
+use super::{Context, ExprError, Reference, Value, ast::Expr, budget::Budget, eval::Evaluator, value::write_value};
 
 /// A parsed field value. Cheap to clone and to evaluate many times.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,36 +71,51 @@ impl Template {
         references
     }
 
-    /// Evaluates every expression and substitutes it into the text.
+    /// Evaluates every expression and substitutes it into the text, within a budget of
+    /// its own (see [`super::MAX_STEPS`] and [`super::MAX_VALUE_BYTES`]).
     pub fn evaluate(&self, context: &dyn Context) -> Result<Evaluated, ExprError> {
-        let mut out = String::with_capacity(self.capacity);
+        self.evaluate_within(context, &Budget::new())
+    }
+
+    /// Evaluates within `budget`, which the evaluation of the field values this one refers
+    /// to shares.
+    pub(crate) fn evaluate_within(&self, context: &dyn Context, budget: &Budget) -> Result<Evaluated, ExprError> {
+        let evaluator = Evaluator { context, budget };
+        let mut out = String::with_capacity(self.capacity.min(super::MAX_VALUE_BYTES));
+        // Where the last expression started: a bound crossed by the text after it is
+        // reported there.
+        let mut offset = 0;
         let mut parts = self.parts.iter();
         while let Some(part) = parts.next() {
             match part {
-                Part::Text(text) => out.push_str(text),
-                Part::Expr(expr) => match evaluate(expr, context)? {
-                    Value::List(items) => return Self::evaluate_many(out, items, parts, context),
-                    scalar => write_value(&mut out, &scalar),
-                },
+                Part::Text(text) => push_text(&mut out, text, budget, (0, offset))?,
+                Part::Expr(expr) => {
+                    offset = expr.start;
+                    match evaluator.evaluate(expr)? {
+                        Value::List(items) => return Self::evaluate_many(out, (items, offset), parts, evaluator),
+                        scalar => push_value(&mut out, &scalar, budget, (0, offset))?,
+                    }
+                }
             }
         }
         Ok(Evaluated::One(out))
     }
 
     /// The rest of [`Template::evaluate`] once an expression produced a list: `prefix` is
-    /// the text before it, the same for every element.
+    /// the text before it, the same for every element, and `offset` where the list's
+    /// expression starts.
     fn evaluate_many<'a>(
         prefix: String,
-        first: Vec<Value>,
+        (first, offset): (Vec<Value>, usize),
         rest: impl Iterator<Item = &'a Part>,
-        context: &dyn Context,
+        evaluator: Evaluator<'_>,
     ) -> Result<Evaluated, ExprError> {
         let length = first.len();
-        let mut columns = vec![Column::List(first)];
+        let mut columns = vec![(Column::List(first), offset)];
         for part in rest {
             columns.push(match part {
-                Part::Text(text) => Column::Text(text),
-                Part::Expr(expr) => match evaluate(expr, context)? {
+                Part::Text(text) => (Column::Text(text), offset),
+                Part::Expr(expr) => match evaluator.evaluate(expr)? {
                     Value::List(items) if items.len() != length => {
                         return Err(ExprError::new(
                             expr.start,
@@ -110,28 +125,58 @@ impl Template {
                             ),
                         ));
                     }
-                    Value::List(items) => Column::List(items),
-                    scalar => Column::Scalar(scalar),
+                    Value::List(items) => (Column::List(items), expr.start),
+                    scalar => (Column::Scalar(scalar), expr.start),
                 },
             });
         }
+        // Every value counts against the budget together, as one list.
+        let budget = evaluator.budget;
         let mut values = Vec::with_capacity(length);
+        let mut before = 0usize;
         for index in 0..length {
-            let mut out = prefix.clone();
-            for column in &columns {
+            budget.step(offset)?;
+            let mut out = String::new();
+            push_text(&mut out, &prefix, budget, (before, offset))?;
+            for (column, offset) in &columns {
                 match column {
-                    Column::Text(text) => out.push_str(text),
-                    Column::Scalar(value) => write_value(&mut out, value),
+                    Column::Text(text) => push_text(&mut out, text, budget, (before, *offset))?,
+                    Column::Scalar(value) => push_value(&mut out, value, budget, (before, *offset))?,
                     Column::List(items) => {
                         if let Some(item) = items.get(index) {
-                            write_value(&mut out, item);
+                            push_value(&mut out, item, budget, (before, *offset))?;
                         }
                     }
                 }
             }
+            before = before.saturating_add(out.len()).saturating_add(1);
             values.push(out);
         }
         Ok(Evaluated::Many(values))
+    }
+}
+
+/// Appends `text`, refusing to make `out` (after `before` bytes of earlier values) too long.
+fn push_text(out: &mut String, text: &str, budget: &Budget, (before, offset): (usize, usize)) -> Result<(), ExprError> {
+    budget.fits(before.saturating_add(out.len()).saturating_add(text.len()), offset)?;
+    out.push_str(text);
+    Ok(())
+}
+
+/// Appends `value` as it prints, refusing to make `out` (after `before` bytes of earlier
+/// values) too long.
+fn push_value(
+    out: &mut String,
+    value: &Value,
+    budget: &Budget,
+    (before, offset): (usize, usize),
+) -> Result<(), ExprError> {
+    match value {
+        Value::Str(text) => push_text(out, text, budget, (before, offset)),
+        other => {
+            write_value(out, other);
+            budget.fits(before.saturating_add(out.len()), offset)
+        }
     }
 }
 
