@@ -38,7 +38,7 @@ const STREAM_QUIET_AFTER: Duration = Duration::from_secs(1);
 
 use crate::{
     Outcome,
-    http::{Answer, SignatureGate, bind, serve},
+    http::{Answer, ServedHosts, SignatureGate, bind, loopback_only, serve},
 };
 
 /// The worker group `sluice dev`'s own runner serves.
@@ -66,6 +66,18 @@ pub struct Options {
 }
 
 pub fn run(options: &Options) -> Outcome {
+    // Unsigned, the API is anyone's who can reach it: pipelines, and the commands they run.
+    if options.require_signature.is_none()
+        && let Err(refused) = loopback_only(
+            options.listen,
+            "sluice dev answers every request it gets, and its pipelines run shell commands on this machine, \
+             so it listens on loopback only (127.0.0.1:PORT) unless requests must be signed \
+             (add --require-signature SERVICE, e.g. lambda)",
+        )
+    {
+        eprintln!("error: {refused}");
+        return Outcome::Usage;
+    }
     let runtime = match crate::runtime() {
         Ok(runtime) => runtime,
         Err(outcome) => return outcome,
@@ -304,18 +316,25 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
         ))
     });
     let poll_wait = options.poll_wait;
-    let handler = move |call: crate::http::Call| async move {
-        if let Some(gate) = gate
-            && let Err(refused) = gate.check(&call).await
-        {
-            return refused;
-        }
-        let response =
-            handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
-        Answer {
-            status: response.status,
-            content_type: response.content_type().into(),
-            body: response.body,
+    let hosts = ServedHosts::new(address);
+    let handler = move |call: crate::http::Call| {
+        let wrong_host = hosts.check(&call).err();
+        async move {
+            if let Some(refused) = wrong_host {
+                return refused;
+            }
+            if let Some(gate) = gate
+                && let Err(refused) = gate.check(&call).await
+            {
+                return refused;
+            }
+            let response =
+                handle_long_polling(api, call.target.as_deref(), &call.body, poll_wait, tokio::time::sleep).await;
+            Answer {
+                status: response.status,
+                content_type: response.content_type().into(),
+                body: response.body,
+            }
         }
     };
     let stopped = async {

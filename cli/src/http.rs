@@ -184,9 +184,169 @@ impl SignatureGate {
     }
 }
 
+/// Refuses to listen on `listen` unless it is a loopback address, giving `why` the server
+/// must stay on this machine.
+pub fn loopback_only(listen: SocketAddr, why: &str) -> Result<(), String> {
+    if listen.ip().to_canonical().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!("--listen {listen}: {why}"))
+    }
+}
+
+/// The Host headers a server on `address` answers: its port on localhost or a loopback
+/// address (127.0.0.1, [::1]), or on the address it listens on (any address, when it
+/// listens on all of them). A name that
+/// is none of these is someone else's DNS pointing here, as a web page rebinding its domain
+/// to loopback would, and is refused; an address written as digits cannot be rebound.
+pub struct ServedHosts {
+    address: SocketAddr,
+}
+
+impl ServedHosts {
+    pub fn new(address: SocketAddr) -> Self {
+        Self { address }
+    }
+
+    /// Nothing when `call`'s Host is one this server answers; else the answer refusing it.
+    pub fn check(&self, call: &Call) -> Result<(), Answer> {
+        let host = call
+            .headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            .map(|(_, value)| value.trim());
+        if host.is_some_and(|host| self.serves(host)) {
+            return Ok(());
+        }
+        let port = self.address.port();
+        let named = host.map_or_else(|| "no Host header".to_owned(), |host| format!("Host {host:?}"));
+        Err(Answer::error(
+            400,
+            sluice::api::ErrorKind::InvalidRequest.type_name(),
+            &format!(
+                "{named} is not an address this server answers: call it as http://127.0.0.1:{port},                  http://localhost:{port}, http://[::1]:{port} or http://{} (a name resolving here from                  elsewhere is refused, as DNS rebinding would use one)",
+                self.address
+            ),
+        ))
+    }
+
+    fn serves(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        // Without a port, the request went to HTTP's own.
+        let has_port = match host.rsplit_once(']') {
+            Some((_, after)) => after.starts_with(':'),
+            None => host.contains(':'),
+        };
+        let host = if has_port { host } else { format!("{host}:80") };
+        if let Some(port) = host.strip_prefix("localhost:") {
+            return port.parse() == Ok(self.address.port());
+        }
+        let Ok(named) = host.parse::<SocketAddr>() else {
+            return false;
+        };
+        let (ip, listening) = (named.ip().to_canonical(), self.address.ip().to_canonical());
+        named.port() == self.address.port() && (ip.is_loopback() || ip == listening || listening.is_unspecified())
+    }
+}
+
 /// Binds `address`, saying clearly when the port is taken.
 pub async fn bind(address: SocketAddr) -> Result<TcpListener, String> {
     TcpListener::bind(address)
         .await
         .map_err(|error| format!("cannot listen on {address}: {error} (choose another with --listen 127.0.0.1:PORT)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call_with_host(host: Option<&str>) -> Call {
+        Call {
+            method: "POST".to_owned(),
+            path: "/".to_owned(),
+            query: String::new(),
+            headers: host
+                .map(|host| ("host".to_owned(), host.to_owned()))
+                .into_iter()
+                .collect(),
+            target: None,
+            body: Bytes::new(),
+        }
+    }
+
+    fn answered(listen: &str, host: Option<&str>) -> bool {
+        ServedHosts::new(listen.parse().unwrap())
+            .check(&call_with_host(host))
+            .is_ok()
+    }
+
+    #[test]
+    fn a_loopback_server_answers_its_own_port_on_loopback_names_only() {
+        for host in [
+            "127.0.0.1:8765",
+            "localhost:8765",
+            "LocalHost:8765",
+            "[::1]:8765",
+            "[0:0:0:0:0:0:0:1]:8765",
+        ] {
+            assert!(answered("127.0.0.1:8765", Some(host)), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:8765",
+            "localhost.evil.example:8765",
+            "127.0.0.1:8766",
+            "localhost",
+            "10.0.0.5:8765",
+            "127.0.0.1:8765@evil.example",
+            "",
+        ] {
+            assert!(!answered("127.0.0.1:8765", Some(host)), "{host}");
+        }
+        assert!(!answered("127.0.0.1:8765", None));
+        // Without a port, the request went to port 80.
+        assert!(answered("127.0.0.1:80", Some("localhost")));
+    }
+
+    #[test]
+    fn a_server_on_another_address_answers_that_address_too() {
+        assert!(answered("10.0.0.5:8765", Some("10.0.0.5:8765")));
+        assert!(answered("10.0.0.5:8765", Some("127.0.0.1:8765")));
+        assert!(!answered("10.0.0.5:8765", Some("10.0.0.6:8765")));
+        assert!(!answered("10.0.0.5:8765", Some("build-box.internal:8765")));
+        // Listening on every address, any address written as digits is its own.
+        assert!(answered("0.0.0.0:8765", Some("192.168.1.20:8765")));
+        assert!(answered("[::]:8765", Some("[fe80::1]:8765")));
+        assert!(!answered("0.0.0.0:8765", Some("rebound.example:8765")));
+    }
+
+    #[test]
+    fn a_refused_host_is_named_in_an_aws_shaped_error() {
+        let refused = ServedHosts::new("127.0.0.1:8765".parse().unwrap())
+            .check(&call_with_host(Some("evil.example:8765")))
+            .err()
+            .unwrap();
+        assert_eq!(refused.status, 400);
+        let body: serde_json::Value = serde_json::from_slice(&refused.body).unwrap();
+        assert_eq!(body["__type"], "InvalidRequestException");
+        let message = body["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Host \"evil.example:8765\" is not an address this server answers"),
+            "{message}"
+        );
+        assert!(message.contains("http://127.0.0.1:8765"), "{message}");
+    }
+
+    #[test]
+    fn only_loopback_listen_addresses_pass_the_loopback_check() {
+        for listen in ["127.0.0.1:8765", "[::1]:0", "[::ffff:127.0.0.1]:8765"] {
+            assert_eq!(loopback_only(listen.parse().unwrap(), "why"), Ok(()), "{listen}");
+        }
+        assert_eq!(
+            loopback_only("0.0.0.0:8765".parse().unwrap(), "it must stay local"),
+            Err("--listen 0.0.0.0:8765: it must stay local".to_owned())
+        );
+        assert!(loopback_only("[::]:8765".parse().unwrap(), "why").is_err());
+        assert!(loopback_only("192.168.1.20:8765".parse().unwrap(), "why").is_err());
+    }
 }

@@ -23,7 +23,7 @@ use hyper::body::Bytes;
 
 use crate::{
     Outcome,
-    http::{Answer, Call, SignatureGate, bind, serve},
+    http::{Answer, Call, SignatureGate, bind, loopback_only, serve},
 };
 
 #[derive(clap::Args)]
@@ -59,12 +59,11 @@ pub fn run(endpoint: Option<&str>, args: &Args) -> Outcome {
 }
 
 async fn serve_until_stopped(endpoint: &str, args: &Args) -> anyhow::Result<()> {
-    if !args.listen.ip().is_loopback() {
-        return Err(anyhow!(
-            "--listen {}: the proxy signs with your credentials, so it listens on loopback only (127.0.0.1:PORT)",
-            args.listen
-        ));
-    }
+    loopback_only(
+        args.listen,
+        "the proxy signs with your credentials, so it listens on loopback only (127.0.0.1:PORT)",
+    )
+    .map_err(|error| anyhow!(error))?;
     let sdk = crate::pipelines::aws_defaults().load().await;
     let gate = SignatureGate::new(&sdk, None, None)
         .await

@@ -34,6 +34,11 @@ impl Dev {
 
     /// Starts `sluice dev` with more arguments and environment variables.
     fn launch(endpoint: Option<&str>, extra: &[&str], environment: &[(&str, &str)]) -> Self {
+        Self::launch_on("127.0.0.1", endpoint, extra, environment)
+    }
+
+    /// Starts `sluice dev` listening on `ip` (a free port); `endpoint` stays on 127.0.0.1.
+    fn launch_on(ip: &str, endpoint: Option<&str>, extra: &[&str], environment: &[(&str, &str)]) -> Self {
         let port = TcpListener::bind(("127.0.0.1", 0))
             .unwrap()
             .local_addr()
@@ -45,7 +50,7 @@ impl Dev {
         command.args([
             "dev",
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            &format!("{ip}:{port}"),
             "--tick",
             "1",
             "--poll-wait",
@@ -1510,4 +1515,138 @@ fn the_aws_cli_and_boto3_reach_an_api_that_checks_signatures_through_sluice_prox
         .unwrap();
     assert_eq!(open.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&open.stderr).contains("loopback only"));
+}
+
+/// A ListPipelines call written by hand to `endpoint` with `host` as its Host header: the
+/// status code and the body.
+fn list_pipelines_with_host(endpoint: &str, host: &str) -> (u16, Value) {
+    use std::io::{Read as _, Write as _};
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: DataPipeline.ListPipelines\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    (
+        status,
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
+    )
+}
+
+/// DNS rebinding: a web page whose domain is made to resolve to 127.0.0.1 can have the
+/// browser send requests to sluice dev, but they carry the page's name as their Host.
+#[test]
+fn sluice_dev_refuses_a_request_addressed_to_another_host_and_answers_its_own() {
+    // Given sluice dev on a loopback port
+    let dev = Dev::start();
+    let authority = dev.endpoint.trim_start_matches("http://").to_owned();
+
+    // When a call comes with Host: evil.example
+    let (status, body) = list_pipelines_with_host(&dev.endpoint, "evil.example");
+    // Then it is refused in the API's error shape, naming the Host and the addresses it answers
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["__type"], "InvalidRequestException", "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("Host \"evil.example\" is not an address this server answers")
+            && message.contains(&format!("http://{authority}")),
+        "{message}"
+    );
+    let (status, body) = list_pipelines_with_host(&dev.endpoint, &authority.replace("127.0.0.1", "evil.example"));
+    assert_eq!(status, 400, "{body}");
+
+    // And the same call addressed to sluice dev itself is answered
+    let (status, body) = list_pipelines_with_host(&dev.endpoint, &authority);
+    assert_eq!(status, 200, "{body}");
+    assert!(body["pipelineIdList"].is_array(), "{body}");
+    let (status, body) = list_pipelines_with_host(&dev.endpoint, &authority.replace("127.0.0.1", "localhost"));
+    assert_eq!(status, 200, "{body}");
+
+    // And the AWS CLI (through localhost), boto3 and the Rust SDK (the sluice verbs) still work
+    let id = Command::new("aws")
+        .args([
+            "datapipeline",
+            "create-pipeline",
+            "--name",
+            "hosts",
+            "--unique-id",
+            "hosts-1",
+        ])
+        .args(["--endpoint-url", &dev.endpoint.replace("127.0.0.1", "localhost")])
+        .args(["--region", "us-east-1", "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the aws CLI (pip install awscli)");
+    assert!(id.status.success(), "{}", String::from_utf8_lossy(&id.stderr));
+    let id = serde_json::from_slice::<Value>(&id.stdout).unwrap()["pipelineId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = dev.boto3("print(json.dumps([p['id'] for p in client.list_pipelines()['pipelineIdList']]))");
+    assert!(listed.contains(&id), "{listed}");
+    let (_, listed) = sluice(&dev, &["list"]);
+    assert!(listed.contains(&id), "{listed}");
+}
+
+#[test]
+fn sluice_dev_listens_beyond_loopback_only_when_requests_must_be_signed() {
+    // Given no --require-signature, When sluice dev is asked to listen on every address
+    let open = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["dev", "--listen", "0.0.0.0:0"])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    // Then it refuses before starting anything, saying why and what to do
+    let stderr = String::from_utf8_lossy(&open.stderr);
+    assert_eq!(open.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--listen 0.0.0.0:0: ")
+            && stderr.contains("listens on loopback only (127.0.0.1:PORT)")
+            && stderr.contains("--require-signature"),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&open.stdout).contains("running"));
+
+    // Given --require-signature, When it is asked the same, Then it serves, and signed calls
+    // reach it (here through 127.0.0.1)
+    let dev = Dev::launch_on("0.0.0.0", None, &["--require-signature", "lambda"], &SIGNED);
+    assert!(
+        dev.banner
+            .iter()
+            .any(|line| line.contains("API (Data Pipeline protocol): http://0.0.0.0:")),
+        "{:?}",
+        dev.banner
+    );
+    let verbs = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args(["list", "--endpoint", &dev.endpoint])
+        .env_remove("AWS_PROFILE")
+        .envs(SIGNED)
+        .env("SLUICE_SIGNING_NAME", "lambda")
+        .output()
+        .unwrap();
+    assert!(
+        verbs.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verbs.stdout),
+        String::from_utf8_lossy(&verbs.stderr)
+    );
+    let (status, body) = list_pipelines_with_host(&dev.endpoint, "rebound.example");
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("InvalidRequestException")),
+        "{body}"
+    );
 }
