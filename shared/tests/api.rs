@@ -836,3 +836,86 @@ async fn a_pipeline_tagged_to_allow_backfill_activates_three_days_back_and_one_n
         .await;
     assert_eq!(instances["ids"].as_array().unwrap().len(), 4, "{instances}");
 }
+
+/// `count` on-demand activities on worker group `wg`, each with a distinct command.
+fn many_activities(count: usize) -> Vec<Value> {
+    let mut objects = vec![json!({"id": "Default", "name": "Default", "fields": [
+        field("scheduleType", "ondemand"), field("workerGroup", "wg")]})];
+    objects.extend((0..count).map(|n| {
+        json!({"id": format!("Step{n:05}"), "name": format!("Step {n}"), "fields": [
+            field("type", "ShellCommandActivity"),
+            field("command", &format!("aws s3 cp s3://bucket/input/{n}.csv s3://bucket/output/ --quiet"))]})
+    }));
+    objects
+}
+
+#[tokio::test]
+async fn a_definition_of_several_thousand_objects_is_stored_activated_and_run() {
+    // Given a pipeline of 5,000 activities (AWS's default limit is 100; accounts raised it):
+    // about 1 MB of JSON, more than a DynamoDB item holds
+    let world = World::new();
+    let id = world.create("large").await;
+    let objects = many_activities(4999);
+    assert!(json!(objects).to_string().len() > 400 * 1024);
+    // When it is put, read back and activated
+    let put = world
+        .ok(
+            "PutPipelineDefinition",
+            json!({"pipelineId": id, "pipelineObjects": objects}),
+        )
+        .await;
+    assert_eq!(put["errored"], json!(false), "{put}");
+    let got = world.ok("GetPipelineDefinition", json!({"pipelineId": id})).await;
+    assert_eq!(got["pipelineObjects"].as_array().unwrap().len(), 5000);
+    assert_eq!(got["pipelineObjects"][4999]["id"], json!("Step04998"));
+    world.ok("ActivatePipeline", json!({"pipelineId": id})).await;
+    // Then the stages make its runs, and a runner gets their tasks
+    for _ in 0..60 {
+        world.tick().await;
+    }
+    let task = world.ok("PollForTask", json!({"workerGroup": "wg"})).await;
+    assert_eq!(task["taskObject"]["pipelineId"], json!(id), "{task}");
+}
+
+#[tokio::test]
+async fn a_definition_too_large_to_store_is_refused_up_front_naming_the_limit() {
+    // Given 600 objects each carrying 1,000 bytes that do not compress (a digest-like
+    // string), about 600 KB even gzipped
+    let world = World::new();
+    let id = world.create("too-large").await;
+    let mut state: u64 = 7;
+    let mut noise = || {
+        (0..1000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                char::from(b'!' + ((state >> 33) % 90) as u8)
+            })
+            .collect::<String>()
+    };
+    let mut objects = many_activities(599);
+    for object in objects.iter_mut().skip(1) {
+        object["fields"]
+            .as_array_mut()
+            .unwrap()
+            .push(field("myNoise", &noise()));
+    }
+    // When it is put
+    let (kind, message) = world
+        .error(
+            "PutPipelineDefinition",
+            json!({"pipelineId": id, "pipelineObjects": objects}),
+        )
+        .await;
+    // Then it is refused as a bad request, saying how large it is and what Sluice stores
+    assert_eq!(kind, "InvalidRequestException");
+    assert!(message.starts_with("the definition of 600 objects is "), "{message}");
+    assert!(
+        message.contains("Sluice stores a definition of at most 408576 bytes gzipped"),
+        "{message}"
+    );
+    // and nothing was saved
+    let (kind, _) = world.error("ActivatePipeline", json!({"pipelineId": id})).await;
+    assert_eq!(kind, "InvalidRequestException");
+}

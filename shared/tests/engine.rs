@@ -28,7 +28,9 @@ use sluice::{
         dynamodb::{DynamoStore, create_table},
         keys,
         memory::MemoryStore,
-        records::{self, AttemptRecord, ErrorDetails, EventRecord, InstanceRecord, PipelineRecord, Stored},
+        records::{
+            self, AttemptRecord, DefinitionRecord, ErrorDetails, EventRecord, InstanceRecord, PipelineRecord, Stored,
+        },
     },
     time::parse_datetime,
 };
@@ -1786,17 +1788,28 @@ async fn an_instance_whose_records_cannot_be_written_fails_alone_with_the_stores
     // Given a pipeline whose worker group is too long to be a DynamoDB index key (validation
     // refuses such a definition; this one was stored before that check), and a healthy chain
     let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
-    let long_group = "w".repeat(3000);
     world
         .pipeline(
             "df-long",
             hourly(vec![
-                json!({"id": "Long", "type": "ShellCommandActivity", "command": "true",
-                               "workerGroup": long_group}),
+                json!({"id": "Long", "type": "ShellCommandActivity", "command": "true", "workerGroup": "short"}),
             ]),
             ActivateOptions::default(),
         )
         .await;
+    let stored = records::get::<DefinitionRecord, _>(&world.store, &keys::definition("df-long", 1))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut old = stored.record.clone();
+    for object in &mut old.definition.pipeline_objects {
+        for field in &mut object.fields {
+            if field.string_value.as_deref() == Some("short") {
+                field.string_value = Some("w".repeat(3000));
+            }
+        }
+    }
+    assert!(world.store.write(stored.replace(&old).unwrap()).await.unwrap());
     world
         .pipeline("df-healthy", healthy_chain(), ActivateOptions::default())
         .await;

@@ -93,6 +93,8 @@ impl From<EngineError> for ApiError {
             | EngineError::InvalidRequest(_)
             | EngineError::Compile(_) => ErrorKind::InvalidRequest,
             EngineError::Secret(crate::cloud::secrets::SecretError::TooLarge { .. }) => ErrorKind::InvalidRequest,
+            // What a request asked to store is larger than the run table holds.
+            EngineError::Store(crate::store::StoreError::TooLarge(_)) => ErrorKind::InvalidRequest,
             EngineError::Store(_) | EngineError::Probe(_) | EngineError::Secret(_) => ErrorKind::InternalService,
         };
         let message = match kind {

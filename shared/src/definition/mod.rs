@@ -9,6 +9,7 @@ pub mod json;
 pub mod model;
 pub mod parameters;
 pub mod read;
+pub mod run_limits;
 pub mod schema;
 pub mod shape;
 pub mod validate;

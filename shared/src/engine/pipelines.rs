@@ -314,9 +314,10 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             latest_version: Some(version),
             ..pipeline.record.clone()
         };
+        let definition_write = create(&record).map_err(|error| too_large_definition(&record, error))?;
         if !self
             .store
-            .transact(vec![create(&record)?, pipeline.replace(&next)?])
+            .transact(vec![definition_write, pipeline.replace(&next)?])
             .await?
         {
             return Err(EngineError::InvalidRequest(format!(
@@ -475,6 +476,21 @@ fn pipeline_id(random: &dyn Random) -> String {
         id.push(char::from(ALPHABET.get(index).copied().unwrap_or(b'0')));
     }
     id
+}
+
+/// A definition too large to store, said in the user's terms; any other error as it is.
+fn too_large_definition(record: &DefinitionRecord, error: StoreError) -> EngineError {
+    let StoreError::TooLarge(_) = error else {
+        return error.into();
+    };
+    let json = serde_json::to_string(&record.definition).map_or(0, |json| json.len());
+    let gzipped = records::compressed::encode(&record.definition).map_or(0, |text| text.len());
+    EngineError::InvalidRequest(format!(
+        "the definition of {} objects is {json} bytes of JSON, {gzipped} bytes gzipped; Sluice stores a \
+         definition of at most {} bytes gzipped (one DynamoDB item): split the pipeline in two",
+        record.definition.pipeline_objects.len(),
+        crate::store::MAX_ITEM_BYTES - 1024
+    ))
 }
 
 /// Whether an instance counts against maxActiveInstances.

@@ -279,7 +279,7 @@ struct Query<'a> {
 
 impl RunStore for DynamoStore {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        if key.pk.is_empty() || key.sk.is_empty() {
+        if !could_exist(key) {
             return Ok(None);
         }
         let output = self
@@ -299,7 +299,7 @@ impl RunStore for DynamoStore {
         let mut seen = HashSet::new();
         let wanted: Vec<&Key> = keys
             .iter()
-            .filter(|key| !key.pk.is_empty() && !key.sk.is_empty())
+            .filter(|key| could_exist(key))
             .filter(|key| seen.insert((key.pk.as_str(), key.sk.as_str())))
             .collect();
         let mut found: HashMap<(String, String), Item> = HashMap::with_capacity(wanted.len());
@@ -411,7 +411,7 @@ impl RunStore for DynamoStore {
     }
 
     async fn query(&self, pk: &str, range: &Range) -> Result<Vec<Item>, StoreError> {
-        if pk.is_empty() || range.limit == 0 || range.from >= range.to {
+        if pk.is_empty() || pk.len() > super::MAX_PK_BYTES || range.limit == 0 || range.from >= range.to {
             return Ok(Vec::new());
         }
         let mut values = HashMap::from([
@@ -442,7 +442,7 @@ impl RunStore for DynamoStore {
     }
 
     async fn due(&self, queue: &str, until_millis: i64, limit: usize) -> Result<Vec<Item>, StoreError> {
-        if queue.is_empty() || limit == 0 {
+        if queue.is_empty() || queue.len() > super::MAX_PK_BYTES || limit == 0 {
             return Ok(Vec::new());
         }
         self.query_pages(Query {
@@ -723,6 +723,16 @@ fn non_empty(values: HashMap<String, AttributeValue>) -> Option<HashMap<String, 
     (!values.is_empty()).then_some(values)
 }
 
+/// Whether an item can have this key: an empty part, or one longer than DynamoDB's limits
+/// (an id of a thousand multibyte characters in a request), is answered "nothing"
+/// without a request, as the memory store answers it.
+fn could_exist(key: &Key) -> bool {
+    !key.pk.is_empty()
+        && !key.sk.is_empty()
+        && key.pk.len() <= super::MAX_PK_BYTES
+        && key.sk.len() <= super::MAX_SK_BYTES
+}
+
 /// What the store refuses before sending, as the memory store does.
 fn validate(write: &Write) -> Result<(), StoreError> {
     let key = write.key();
@@ -731,13 +741,14 @@ fn validate(write: &Write) -> Result<(), StoreError> {
             "an item key needs a pk and an sk, got {key:?}"
         )));
     }
-    if let Write::Create(item) | Write::Replace { item, .. } = write
-        && item.due.as_ref().is_some_and(|due| due.queue.is_empty())
-    {
-        return Err(StoreError::Rejected(format!(
-            "{} is due in a queue with an empty name; name the queue (such as `dependencies#3`)",
-            key_label(key)
-        )));
+    if let Write::Create(item) | Write::Replace { item, .. } = write {
+        if item.due.as_ref().is_some_and(|due| due.queue.is_empty()) {
+            return Err(StoreError::Rejected(format!(
+                "{} is due in a queue with an empty name; name the queue (such as `dependencies#3`)",
+                key_label(key)
+            )));
+        }
+        super::check_limits(item)?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use std::{
     sync::{Mutex, MutexGuard},
 };
 
-use super::{Due, Expected, Item, Key, MAX_TRANSACTION_WRITES, Range, RunStore, StoreError, Write};
+use super::{Due, Expected, Item, Key, MAX_TRANSACTION_WRITES, Range, RunStore, StoreError, Write, check_limits};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -97,11 +97,7 @@ impl State {
     }
 }
 
-/// DynamoDB's limits, kept here too so that what works in simulation works in AWS.
-const MAX_PK_BYTES: usize = 2048;
-const MAX_SK_BYTES: usize = 1024;
-const MAX_ITEM_BYTES: usize = 400 * 1024;
-
+/// What the memory store refuses, as DynamoDB does.
 fn check(write: &Write) -> Result<(), StoreError> {
     let key = write.key();
     if key.pk.is_empty() || key.sk.is_empty() {
@@ -109,42 +105,25 @@ fn check(write: &Write) -> Result<(), StoreError> {
             "an item key needs a pk and an sk, got {key:?}"
         )));
     }
-    if key.pk.len() > MAX_PK_BYTES || key.sk.len() > MAX_SK_BYTES {
-        return Err(StoreError::Rejected(format!(
-            "a key is at most {MAX_PK_BYTES} bytes of pk and {MAX_SK_BYTES} of sk; this one has {} and {}",
-            key.pk.len(),
-            key.sk.len()
-        )));
-    }
-    if let Write::Create(item) | Write::Replace { item, .. } = write {
-        let size =
-            item.key.pk.len() + item.key.sk.len() + item.data.len() + item.status.as_ref().map_or(0, String::len);
-        if size > MAX_ITEM_BYTES {
-            return Err(StoreError::Rejected(format!(
-                "an item is at most 400 KB; {:?} has {size} bytes",
-                item.key
-            )));
-        }
-        if let Some(due) = &item.due {
-            if due.queue.is_empty() {
+    match write {
+        Write::Create(item) | Write::Replace { item, .. } => {
+            if item.due.as_ref().is_some_and(|due| due.queue.is_empty()) {
                 return Err(StoreError::Rejected(format!(
                     "{:?} is due in a queue without a name",
                     item.key
                 )));
             }
-            // The `due` index's keys have the same limits as the table's.
-            let sort_key = due.sort_key(&item.key);
-            if due.queue.len() > MAX_PK_BYTES || sort_key.len() > MAX_SK_BYTES {
-                return Err(StoreError::Rejected(format!(
-                    "an index key is at most {MAX_PK_BYTES} bytes of due_pk and {MAX_SK_BYTES} of due_sk; {:?} has {} and {}",
-                    item.key,
-                    due.queue.len(),
-                    sort_key.len()
-                )));
-            }
+            check_limits(item)
         }
+        Write::Delete { key, .. } | Write::Check { key, .. } => check_limits(&Item {
+            key: key.clone(),
+            version: 0,
+            status: None,
+            due: None,
+            expires_at: None,
+            data: String::new(),
+        }),
     }
-    Ok(())
 }
 
 impl RunStore for MemoryStore {

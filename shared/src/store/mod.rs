@@ -144,6 +144,80 @@ pub enum StoreError {
     /// A stored item could not be read back: retrying cannot help.
     #[error("a run record is malformed: {0}")]
     Corrupt(String),
+    /// The item or one of its keys is larger than DynamoDB holds: refused before it is
+    /// sent, and retrying cannot help.
+    #[error("{0}")]
+    TooLarge(String),
+}
+
+/// DynamoDB's limits, checked before a write is sent (by every store, so that what works
+/// in simulation works in AWS).
+pub const MAX_PK_BYTES: usize = 2048;
+pub const MAX_SK_BYTES: usize = 1024;
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// The item's size as DynamoDB counts it: attribute names and values.
+pub fn item_bytes(item: &Item) -> usize {
+    let due = item.due.as_ref().map_or(0, |due| {
+        "due_pk".len() + due.queue.len() + "due_sk".len() + due.sort_key(&item.key).len() + "due_at".len() + 8
+    });
+    "pk".len()
+        + item.key.pk.len()
+        + "sk".len()
+        + item.key.sk.len()
+        + "version".len()
+        + 8
+        + item.status.as_ref().map_or(0, |status| "status".len() + status.len())
+        + due
+        + item.expires_at.map_or(0, |_| "expires_at".len() + 8)
+        + "data".len()
+        + item.data.len()
+}
+
+/// Whether DynamoDB can hold the item: its keys, its index keys and its size.
+pub fn check_limits(item: &Item) -> Result<(), StoreError> {
+    let key = &item.key;
+    let label = || format!("{} {}", clip_key(&key.pk), clip_key(&key.sk));
+    if key.pk.len() > MAX_PK_BYTES || key.sk.len() > MAX_SK_BYTES {
+        return Err(StoreError::TooLarge(format!(
+            "the key of {} is {} bytes of pk and {} of sk; DynamoDB holds at most {MAX_PK_BYTES} and {MAX_SK_BYTES}",
+            label(),
+            key.pk.len(),
+            key.sk.len()
+        )));
+    }
+    if let Some(due) = &item.due {
+        let sort_key = due.sort_key(key);
+        if due.queue.len() > MAX_PK_BYTES || sort_key.len() > MAX_SK_BYTES {
+            return Err(StoreError::TooLarge(format!(
+                "an index key is at most {MAX_PK_BYTES} bytes of due_pk and {MAX_SK_BYTES} of due_sk; {} has {} and {}",
+                label(),
+                due.queue.len(),
+                sort_key.len()
+            )));
+        }
+    }
+    let size = item_bytes(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(StoreError::TooLarge(format!(
+            "{} would be {size} bytes; DynamoDB holds at most {MAX_ITEM_BYTES} bytes (400 KB) per item",
+            label()
+        )));
+    }
+    Ok(())
+}
+
+/// A key cut short for a message: keys may hold ids of any length.
+fn clip_key(text: &str) -> String {
+    const SHOWN: usize = 120;
+    if text.len() <= SHOWN {
+        return text.to_owned();
+    }
+    let mut end = SHOWN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 impl StoreError {

@@ -35,17 +35,21 @@ pub trait Record: Serialize + DeserializeOwned + Clone {
         None
     }
 
+    /// The record as a store item; refused here, before any request, if DynamoDB could
+    /// not hold it.
     fn to_item(&self) -> Result<Item, StoreError> {
         let data = serde_json::to_string(self)
             .map_err(|error| StoreError::Rejected(format!("cannot serialise {:?}: {error}", self.key())))?;
-        Ok(Item {
+        let item = Item {
             key: self.key(),
             version: 0,
             status: self.status(),
             due: self.due(),
             expires_at: self.expires_at(),
             data,
-        })
+        };
+        super::check_limits(&item)?;
+        Ok(item)
     }
 }
 
@@ -182,6 +186,9 @@ impl Record for PipelineRecord {
 pub struct DefinitionRecord {
     pub pipeline_id: String,
     pub version: u32,
+    /// Stored gzipped: a definition of thousands of objects is megabytes of JSON, and a
+    /// DynamoDB item holds 400 KB (see [`compressed`]).
+    #[serde(with = "compressed")]
     pub definition: ApiDefinition,
     pub errored: bool,
     pub saved_at: NaiveDateTime,
@@ -660,5 +667,59 @@ pub async fn get<T: Record, S: super::RunStore>(store: &S, key: &Key) -> Result<
     match store.get(key).await? {
         Some(item) => Stored::from_item(&item).map(Some),
         None => Ok(None),
+    }
+}
+
+/// A definition as it is stored: `gzip:` and the base64 of its gzipped JSON. Field names
+/// repeat in every object, so definitions shrink about tenfold. Definitions stored before
+/// compression (the JSON object itself) are read as they are.
+pub mod compressed {
+    use std::io::{Read, Write};
+
+    use flate2::{Compression, read::GzDecoder, write::GzEncoder};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    use crate::definition::shape::ApiDefinition;
+
+    const PREFIX: &str = "gzip:";
+
+    /// The stored text of a definition.
+    pub fn encode(definition: &ApiDefinition) -> Result<String, std::io::Error> {
+        let json = serde_json::to_vec(definition)?;
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(&json)?;
+        Ok(format!(
+            "{PREFIX}{}",
+            aws_smithy_types::base64::encode(encoder.finish()?)
+        ))
+    }
+
+    pub fn serialize<S: Serializer>(definition: &ApiDefinition, serializer: S) -> Result<S::Ok, S::Error> {
+        encode(definition)
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Compressed(String),
+        Plain(ApiDefinition),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<ApiDefinition, D::Error> {
+        let text = match Stored::deserialize(deserializer)? {
+            Stored::Plain(definition) => return Ok(definition),
+            Stored::Compressed(text) => text,
+        };
+        let encoded = text
+            .strip_prefix(PREFIX)
+            .ok_or_else(|| D::Error::custom("a stored definition is neither JSON nor gzip: text"))?;
+        let gzipped = aws_smithy_types::base64::decode(encoded).map_err(D::Error::custom)?;
+        let mut json = Vec::new();
+        GzDecoder::new(gzipped.as_slice())
+            .read_to_end(&mut json)
+            .map_err(D::Error::custom)?;
+        serde_json::from_slice(&json).map_err(D::Error::custom)
     }
 }
