@@ -163,7 +163,9 @@ impl Period {
     /// Like [`Period::add_naive`] on a zoned date-time, with Joda's rules: minutes and hours
     /// (and seconds) are exact durations; days and longer move the local date and keep the
     /// local time
-    /// (a local time that a DST change skips moves forward by the gap).
+    /// (a local time that a DST change skips moves forward by the gap). An exact duration may
+    /// end where the local time is past chrono's calendar (expressions print such an instant
+    /// in UTC); a step by days or longer from there is `None`.
     pub fn add_zoned<Tz: TimeZone>(self, datetime: &DateTime<Tz>, times: i64) -> Option<DateTime<Tz>> {
         match self.unit {
             PeriodUnit::Seconds | PeriodUnit::Minutes | PeriodUnit::Hours => {
@@ -171,11 +173,16 @@ impl Period {
                 Some(datetime.timezone().from_utc_datetime(&utc))
             }
             _ => {
-                let local = self.add_naive(datetime.naive_local(), times)?;
+                let local = self.add_naive(local_time(datetime)?, times)?;
                 resolve_local(&datetime.timezone(), local)
             }
         }
     }
+}
+
+/// A zoned date-time's local time, `None` where its offset takes it outside chrono's range.
+fn local_time<Tz: TimeZone>(datetime: &DateTime<Tz>) -> Option<NaiveDateTime> {
+    datetime.naive_utc().checked_add_offset(datetime.offset().fix())
 }
 
 /// Maps a local time to an instant the way Joda does: the earlier offset in an overlap,
@@ -450,6 +457,28 @@ mod tests {
                 proptest::prop_assert!(period.as_delay() <= TimeDelta::days(10 * 366), "{}", period);
             }
         }
+    }
+
+    #[test]
+    fn zoned_days_from_a_local_time_past_the_calendar_are_none_not_a_panic() {
+        // Given an hour before chrono's last UTC date-time, in a zone nine hours ahead, and
+        // nine hours before that
+        let zone = chrono_tz::Asia::Tokyo;
+        let last_hour = NaiveDateTime::MAX.checked_sub_signed(Duration::hours(1)).unwrap();
+        let past_the_calendar = zone.from_utc_datetime(&last_hour);
+        let earlier = zone.from_utc_datetime(&last_hour.checked_sub_signed(Duration::hours(9)).unwrap());
+
+        // When stepping by hours to where the local time is past the calendar
+        let stepped = Period::new(9, PeriodUnit::Hours).add_zoned(&earlier, 1);
+
+        // Then hours are exact, wherever the local time lands
+        assert_eq!(stepped, Some(past_the_calendar));
+        // And days or months from there, which move the local date, are None
+        assert_eq!(Period::new(1, PeriodUnit::Days).add_zoned(&past_the_calendar, 0), None);
+        assert_eq!(
+            Period::new(1, PeriodUnit::Months).add_zoned(&past_the_calendar, -1),
+            None
+        );
     }
 
     #[test]
