@@ -96,6 +96,10 @@ pub async fn handle<S: RunStore, P: Probe>(api: &Api<'_, S, P>, target: Option<&
     }
 }
 
+/// The largest request body the API reads: a Lambda function's synchronous payload limit,
+/// so `sluice dev` refuses what the deployed API could not receive.
+pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+
 /// How often a held PollForTask looks for work again.
 pub const LONG_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -145,6 +149,12 @@ async fn dispatch<S: RunStore, P: Probe>(
     body: &[u8],
 ) -> Result<Value, ApiError> {
     let operation = operation(target)?;
+    if body.len() > MAX_REQUEST_BYTES {
+        return Err(ApiError::invalid(format!(
+            "the request body is {} bytes; at most {MAX_REQUEST_BYTES} (6 MB, Lambda's limit) are accepted",
+            body.len()
+        )));
+    }
     let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(serde_json::Map::new())
     } else {

@@ -23,8 +23,9 @@ use crate::{
     store::records::Tag,
 };
 
-/// The model's string shapes: length limits (in characters) and whether its character
-/// pattern applies.
+/// The model's string shapes: length limits and whether its character pattern applies.
+/// Lengths are counted in UTF-8 bytes, as AWS's documented limits are and as DynamoDB counts
+/// the keys these values become: a multibyte character counts as its bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
     pub min: usize,
@@ -93,6 +94,23 @@ pub const MAX_TAGS: usize = 10;
 pub const MAX_DESCRIBE_IDS: usize = 25;
 /// At most this many QueryObjects selectors.
 pub const MAX_SELECTORS: usize = 10;
+/// At most this many values of one QueryObjects selector's operator (BETWEEN takes two).
+pub const MAX_SELECTOR_VALUES: usize = 10;
+/// At most this many QueryObjects ids per page.
+pub const MAX_QUERY_LIMIT: i64 = 1000;
+/// At most this many fields (one per value) in one pipeline object. AWS allows 50 keys;
+/// Sluice warns past that, and refuses a list no definition needs.
+pub const MAX_OBJECT_FIELDS: usize = 1000;
+/// At most this many parameter objects, or parameter values, in one request (AWS: 50).
+pub const MAX_PARAMETERS: usize = 1000;
+/// At most this many attributes of one parameter object.
+pub const MAX_PARAMETER_ATTRIBUTES: usize = 100;
+/// At most this many object ids in one SetStatus call.
+pub const MAX_STATUS_IDS: usize = 1000;
+/// At most this many tag keys in one RemoveTags call.
+pub const MAX_TAG_KEYS: usize = 50;
+/// At most this many fields in one ReportTaskProgress call (AWS: 50 fields per object).
+pub const MAX_REPORTED_FIELDS: usize = 50;
 
 /// Whether a character is in the model's pattern
 /// `[\u0020-\uD7FF\uE000-\uFFFD\uD800\uDC00-\uDBFF\uDFFF\r\n\t]*`.
@@ -124,16 +142,16 @@ fn missing(path: &str) -> ApiError {
 
 /// Checks a string against a model shape.
 pub fn check_string(path: &str, text: &str, limit: Limit) -> Result<(), ApiError> {
-    let length = text.chars().count();
+    let length = text.len();
     if length < limit.min {
         return Err(ApiError::invalid(format!(
-            "member \"{path}\" must be at least {} characters long",
+            "member \"{path}\" must be at least {} bytes long",
             limit.min
         )));
     }
     if length > limit.max {
         return Err(ApiError::invalid(format!(
-            "member \"{path}\" is {length} characters long; at most {} are allowed",
+            "member \"{path}\" is {length} bytes long (UTF-8); at most {} are allowed",
             limit.max
         )));
     }
@@ -318,7 +336,7 @@ fn pipeline_object(path: &str, value: &Value) -> Result<ApiPipelineObject, ApiEr
     Ok(ApiPipelineObject {
         id: members.required_string("id", ID)?,
         name: members.required_string("name", ID)?,
-        fields: members.required_list("fields", None, field)?,
+        fields: members.required_list("fields", Some(MAX_OBJECT_FIELDS), field)?,
     })
 }
 
@@ -326,7 +344,7 @@ fn parameter_object(path: &str, value: &Value) -> Result<ApiParameterObject, Api
     let members = members(path, value)?;
     Ok(ApiParameterObject {
         id: members.required_string("id", FIELD_NAME)?,
-        attributes: members.required_list("attributes", None, |path, value| {
+        attributes: members.required_list("attributes", Some(MAX_PARAMETER_ATTRIBUTES), |path, value| {
             let members = self::members(path, value)?;
             Ok(ApiParameterAttribute {
                 key: members.required_string("key", FIELD_NAME)?,
@@ -361,9 +379,11 @@ fn definition(body: &Members<'_>) -> Result<ApiDefinition, ApiError> {
     Ok(ApiDefinition {
         pipeline_objects: body.required_list("pipelineObjects", None, pipeline_object)?,
         parameter_objects: body
-            .list("parameterObjects", None, parameter_object)?
+            .list("parameterObjects", Some(MAX_PARAMETERS), parameter_object)?
             .unwrap_or_default(),
-        parameter_values: body.list("parameterValues", None, parameter_value)?.unwrap_or_default(),
+        parameter_values: body
+            .list("parameterValues", Some(MAX_PARAMETERS), parameter_value)?
+            .unwrap_or_default(),
     })
 }
 
@@ -377,12 +397,24 @@ pub struct CreatePipelineInput {
 
 impl Request for CreatePipelineInput {
     fn read(body: &Members<'_>) -> Result<Self, ApiError> {
-        Ok(Self {
+        let input = Self {
             name: body.required_string("name", ID)?,
             unique_id: body.required_string("uniqueId", ID)?,
             description: body.string("description", STRING)?,
             tags: body.list("tags", Some(MAX_TAGS), tag)?.unwrap_or_default(),
-        })
+        };
+        // The pair is one run-record key: together they must fit DynamoDB's partition key.
+        let key = crate::store::keys::unique(&input.name, &input.unique_id);
+        if key.pk.len() > crate::store::MAX_PK_BYTES {
+            return Err(ApiError::invalid(format!(
+                "members \"name\" and \"uniqueId\" are {} and {} bytes long; together they must be at most \
+                 {} bytes ('#' and '%' count three)",
+                input.name.len(),
+                input.unique_id.len(),
+                crate::store::MAX_PK_BYTES - "UNIQUE##".len()
+            )));
+        }
+        Ok(input)
     }
 }
 
@@ -444,7 +476,9 @@ impl Request for ActivatePipelineInput {
     fn read(body: &Members<'_>) -> Result<Self, ApiError> {
         Ok(Self {
             pipeline_id: body.required_string("pipelineId", ID)?,
-            parameter_values: body.list("parameterValues", None, parameter_value)?.unwrap_or_default(),
+            parameter_values: body
+                .list("parameterValues", Some(MAX_PARAMETERS), parameter_value)?
+                .unwrap_or_default(),
             start_timestamp: body.timestamp("startTimestamp")?,
         })
     }
@@ -539,7 +573,9 @@ impl Request for QueryObjectsInput {
                             let operator = operator.members()?;
                             (
                                 operator.string("type", STRING)?,
-                                operator.list("values", None, string_item(STRING))?.unwrap_or_default(),
+                                operator
+                                    .list("values", Some(MAX_SELECTOR_VALUES), string_item(STRING))?
+                                    .unwrap_or_default(),
                             )
                         }
                         None => (None, Vec::new()),
@@ -558,7 +594,14 @@ impl Request for QueryObjectsInput {
             selectors,
             sphere: body.required_string("sphere", STRING)?,
             marker: body.string("marker", STRING)?,
-            limit: body.integer("limit")?,
+            limit: match body.integer("limit")? {
+                Some(limit) if !(1..=MAX_QUERY_LIMIT).contains(&limit) => {
+                    return Err(ApiError::invalid(format!(
+                        "member \"limit\" is {limit}; it must be between 1 and {MAX_QUERY_LIMIT}"
+                    )));
+                }
+                limit => limit,
+            },
         })
     }
 }
@@ -574,7 +617,7 @@ impl Request for SetStatusInput {
     fn read(body: &Members<'_>) -> Result<Self, ApiError> {
         Ok(Self {
             pipeline_id: body.required_string("pipelineId", ID)?,
-            object_ids: body.required_list("objectIds", None, string_item(ID))?,
+            object_ids: body.required_list("objectIds", Some(MAX_STATUS_IDS), string_item(ID))?,
             status: body.required_string("status", STRING)?,
         })
     }
@@ -622,7 +665,7 @@ impl Request for RemoveTagsInput {
     fn read(body: &Members<'_>) -> Result<Self, ApiError> {
         Ok(Self {
             pipeline_id: body.required_string("pipelineId", ID)?,
-            tag_keys: body.required_list("tagKeys", None, string_item(STRING))?,
+            tag_keys: body.required_list("tagKeys", Some(MAX_TAG_KEYS), string_item(STRING))?,
         })
     }
 }
@@ -663,7 +706,9 @@ impl Request for ReportTaskProgressInput {
     fn read(body: &Members<'_>) -> Result<Self, ApiError> {
         Ok(Self {
             task_id: body.required_string("taskId", TASK_ID)?,
-            fields: body.list("fields", None, field)?.unwrap_or_default(),
+            fields: body
+                .list("fields", Some(MAX_REPORTED_FIELDS), field)?
+                .unwrap_or_default(),
         })
     }
 }

@@ -51,6 +51,11 @@ pub enum TaskStatus {
     False,
 }
 
+/// The most fields a runner's progress reports keep on one attempt, and their bytes in
+/// all: the attempt is one DynamoDB item of at most 400 KB.
+pub const MAX_REPORTED_FIELDS: usize = 50;
+pub const MAX_REPORTED_BYTES: usize = 64 * 1024;
+
 impl<S: RunStore, P: Probe> Engine<'_, S, P> {
     /// Hands the oldest due attempt of `worker_group` to the caller, or nothing.
     pub async fn poll_for_task(
@@ -292,6 +297,17 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
             for field in fields {
                 reported_fields.retain(|kept| kept.key != field.key);
                 reported_fields.push(field.clone());
+            }
+            let reported_bytes: usize = reported_fields
+                .iter()
+                .map(|field| field.key.len() + field.string_value.as_ref().map_or(0, String::len))
+                .sum();
+            if reported_fields.len() > MAX_REPORTED_FIELDS || reported_bytes > MAX_REPORTED_BYTES {
+                return Err(EngineError::InvalidRequest(format!(
+                    "ReportTaskProgress member \"fields\": the attempt would keep {} reported fields of {reported_bytes} \
+                     bytes; at most {MAX_REPORTED_FIELDS} fields of {MAX_REPORTED_BYTES} bytes in all are kept",
+                    reported_fields.len()
+                )));
             }
             let extended = AttemptRecord {
                 lease_until: Some(lease_until),
