@@ -13,6 +13,7 @@ pub mod definition;
 pub mod engine;
 pub mod expr;
 pub mod local;
+pub mod lru;
 pub mod plan;
 pub mod runner;
 pub mod schedule;

@@ -23,10 +23,7 @@ pub mod tasks;
 pub mod timers;
 pub mod wake;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex};
 
 use chrono::{NaiveDateTime, TimeDelta};
 
@@ -43,11 +40,12 @@ use crate::{
         secrets::{SecretKeeper, open_all, seal_all, secret_parameter_values, secret_values},
     },
     definition::{ApiDefinition, Definition},
+    lru::Lru,
     store::{
         Item, RunStore, Write, keys,
         records::{
             self, AttemptRecord, DefinitionRecord, EventKind, EventRecord, InstanceRecord, PipelineRecord, Record,
-            Stored,
+            Stored, TaskRecord, WorkerGroupRecord,
         },
     },
 };
@@ -114,18 +112,21 @@ impl StepReport {
     }
 }
 
-/// The engine over its ports. Cheap to build per invocation; compiled definitions are
-/// cached for its lifetime.
+/// The engine over its ports. Cheap to build per invocation; what it remembers between
+/// calls (compiled definitions, worker groups' polls, tasks handed out) is bounded
+/// ([`COMPILED_REMEMBERED`], [`WORKER_GROUPS_REMEMBERED`], [`TASKS_REMEMBERED`]), least
+/// recently used first out, so a long-lived engine (`sluice dev`, a warm Lambda) stays small.
 pub struct Engine<'a, S, P> {
     pub store: &'a S,
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
     pub probe: &'a P,
     pub limits: Limits,
-    compiled: Mutex<HashMap<(String, u32), Arc<CompiledPipeline>>>,
+    /// Compiled definitions by (pipeline, version).
+    compiled: Mutex<Lru<(String, u32), Arc<CompiledPipeline>>>,
     /// When this process last wrote down a poll of each worker group: a runner polls many
     /// times a minute, and the record only needs a line a minute.
-    polls_noted: Mutex<HashMap<String, crate::store::records::WorkerGroupRecord>>,
+    polls_noted: Mutex<Lru<String, WorkerGroupRecord>>,
     /// Told the worker group of each attempt this engine makes ready for a runner, as it
     /// writes it: a runner in the same process (`sluice dev`'s) starts at once instead of
     /// at its next poll. Deployed, runners are elsewhere and nothing is told.
@@ -137,15 +138,23 @@ pub struct Engine<'a, S, P> {
     /// The tasks this engine handed out lately: a task record never changes, and the
     /// runner that polled one reports on it through the same process more often than not
     /// (`sluice dev`, a warm API function), so its reports skip one read.
-    tasks_given: Mutex<HashMap<String, records::TaskRecord>>,
+    tasks_given: Mutex<Lru<String, TaskRecord>>,
     /// Seals secret values before they are stored and opens them for the work that needs
     /// them; without one, they are stored as given (tests, and `sluice dev --aws` without
     /// a key).
     secrets: Option<&'a dyn SecretKeeper>,
 }
 
-/// How many handed-out tasks an engine remembers before it starts again from none.
-const TASKS_REMEMBERED: usize = 1024;
+/// How many compiled definitions an engine keeps. A step over the due work of more
+/// pipelines than this compiles again those it dropped; each definition is at most one
+/// 400 KB item gzipped, so the bound also bounds the memory they take.
+pub const COMPILED_REMEMBERED: usize = 128;
+/// How many worker groups' last polls an engine remembers (a few hundred bytes each). One
+/// it forgot costs its next poll one read.
+pub const WORKER_GROUPS_REMEMBERED: usize = 1024;
+/// How many handed-out tasks an engine remembers (a few hundred bytes each). One it forgot
+/// costs its runner's next report one read.
+pub const TASKS_REMEMBERED: usize = 1024;
 
 /// See [`Engine::with_task_offered`].
 pub type TaskOffered = Arc<dyn Fn(&str) + Send + Sync>;
@@ -160,11 +169,11 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             random,
             probe,
             limits: Limits::default(),
-            compiled: Mutex::new(HashMap::new()),
-            polls_noted: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(Lru::new(COMPILED_REMEMBERED)),
+            polls_noted: Mutex::new(Lru::new(WORKER_GROUPS_REMEMBERED)),
             task_offered: None,
             task_ended: None,
-            tasks_given: Mutex::new(HashMap::new()),
+            tasks_given: Mutex::new(Lru::new(TASKS_REMEMBERED)),
             secrets: None,
         }
     }
@@ -261,16 +270,13 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             .collect()
     }
 
-    fn remember_task(&self, task: &records::TaskRecord) {
+    fn remember_task(&self, task: &TaskRecord) {
         let mut given = self.tasks_given.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if given.len() >= TASKS_REMEMBERED {
-            given.clear();
-        }
         given.insert(task.task_id.clone(), task.clone());
     }
 
-    fn task_given(&self, task_id: &str) -> Option<records::TaskRecord> {
-        let given = self.tasks_given.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    fn task_given(&self, task_id: &str) -> Option<TaskRecord> {
+        let mut given = self.tasks_given.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         given.get(task_id).cloned()
     }
 
@@ -290,8 +296,8 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
             EngineError::InvalidRequest(format!("pipeline \"{}\" has never been activated", pipeline.id))
         })?;
         let cache_key = (pipeline.id.clone(), version);
-        if let Some(found) = self.lock_cache().get(&cache_key) {
-            return Ok(found.clone());
+        if let Some(found) = self.lock_cache().get(&cache_key).cloned() {
+            return Ok(found);
         }
         let record: Stored<DefinitionRecord> = records::get(self.store, &keys::definition(&pipeline.id, version))
             .await?
@@ -306,7 +312,7 @@ impl<'a, S: RunStore, P: Probe> Engine<'a, S, P> {
         Ok(compiled)
     }
 
-    fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Arc<CompiledPipeline>>> {
+    fn lock_cache(&self) -> std::sync::MutexGuard<'_, Lru<(String, u32), Arc<CompiledPipeline>>> {
         self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -405,4 +411,126 @@ fn parse_all<T: Record>(items: &[Item], report: &mut StepReport) -> Vec<Stored<T
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        cloud::probe::FakeProbe,
+        definition::read_definition,
+        engine::{
+            clock::{ManualClock, SeededRandom},
+            pipelines::ActivateOptions,
+        },
+        store::memory::MemoryStore,
+        time::parse_datetime,
+    };
+
+    struct Ports {
+        store: MemoryStore,
+        clock: ManualClock,
+        random: SeededRandom,
+        probe: FakeProbe,
+    }
+
+    impl Ports {
+        fn new() -> Self {
+            Self {
+                store: MemoryStore::new(),
+                clock: ManualClock::new(parse_datetime("2026-01-01T00:00:00").unwrap()),
+                random: SeededRandom::new(3),
+                probe: FakeProbe::new(),
+            }
+        }
+
+        fn engine(&self) -> Engine<'_, MemoryStore, FakeProbe> {
+            Engine::new(&self.store, &self.clock, &self.random, &self.probe)
+        }
+    }
+
+    async fn activated(engine: &Engine<'_, MemoryStore, FakeProbe>, id: &str) -> PipelineRecord {
+        let text = r#"{"objects": [{"id": "Default", "scheduleType": "ondemand", "workerGroup": "wg"},
+            {"id": "A", "type": "ShellCommandActivity", "command": "true"}]}"#;
+        let definition = read_definition(text).unwrap().definition;
+        engine.create_pipeline(id, id, id).await.unwrap();
+        engine.put_definition(id, &definition).await.unwrap();
+        engine.activate(id, &ActivateOptions::default()).await.unwrap();
+        engine.pipeline(id).await.unwrap().record
+    }
+
+    #[tokio::test]
+    async fn compiled_definitions_are_kept_for_the_most_recently_used_pipelines_only() {
+        // Given one more activated pipeline than the engine keeps compiled
+        let ports = Ports::new();
+        let engine = ports.engine();
+        let mut pipelines = Vec::new();
+        for index in 0..=COMPILED_REMEMBERED {
+            pipelines.push(activated(&engine, &format!("df-{index:04}")).await);
+        }
+        // When each is compiled in turn, the first used again before the last comes
+        for (index, pipeline) in pipelines.iter().enumerate() {
+            if index == COMPILED_REMEMBERED {
+                engine.compiled(&pipelines[0]).await.unwrap();
+            }
+            engine.compiled(pipeline).await.unwrap();
+            assert!(engine.lock_cache().len() <= COMPILED_REMEMBERED);
+        }
+        // Then the second, unused longest, was dropped, and the first is still there
+        let cache = engine.lock_cache();
+        assert_eq!(cache.len(), COMPILED_REMEMBERED);
+        assert!(cache.contains(&("df-0000".to_owned(), 1)));
+        assert!(!cache.contains(&("df-0001".to_owned(), 1)));
+        assert!(cache.contains(&(format!("df-{COMPILED_REMEMBERED:04}"), 1)));
+    }
+
+    #[tokio::test]
+    async fn worker_groups_polls_are_remembered_for_the_most_recently_polled_groups_only() {
+        // Given an engine polled by one more worker group than it remembers, the first
+        // group polling again before the last
+        let ports = Ports::new();
+        let engine = ports.engine();
+        for index in 0..=WORKER_GROUPS_REMEMBERED {
+            if index == WORKER_GROUPS_REMEMBERED {
+                engine.poll_for_task("group-0", None).await.unwrap();
+            }
+            engine.poll_for_task(&format!("group-{index}"), None).await.unwrap();
+            assert!(engine.polls_noted.lock().unwrap().len() <= WORKER_GROUPS_REMEMBERED);
+        }
+        // Then the second group, polled longest ago, is the one forgotten
+        assert!(engine.poll_noted("group-0").is_some());
+        assert!(engine.poll_noted("group-1").is_none());
+        assert!(
+            engine
+                .poll_noted(&format!("group-{WORKER_GROUPS_REMEMBERED}"))
+                .is_some()
+        );
+        assert_eq!(engine.polls_noted.lock().unwrap().len(), WORKER_GROUPS_REMEMBERED);
+    }
+
+    #[test]
+    fn tasks_handed_out_are_remembered_for_the_most_recently_used_only() {
+        let ports = Ports::new();
+        let engine = ports.engine();
+        let task = |index: usize| TaskRecord {
+            task_id: format!("task-{index}"),
+            worker_group: "wg".into(),
+            claimed_at: parse_datetime("2026-01-01T00:00:00").unwrap(),
+            attempt_pk: "PIPELINE#df-1".into(),
+            attempt_sk: format!("ATT#A#2026-01-01T00:00:00#{index:04}"),
+        };
+        // Given one more task handed out than the engine remembers, the first reported on
+        // before the last is handed out
+        for index in 0..=TASKS_REMEMBERED {
+            if index == TASKS_REMEMBERED {
+                assert!(engine.task_given("task-0").is_some());
+            }
+            engine.remember_task(&task(index));
+            assert!(engine.tasks_given.lock().unwrap().len() <= TASKS_REMEMBERED);
+        }
+        // Then the second is forgotten, the first and the last are not
+        assert_eq!(engine.task_given("task-0"), Some(task(0)));
+        assert!(engine.task_given("task-1").is_none());
+        assert!(engine.task_given(&format!("task-{TASKS_REMEMBERED}")).is_some());
+    }
 }

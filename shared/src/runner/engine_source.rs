@@ -5,16 +5,14 @@
 //! `input` and `output` (needed for staging) are evaluated here from the pipeline's active
 //! definition, as PollForTask's `objects` map would give them.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
+use std::sync::{Arc, Mutex};
 
 use super::{ObjectFields, SourceError, Task, TaskKind, TaskOutcome, TaskSource};
 use crate::{
     cloud::probe::Probe,
     definition::context::Runtime,
     engine::{Engine, compiled::CompiledPipeline, operator::parse_instance_id, tasks::TaskAssignment},
+    lru::Lru,
     store::{
         RunStore, keys,
         records::{self, AttemptKind, DefinitionRecord, ErrorDetails, InstanceRecord, PipelineRecord},
@@ -24,8 +22,13 @@ use crate::{
 /// Tasks straight from an engine.
 pub struct EngineTaskSource<'e, 'a, S, P> {
     engine: &'e Engine<'a, S, P>,
-    compiled: Mutex<HashMap<(String, u32), Arc<CompiledPipeline>>>,
+    /// The definitions of the pipelines whose tasks it ran lately, compiled.
+    compiled: Mutex<Lru<(String, u32), Arc<CompiledPipeline>>>,
 }
+
+/// How many compiled definitions a task source keeps: a runner works for few pipelines at a
+/// time, and one it dropped is compiled again at its next task.
+pub const COMPILED_REMEMBERED: usize = 16;
 
 /// The fields whose objects come with a task.
 const REFERENCES: &[&str] = &["input", "output", "database", "dataFormat"];
@@ -34,7 +37,7 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
     pub fn new(engine: &'e Engine<'a, S, P>) -> Self {
         Self {
             engine,
-            compiled: Mutex::new(HashMap::new()),
+            compiled: Mutex::new(Lru::new(COMPILED_REMEMBERED)),
         }
     }
 
@@ -111,7 +114,7 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
         Some((compiled, runtime))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, u32), Arc<CompiledPipeline>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru<(String, u32), Arc<CompiledPipeline>>> {
         self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
@@ -188,5 +191,44 @@ impl<S: RunStore, P: Probe> TaskSource for EngineTaskSource<'_, '_, S, P> {
             .set_task_status(task_id, None, outcome.status, error)
             .await
             .map_err(|error| source_error("SetTaskStatus", error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        cloud::probe::FakeProbe,
+        definition::read_definition,
+        engine::clock::{Clock, ManualClock, SeededRandom},
+        store::memory::MemoryStore,
+        time::parse_datetime,
+    };
+
+    #[test]
+    fn compiled_definitions_are_kept_for_the_most_recently_used_pipelines_only() {
+        // Given a task source and a compiled definition
+        let (store, probe) = (MemoryStore::new(), FakeProbe::new());
+        let clock = ManualClock::new(parse_datetime("2026-01-01T00:00:00").unwrap());
+        let random = SeededRandom::new(1);
+        let engine = Engine::new(&store, &clock, &random, &probe);
+        let source = EngineTaskSource::new(&engine);
+        let text = r#"{"objects": [{"id": "A", "type": "ShellCommandActivity", "command": "true",
+            "scheduleType": "ondemand", "workerGroup": "wg"}]}"#;
+        let definition = read_definition(text).unwrap().definition;
+        let compiled = Arc::new(CompiledPipeline::compile("df-1", 1, definition, &[], clock.now()).unwrap());
+        // When one more pipeline's is kept than it holds, the first used again before the last
+        for index in 0..=COMPILED_REMEMBERED {
+            if index == COMPILED_REMEMBERED {
+                assert!(source.lock().get(&("df-0".to_owned(), 1)).is_some());
+            }
+            source.lock().insert((format!("df-{index}"), 1), compiled.clone());
+            assert!(source.lock().len() <= COMPILED_REMEMBERED);
+        }
+        // Then the second, used longest ago, is the one dropped
+        let cache = source.lock();
+        assert!(cache.contains(&("df-0".to_owned(), 1)));
+        assert!(!cache.contains(&("df-1".to_owned(), 1)));
+        assert_eq!(cache.len(), COMPILED_REMEMBERED);
     }
 }
