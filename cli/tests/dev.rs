@@ -1650,3 +1650,253 @@ fn sluice_dev_listens_beyond_loopback_only_when_requests_must_be_signed() {
         "{body}"
     );
 }
+
+/// One request a careless user or an attacker might send, and the exact answer it gets.
+struct Hostile {
+    name: &'static str,
+    operation: &'static str,
+    body: Vec<u8>,
+    /// The error type, or `None` for a definition saved with validation errors (200).
+    error: Option<&'static str>,
+    /// The exact message (or, for a definition, its first validation error).
+    message: String,
+}
+
+fn hostile(name: &'static str, operation: &'static str, body: Value, error: &'static str, message: &str) -> Hostile {
+    Hostile {
+        name,
+        operation,
+        body: body.to_string().into_bytes(),
+        error: Some(error),
+        message: message.to_owned(),
+    }
+}
+
+/// A definition that `PutPipelineDefinition` saves as errored, with its first error.
+fn refused_definition(name: &'static str, pipeline: &str, objects: Vec<Value>, first_error: &str) -> Hostile {
+    Hostile {
+        name,
+        operation: "PutPipelineDefinition",
+        body: serde_json::json!({"pipelineId": pipeline, "pipelineObjects": objects})
+            .to_string()
+            .into_bytes(),
+        error: None,
+        message: first_error.to_owned(),
+    }
+}
+
+/// A raw Data Pipeline call over HTTP: its status and JSON answer.
+fn raw_call(endpoint: &str, operation: &str, body: &[u8]) -> (u16, Value) {
+    use std::io::{Read as _, Write as _};
+    let address = endpoint.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: DataPipeline.{operation}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // A server may answer (and close) before it has read a body it refuses.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response to {operation}: {response:.300}"));
+    (status, serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())))
+}
+
+fn api_object(id: &str, fields: &[(&str, &str)]) -> Value {
+    let fields: Vec<Value> = fields
+        .iter()
+        .map(|(key, value)| match key.strip_prefix('&') {
+            Some(key) => serde_json::json!({"key": key, "refValue": value}),
+            None => serde_json::json!({"key": key, "stringValue": value}),
+        })
+        .collect();
+    serde_json::json!({"id": id, "name": id, "fields": fields})
+}
+
+/// Issue 17: every class of hostile input (sizes, counts, nesting, amplification, overflow,
+/// encodings, malformed members of every operation) gets its exact answer from `sluice dev`,
+/// which keeps serving, while a healthy pipeline activated first finishes on time beside them.
+#[test]
+fn hostile_input_gets_exact_answers_and_a_healthy_pipeline_finishes_beside_it() {
+    use serde_json::json;
+    // Given sluice dev, a healthy on-demand chain on its own runner, and a pipeline to aim at
+    let dev = Dev::start();
+    let healthy = dev.activated(
+        "healthy",
+        r#"{"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "local"},
+            {"id": "First", "type": "ShellCommandActivity", "command": "true"},
+            {"id": "Second", "type": "ShellCommandActivity", "command": "true", "dependsOn": {"ref": "First"}}
+        ]}"#,
+    );
+    let started = Instant::now();
+    let (_, created) = raw_call(&dev.endpoint, "CreatePipeline", br#"{"name": "target", "uniqueId": "target"}"#);
+    let target = created["pipelineId"].as_str().unwrap().to_owned();
+    let default = api_object("Default", &[("scheduleType", "ondemand"), ("workerGroup", "nobody")]);
+    let activity = |id: &str, more: &[(&str, &str)]| {
+        let mut fields = vec![("type", "ShellCommandActivity"), ("command", "true")];
+        fields.extend_from_slice(more);
+        api_object(id, &fields)
+    };
+    let long_id = "A".repeat(300);
+    let amplifying: Vec<(String, String)> = (0..12)
+        .map(|level| (format!("myL{level}"), format!("#{{myL{}}}", level + 1).repeat(100)))
+        .chain([("myL12".to_owned(), "x".to_owned())])
+        .collect();
+    let mut amplified: Vec<(&str, &str)> = vec![("type", "ShellCommandActivity"), ("command", "#{myL0}")];
+    amplified.extend(amplifying.iter().map(|(key, value)| (key.as_str(), value.as_str())));
+    let preconditions: Vec<(&str, &str)> = std::iter::repeat_n(("&precondition", "Ready"), 51).collect();
+    let mut gated = vec![("type", "ShellCommandActivity"), ("command", "true")];
+    gated.extend(preconditions);
+    let tags = |count: usize| -> Value {
+        (0..count)
+            .map(|n| json!({"key": format!("k{n}"), "value": "v"}))
+            .collect()
+    };
+    let cases = vec![
+        // Malformed bodies and members
+        hostile("missing member", "CreatePipeline", json!({"uniqueId": "x"}), "InvalidRequestException",
+            "member \"name\" is required"),
+        hostile("empty member", "ValidatePipelineDefinition",
+            json!({"pipelineId": target, "pipelineObjects": [{"id": "A", "name": "A", "fields": [{"key": "", "stringValue": "v"}]}]}),
+            "InvalidRequestException", "member \"pipelineObjects[0].fields[0].key\" must not be empty"),
+        hostile("wrong type", "CreatePipeline", json!({"name": 7, "uniqueId": "x"}), "SerializationException",
+            "member \"name\" must be a string, not a number"),
+        Hostile { name: "not JSON", operation: "CreatePipeline", body: b"{not json".to_vec(), error: Some("SerializationException"),
+            message: "the request body is not valid JSON: key must be a string at line 1 column 2".into() },
+        Hostile { name: "a list for a body", operation: "ListPipelines", body: b"[1, 2]".to_vec(), error: Some("SerializationException"),
+            message: "member \"the request body\" must be an object, not a list".into() },
+        Hostile { name: "nested 10,000 deep", operation: "CreatePipeline",
+            body: [b"[".repeat(10_000), b"]".repeat(10_000)].concat(), error: Some("SerializationException"),
+            message: "the request body is not valid JSON: recursion limit exceeded at line 1 column 128".into() },
+        hostile("control character", "CreatePipeline", json!({"name": "a\u{1}b", "uniqueId": "x"}),
+            "InvalidRequestException", "member \"name\" contains the character U+0001, which is not allowed"),
+        // Sizes, counted in bytes
+        hostile("name of 1,025 bytes", "CreatePipeline", json!({"name": "n".repeat(1025), "uniqueId": "x"}),
+            "InvalidRequestException", "member \"name\" is 1025 bytes long (UTF-8); at most 1024 are allowed"),
+        hostile("multibyte name", "CreatePipeline", json!({"name": "𝄞".repeat(300), "uniqueId": "x"}),
+            "InvalidRequestException", "member \"name\" is 1200 bytes long (UTF-8); at most 1024 are allowed"),
+        hostile("name and unique id too long for one key", "CreatePipeline",
+            json!({"name": "#".repeat(700), "uniqueId": "#".repeat(700)}), "InvalidRequestException",
+            "members \"name\" and \"uniqueId\" are 700 and 700 bytes long; together they must be at most 2040 bytes ('#' and '%' count three)"),
+        Hostile { name: "a 7 MB body", operation: "CreatePipeline",
+            body: [&b"{\"name\":\""[..], &b"x".repeat(7 << 20), b"\"}"].concat(), error: Some("InvalidRequestException"),
+            message: "the request body is 7340043 bytes; at most 6291456 (6 MB, Lambda's limit) are accepted".into() },
+        hostile("pipeline id of 2,000 bytes", "DeactivatePipeline", json!({"pipelineId": "d".repeat(2000)}),
+            "InvalidRequestException", "member \"pipelineId\" is 2000 bytes long (UTF-8); at most 1024 are allowed"),
+        hostile("worker group of 1,025 bytes", "PollForTask", json!({"workerGroup": "w".repeat(1025)}),
+            "InvalidRequestException", "member \"workerGroup\" is 1025 bytes long (UTF-8); at most 1024 are allowed"),
+        hostile("worker group too long once escaped", "PollForTask", json!({"workerGroup": "#".repeat(1000)}),
+            "InvalidRequestException",
+            "member \"workerGroup\" is 1000 bytes long, 3000 with its '#' and '%' counted three times; it names a run record, so at most 2036 are allowed"),
+        hostile("task runner id too long once escaped", "ReportTaskRunnerHeartbeat", json!({"taskrunnerId": "%".repeat(1000)}),
+            "InvalidRequestException",
+            "member \"taskrunnerId\" is 1000 bytes long, 3000 with its '#' and '%' counted three times; it names a run record, so at most 2037 are allowed"),
+        hostile("tag key of 129 bytes", "AddTags", json!({"pipelineId": target, "tags": [{"key": "k".repeat(129), "value": "v"}]}),
+            "InvalidRequestException", "member \"tags[0].key\" is 129 bytes long (UTF-8); at most 128 are allowed"),
+        // Counts
+        hostile("11 tags", "CreatePipeline", json!({"name": "t", "uniqueId": "t", "tags": tags(11)}),
+            "InvalidRequestException", "member \"tags\" has 11 items; at most 10 are allowed"),
+        hostile("11 tags added", "AddTags", json!({"pipelineId": target, "tags": tags(11)}),
+            "InvalidRequestException", "member \"tags\" has 11 items; at most 10 are allowed"),
+        hostile("51 tag keys", "RemoveTags", json!({"pipelineId": target, "tagKeys": vec!["k"; 51]}),
+            "InvalidRequestException", "member \"tagKeys\" has 51 items; at most 50 are allowed"),
+        hostile("1,001 fields on an object", "PutPipelineDefinition",
+            json!({"pipelineId": target, "pipelineObjects": [{"id": "A", "name": "A",
+                "fields": (0..1001).map(|n| json!({"key": format!("myF{n}"), "stringValue": "v"})).collect::<Vec<_>>()}]}),
+            "InvalidRequestException", "member \"pipelineObjects[0].fields\" has 1001 items; at most 1000 are allowed"),
+        hostile("1,001 parameter values", "ActivatePipeline",
+            json!({"pipelineId": target, "parameterValues": vec![json!({"id": "myP", "stringValue": "v"}); 1001]}),
+            "InvalidRequestException", "member \"parameterValues\" has 1001 items; at most 1000 are allowed"),
+        hostile("26 pipelines described", "DescribePipelines",
+            json!({"pipelineIds": (0..26).map(|n| format!("df-{n}")).collect::<Vec<_>>()}),
+            "InvalidRequestException", "member \"pipelineIds\" has 26 items; at most 25 are allowed"),
+        hostile("26 objects described", "DescribeObjects",
+            json!({"pipelineId": target, "objectIds": (0..26).map(|n| format!("o{n}")).collect::<Vec<_>>()}),
+            "InvalidRequestException", "member \"objectIds\" has 26 items; at most 25 are allowed"),
+        hostile("11 selectors", "QueryObjects",
+            json!({"pipelineId": target, "sphere": "INSTANCE", "query": {"selectors":
+                vec![json!({"fieldName": "@status", "operator": {"type": "EQ", "values": ["X"]}}); 11]}}),
+            "InvalidRequestException", "member \"query.selectors\" has 11 items; at most 10 are allowed"),
+        hostile("a page of none", "QueryObjects", json!({"pipelineId": target, "sphere": "COMPONENT", "limit": 0}),
+            "InvalidRequestException", "member \"limit\" is 0; it must be between 1 and 1000"),
+        hostile("a page of a trillion", "QueryObjects",
+            json!({"pipelineId": target, "sphere": "COMPONENT", "limit": 1_000_000_000_000_i64}),
+            "InvalidRequestException", "member \"limit\" is 1000000000000; it must be between 1 and 1000"),
+        hostile("1,001 ids to pause", "SetStatus", json!({"pipelineId": target, "objectIds": vec!["A"; 1001], "status": "PAUSE"}),
+            "InvalidRequestException", "member \"objectIds\" has 1001 items; at most 1000 are allowed"),
+        hostile("51 reported fields", "ReportTaskProgress",
+            json!({"taskId": "t", "fields": (0..51).map(|n| json!({"key": format!("k{n}"), "stringValue": "v"})).collect::<Vec<_>>()}),
+            "InvalidRequestException", "member \"fields\" has 51 items; at most 50 are allowed"),
+        // Values out of range
+        hostile("a start a billion years on", "ActivatePipeline", json!({"pipelineId": target, "startTimestamp": 1e15}),
+            "InvalidRequestException", "member \"startTimestamp\" (1000000000000000) is not a time Sluice can represent"),
+        hostile("unknown version", "GetPipelineDefinition", json!({"pipelineId": target, "version": "bogus"}),
+            "InvalidRequestException", "member \"version\" is \"bogus\"; it is \"latest\" or \"active\""),
+        hostile("unknown sphere", "QueryObjects", json!({"pipelineId": target, "sphere": "BOGUS"}),
+            "InvalidRequestException", "member \"sphere\" is \"BOGUS\"; it is COMPONENT, INSTANCE or ATTEMPT"),
+        hostile("unknown status", "SetStatus", json!({"pipelineId": target, "objectIds": ["A"], "status": "EXPLODE"}),
+            "InvalidRequestException",
+            "member \"status\" is \"EXPLODE\": components take PAUSE or RESUME, instances TRY_CANCEL, RERUN or MARK_FINISHED"),
+        hostile("unknown task status", "SetTaskStatus", json!({"taskId": "t", "taskStatus": "BOGUS"}),
+            "InvalidRequestException", "member \"taskStatus\" is \"BOGUS\"; it is FINISHED, FAILED or FALSE"),
+        // What does not exist
+        hostile("no such pipeline", "DescribePipelines", json!({"pipelineIds": ["df-NOPE"]}), "PipelineNotFoundException",
+            "pipeline \"df-NOPE\" does not exist"),
+        hostile("no such task", "ReportTaskProgress", json!({"taskId": "nope"}), "TaskNotFoundException",
+            "task \"nope\" does not exist, or has ended long ago"),
+        hostile("a task id no task can have", "SetTaskStatus", json!({"taskId": "#".repeat(2000), "taskStatus": "FINISHED"}),
+            "TaskNotFoundException", &format!("task \"{}\" does not exist, or has ended long ago", "#".repeat(2000))),
+        hostile("activating an errored definition", "ActivatePipeline", json!({"pipelineId": target}),
+            "InvalidRequestException", &format!("pipeline \"{target}\" has no definition to activate")),
+        // Definitions that validate as errored, naming the object, the field and the limit
+        refused_definition("an id of 300 bytes", &target, vec![default.clone(), activity(&long_id, &[])],
+            "the id is 300 bytes (UTF-8); ids are at most 256 bytes, as in AWS Data Pipeline"),
+        refused_definition("a worker group of 2,000 bytes", &target,
+            vec![default.clone(), activity("A", &[("workerGroup", &"w".repeat(2000))])],
+            "workerGroup: the worker group is 2000 bytes (UTF-8); a runner can ask for the work of a worker group of at most 1024 bytes (PollForTask's limit)"),
+        refused_definition("51 preconditions", &target,
+            vec![default.clone(), api_object("Ready", &[("type", "Exists")]), api_object("A", &gated)],
+            "precondition: 51 preconditions; Sluice checks at most 50 on one object (they start together): gate the object on a data node or an upstream activity that holds the rest"),
+        refused_definition("a retry delay past the calendar", &target,
+            vec![default.clone(), activity("A", &[("retryDelay", "999999999 years")])],
+            "retryDelay: \"999999999 years\" is longer than the most Sluice allows (10 years): write 10 years or less"),
+        refused_definition("a parent of itself", &target,
+            vec![default.clone(), activity("A", &[("&parent", "A")])],
+            "parent: parent cycle A → A: an object cannot inherit from itself"),
+        refused_definition("references that multiply to 100^12", &target, vec![default.clone(), api_object("A", &amplified)],
+            "command: evaluating it builds a value longer than 1 MiB (1048576 bytes), in field \"myL8\" of object \"A\": field values that repeat references to each other multiply in length; simplify the references"),
+    ];
+    assert!(cases.len() >= 40, "{} cases", cases.len());
+    // When each is sent
+    let mut wrong = Vec::new();
+    for case in &cases {
+        let (status, answer) = raw_call(&dev.endpoint, case.operation, &case.body);
+        let got = match case.error {
+            Some(_) => (status, answer["__type"].as_str().map(str::to_owned), answer["message"].as_str().map(str::to_owned)),
+            None => (status, None, answer["validationErrors"][0]["errors"][0].as_str().map(str::to_owned)),
+        };
+        let expected = (if case.error.is_some() { 400 } else { 200 }, case.error.map(str::to_owned), Some(case.message.clone()));
+        if got != expected {
+            wrong.push(format!("{}: expected {expected:?}\n  got {got:?}", case.name));
+        }
+        // Then sluice dev is still serving
+        let (status, _) = raw_call(&dev.endpoint, "ListPipelines", b"{}");
+        assert_eq!(status, 200, "sluice dev stopped serving after {}", case.name);
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // And the healthy pipeline finished, on time
+    wait_until_finished(&dev, &healthy, &["First", "Second"]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(60), "the healthy pipeline took {took:?}");
+}

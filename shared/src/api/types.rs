@@ -136,6 +136,21 @@ fn wrong_type(path: &str, expected: &str, value: &Value) -> ApiError {
     ))
 }
 
+/// Checks a member that becomes part of a run-record partition key after `prefix`: escaped
+/// (`#` and `%` take three bytes), it must fit DynamoDB's 2048 bytes.
+fn check_key_part(path: &str, text: &str, prefix: &str) -> Result<(), ApiError> {
+    let escaped = crate::store::keys::escape(text).len();
+    let most = crate::store::MAX_PK_BYTES - prefix.len();
+    if escaped > most {
+        return Err(ApiError::invalid(format!(
+            "member \"{path}\" is {} bytes long, {escaped} with its '#' and '%' counted three times; it names a run \
+             record, so at most {most} are allowed",
+            text.len()
+        )));
+    }
+    Ok(())
+}
+
 fn missing(path: &str) -> ApiError {
     ApiError::invalid(format!("member \"{path}\" is required"))
 }
@@ -144,10 +159,10 @@ fn missing(path: &str) -> ApiError {
 pub fn check_string(path: &str, text: &str, limit: Limit) -> Result<(), ApiError> {
     let length = text.len();
     if length < limit.min {
-        return Err(ApiError::invalid(format!(
-            "member \"{path}\" must be at least {} bytes long",
-            limit.min
-        )));
+        return Err(ApiError::invalid(match limit.min {
+            1 => format!("member \"{path}\" must not be empty"),
+            min => format!("member \"{path}\" must be at least {min} bytes long"),
+        }));
     }
     if length > limit.max {
         return Err(ApiError::invalid(format!(
@@ -684,6 +699,7 @@ impl Request for PollForTaskInput {
             identity.string("signature", STRING)?;
         }
         let worker_group = body.required_string("workerGroup", STRING)?;
+        check_key_part("workerGroup", &worker_group, "WORKERGROUP#")?;
         if worker_group.is_empty() {
             return Err(ApiError::invalid(
                 "member \"workerGroup\" is empty: name the worker group the runner works for",
@@ -722,11 +738,16 @@ pub struct ReportTaskRunnerHeartbeatInput {
 
 impl Request for ReportTaskRunnerHeartbeatInput {
     fn read(body: &Members<'_>) -> Result<Self, ApiError> {
-        Ok(Self {
+        let input = Self {
             taskrunner_id: body.required_string("taskrunnerId", ID)?,
             worker_group: body.string("workerGroup", STRING)?,
             hostname: body.string("hostname", ID)?,
-        })
+        };
+        check_key_part("taskrunnerId", &input.taskrunner_id, "TASKRUNNER#")?;
+        if let Some(group) = &input.worker_group {
+            check_key_part("workerGroup", group, "WORKERGROUP#")?;
+        }
+        Ok(input)
     }
 }
 
