@@ -59,7 +59,8 @@ impl Dev {
     pub fn post(&self, target: &str, body: &str) -> String {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("sluice dev answers");
         let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: DataPipeline.{target}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nX-Amz-Target: DataPipeline.{target}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
             body.len()
         );
         stream.write_all(request.as_bytes()).expect("sends");
