@@ -659,3 +659,251 @@ async fn a_redshift_connection_loads_by_insert_and_exports_by_query() {
     );
     sql(&url, &format!("DROP TABLE {table}; DROP TABLE {inserts}")).await;
 }
+
+/// A PostgreSQL database of its own whose sessions read a backslash in a string literal
+/// as an escape (`standard_conforming_strings = off`, as old servers and some poolers
+/// set it): there, a value spliced into SQL text with its quotes doubled still breaks out
+/// of them. Answers its URL; [`drop_database`] removes it.
+async fn postgres_without_standard_strings() -> String {
+    let url = postgres_url();
+    let name = unique("nonstandard");
+    sql(&url, &format!("CREATE DATABASE {name}")).await;
+    sql(
+        &url,
+        &format!("ALTER DATABASE {name} SET standard_conforming_strings = off"),
+    )
+    .await;
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let nonstandard = format!("{server}/{name}");
+    let mut db = PgConnection::connect(&nonstandard).await.unwrap();
+    let setting: String = sqlx::query_scalar("SHOW standard_conforming_strings")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(setting, "off", "every session on {nonstandard}, Sluice's too");
+    nonstandard
+}
+
+async fn drop_database(url: &str) {
+    let (_, name) = url.rsplit_once('/').unwrap();
+    sql(&postgres_url(), &format!("DROP DATABASE {name} WITH (FORCE)")).await;
+}
+
+/// Values that break SQL text built by hand: backslashes (one trailing), both quotes,
+/// semicolons, statements that drop `table`, placeholders, multibyte text, NULL and the
+/// empty string.
+fn hostile_rows(table: &str) -> Vec<Vec<Option<String>>> {
+    let text = |value: &str| Some(value.to_owned());
+    vec![
+        vec![text("1"), text(r"a\b"), text(r"trailing\")],
+        vec![text("2"), text("it's"), text("say \"hi\"")],
+        vec![text("3"), text("a;b; SELECT 1;"), text(r"\N")],
+        vec![
+            text("4"),
+            text(&format!("'); DROP TABLE {table}; --")),
+            text(&format!(r"x\'); DROP TABLE {table}; --")),
+        ],
+        vec![text("5"), text("ünïcödé ✓ 日本 — ½"), None],
+        vec![text("6"), text(""), text("$1 ? $$ %s :name")],
+        vec![text("7"), text(r"\\'\"), text("two\nlines")],
+    ]
+}
+
+/// The rows as CSV, every value quoted (so `""` is the empty string) and NULL empty.
+fn csv_of(rows: &[Vec<Option<String>>]) -> String {
+    rows.iter()
+        .map(|row| {
+            let fields: Vec<String> = row
+                .iter()
+                .map(|value| match value {
+                    Some(value) => format!("\"{}\"", value.replace('"', "\"\"")),
+                    None => String::new(),
+                })
+                .collect();
+            format!("{}\n", fields.join(","))
+        })
+        .collect()
+}
+
+fn create_text_table(url: &str, table: &str) -> String {
+    if url.starts_with("postgres") {
+        format!("CREATE TABLE {table} (id integer PRIMARY KEY, name text, note text)")
+    } else {
+        format!("CREATE TABLE {table} (id int PRIMARY KEY, name text, note text) ENGINE=InnoDB")
+    }
+}
+
+/// `SqlActivity` inserting `rows` through `scriptArgument`s, one statement a row.
+fn script_task(table: &str, rows: &[Vec<Option<String>>], database: ObjectFields) -> Task {
+    let mut script = String::new();
+    let mut fields = vec![
+        ("type".to_owned(), "SqlActivity".to_owned()),
+        ("database".to_owned(), database.id.clone()),
+    ];
+    for row in rows {
+        let placeholders: Vec<&str> = row
+            .iter()
+            .map(|value| if value.is_some() { "?" } else { "NULL" })
+            .collect();
+        script.push_str(&format!("INSERT INTO {table} VALUES ({});\n", placeholders.join(", ")));
+        fields.extend(
+            row.iter()
+                .flatten()
+                .map(|value| ("scriptArgument".to_owned(), value.clone())),
+        );
+    }
+    fields.push(("script".to_owned(), script));
+    Task {
+        task_id: "task-sql".to_owned(),
+        pipeline_id: "df-sql".to_owned(),
+        attempt_id: "@Script_2026-03-01T00:00:00_Attempt=1".to_owned(),
+        object_id: "Script".to_owned(),
+        kind: sluice::runner::TaskKind::Activity,
+        type_name: "SqlActivity".to_owned(),
+        object: ObjectFields {
+            id: "Script".to_owned(),
+            fields,
+        },
+        referenced: vec![database],
+    }
+}
+
+/// Whether `table` is still there.
+async fn table_exists(url: &str, table: &str) -> bool {
+    if url.starts_with("postgres") {
+        let mut db = PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar::<_, bool>("SELECT to_regclass($1) IS NOT NULL")
+            .bind(table)
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+    } else {
+        let mut db = MySqlConnection::connect(url).await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM information_schema.tables WHERE table_name = ?")
+            .bind(table)
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+            == 1
+    }
+}
+
+#[tokio::test]
+async fn hostile_values_are_loaded_byte_for_byte_by_every_load_path_and_never_run_as_sql() {
+    let s3 = s3().await;
+    let nonstandard = postgres_without_standard_strings().await;
+    let mysql = mysql_url();
+    // (server, how Sluice reaches it, the load path)
+    let paths = [
+        (&nonstandard, database(&nonstandard), "CopyActivity (COPY FROM STDIN)"),
+        (&nonstandard, database(&nonstandard), "CopyActivity with insertQuery"),
+        (&nonstandard, as_redshift(&nonstandard), "CopyActivity (INSERT)"),
+        (&nonstandard, as_redshift(&nonstandard), "CopyActivity with insertQuery"),
+        (&nonstandard, as_redshift(&nonstandard), "RedshiftCopyActivity"),
+        (&nonstandard, database(&nonstandard), "SqlActivity"),
+        (&nonstandard, as_redshift(&nonstandard), "SqlActivity"),
+        (&mysql, database(&mysql), "CopyActivity (INSERT)"),
+        (&mysql, database(&mysql), "CopyActivity with insertQuery"),
+        (&mysql, database(&mysql), "SqlActivity"),
+    ];
+    for (url, db, path) in paths {
+        // Given an empty table and the hostile rows as CSV in S3
+        let table = unique("hostile");
+        let case = format!("{path} over {}", db.fields[1].1);
+        sql(url, &create_text_table(url, &table)).await;
+        let expected = hostile_rows(&table);
+        s3.put(&format!("{table}/in.csv"), &csv_of(&expected)).await;
+        let input = s3.node(
+            "In",
+            "filePath",
+            &format!("{table}/in.csv"),
+            &[("dataFormat", "Commas")],
+        );
+        let commas = object("Commas", &[("type", "CSV")]);
+        let insert = format!("INSERT INTO {table} (id, name, note) VALUES (?, ?, ?)");
+        // When they are loaded by the path
+        let outcome = match path {
+            "SqlActivity" => {
+                let work = std::env::temp_dir().join(unique("work"));
+                std::fs::create_dir_all(&work).unwrap();
+                let task = script_task(&table, &expected, db);
+                let outcome = sluice::runner::sql::sql_activity(&s3.storage, &task, &work).await;
+                let _ = std::fs::remove_dir_all(&work);
+                outcome
+            }
+            "RedshiftCopyActivity" => {
+                let target = object(
+                    "Dest",
+                    &[("type", "RedshiftDataNode"), ("database", "Db"), ("tableName", &table)],
+                );
+                let task = redshift_task(input, target, &[("insertMode", "KEEP_EXISTING")], vec![db, commas]);
+                run_redshift(&s3, &task).await
+            }
+            "CopyActivity with insertQuery" => {
+                let target = object(
+                    "Orders",
+                    &[
+                        ("type", "SqlDataNode"),
+                        ("database", "Db"),
+                        ("table", &table),
+                        ("insertQuery", &insert),
+                    ],
+                );
+                run(&s3, &copy_task(input, target, vec![db, commas])).await
+            }
+            _ => run(&s3, &copy_task(input, sql_node("Orders", &table), vec![db, commas])).await,
+        };
+        // Then every value reads back as it was, and the table is still there
+        assert_eq!(outcome.status, TaskStatus::Finished, "{case}: {outcome:?}");
+        assert!(table_exists(url, &table).await, "{case}: the table was dropped");
+        let mut expected = expected;
+        if path == "SqlActivity" {
+            // scriptArguments are strings: NULL is written in the script, not passed
+            assert!(expected[4][2].is_none());
+        }
+        expected.sort_by_key(|row| row[0].clone());
+        assert_eq!(rows(url, &table).await, expected, "{case}");
+        sql(url, &format!("DROP TABLE {table}")).await;
+    }
+    drop_database(&nonstandard).await;
+}
+
+#[tokio::test]
+async fn a_wide_load_is_split_so_that_no_statement_binds_more_than_65535_values() {
+    // Given 400 records of 200 fields: 80,000 values, more than one statement binds
+    let s3 = s3().await;
+    let pg = postgres_url();
+    let my = mysql_url();
+    let columns = 200;
+    let records = 400;
+    for (url, db) in [(&pg, as_redshift(&pg)), (&my, database(&my))] {
+        let table = unique("wide");
+        let names: Vec<String> = (0..columns).map(|column| format!("c{column} integer")).collect();
+        sql(url, &format!("CREATE TABLE {table} ({})", names.join(", "))).await;
+        let csv: String = (0..records)
+            .map(|row| {
+                let fields: Vec<String> = (0..columns).map(|column| (row * column).to_string()).collect();
+                format!("{}\n", fields.join(","))
+            })
+            .collect();
+        s3.put(&format!("{table}/in.csv"), &csv).await;
+        let input = s3.node("In", "filePath", &format!("{table}/in.csv"), &[]);
+        // When it is loaded by INSERTs
+        let outcome = run(&s3, &copy_task(input, sql_node("Orders", &table), vec![db])).await;
+        // Then every record is in, each value in its column
+        assert_eq!(outcome.status, TaskStatus::Finished, "{url}: {outcome:?}");
+        let query = format!("SELECT CAST(count(*) AS CHAR(10)), CAST(sum(c199) AS CHAR(20)) FROM {table}");
+        let (count, sum): (String, String) = if url.starts_with("postgres") {
+            let mut connection = PgConnection::connect(url).await.unwrap();
+            let row = sqlx::query(&query).fetch_one(&mut connection).await.unwrap();
+            (row.get(0), row.get(1))
+        } else {
+            let mut connection = MySqlConnection::connect(url).await.unwrap();
+            let row = sqlx::query(&query).fetch_one(&mut connection).await.unwrap();
+            (row.get(0), row.get(1))
+        };
+        // (PostgreSQL pads a CHAR(n))
+        assert_eq!((count.trim(), sum.trim()), ("400", "15880200"), "{url}");
+        sql(url, &format!("DROP TABLE {table}")).await;
+    }
+}

@@ -12,7 +12,10 @@ use sqlx::{
 };
 use thiserror::Error;
 
-use super::script::{Dialect, Statement, excerpt};
+use super::{
+    bind::{PgBinder, execute_mysql},
+    script::{Dialect, Statement, excerpt},
+};
 
 /// Whether the connection must be encrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -341,13 +344,22 @@ impl Database {
     async fn run_postgres(&self, statements: &[Statement], args: &[String]) -> Result<usize, SqlError> {
         let mut connection = self.connect_postgres().await?;
         let mut transaction = connection.begin().await.map_err(|error| self.connect_error(&error))?;
-        let mut args = args.iter().cloned();
+        let mut binder = PgBinder::new(self.redshift);
+        let mut args = args.iter();
         for (index, statement) in statements.iter().enumerate() {
-            let bound: Vec<String> = args.by_ref().take(statement.placeholders.len()).collect();
-            // Untyped literals, so that '42' goes into an integer column as JDBC's
-            // setString with stringtype=unspecified would.
-            let text = statement.with_literals(&bound);
-            if let Err(error) = transaction.execute(sqlx::raw_sql(&text)).await {
+            let result = if statement.placeholders.is_empty() {
+                transaction.execute(sqlx::raw_sql(&statement.text)).await.map(|_| ())
+            } else {
+                // Each value bound, as untyped as a literal: '42' goes into an integer
+                // column as JDBC's setString with stringtype=unspecified sends it.
+                let bound: Vec<Option<&str>> = args
+                    .by_ref()
+                    .take(statement.placeholders.len())
+                    .map(|arg| Some(arg.as_str()))
+                    .collect();
+                binder.execute(&mut transaction, statement, &bound).await.map(|_| ())
+            };
+            if let Err(error) = result {
                 return Err(statement_error(index, statements, &error));
             }
         }
@@ -364,13 +376,14 @@ impl Database {
         let mut args = args.iter();
         for (index, statement) in statements.iter().enumerate() {
             let result = if statement.placeholders.is_empty() {
-                transaction.execute(sqlx::raw_sql(&statement.text)).await
+                transaction.execute(sqlx::raw_sql(&statement.text)).await.map(|_| ())
             } else {
-                let mut query = sqlx::query(&statement.text);
-                for arg in args.by_ref().take(statement.placeholders.len()) {
-                    query = query.bind(arg.as_str());
-                }
-                query.execute(&mut *transaction).await
+                let bound: Vec<Option<&str>> = args
+                    .by_ref()
+                    .take(statement.placeholders.len())
+                    .map(|arg| Some(arg.as_str()))
+                    .collect();
+                execute_mysql(&mut transaction, statement, &bound).await.map(|_| ())
             };
             if let Err(error) = result {
                 return Err(statement_error(index, statements, &error));

@@ -1,7 +1,8 @@
 //! SQL scripts as `SqlActivity` runs them: split into statements at the semicolons that
 //! are not inside a string, a quoted name, a comment or (PostgreSQL) a dollar-quoted
 //! body; and the `?` placeholders of each, bound in order to the activity's
-//! `scriptArgument`s (reference §2.4: script arguments replace `?`).
+//! `scriptArgument`s (reference §2.4: script arguments replace `?`) as parameters, never
+//! as text (see [`super::bind`]).
 
 /// The SQL dialect a script is written in: where strings, names and placeholders differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +22,17 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// The statement with its placeholders replaced by `args`, each as a string literal
-    /// (quotes doubled): how PostgreSQL takes them, as untyped literals that become the
-    /// column's type, the way JDBC's `stringtype=unspecified` sends them.
-    pub fn with_literals(&self, args: &[String]) -> String {
-        let mut text = String::with_capacity(self.text.len());
+    /// The statement for PostgreSQL's protocol: the `n`th placeholder (0-based) becomes
+    /// `$n+1`, or `CAST($n+1 AS <type>)` where `cast` names a type for it.
+    pub fn numbered<'t>(&self, cast: impl Fn(usize) -> Option<&'t str>) -> String {
+        let mut text = String::with_capacity(self.text.len() + 4 * self.placeholders.len());
         let mut from = 0;
-        for (offset, arg) in self.placeholders.iter().zip(args) {
+        for (index, offset) in self.placeholders.iter().enumerate() {
             text.push_str(&self.text[from..*offset]);
-            text.push('\'');
-            text.push_str(&arg.replace('\'', "''"));
-            text.push('\'');
+            match cast(index) {
+                Some(type_name) => text.push_str(&format!("CAST(${} AS {type_name})", index + 1)),
+                None => text.push_str(&format!("${}", index + 1)),
+            }
             from = offset + 1;
         }
         text.push_str(&self.text[from..]);
@@ -230,17 +231,18 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_are_found_per_statement_and_become_literals_for_postgres() {
+    fn placeholders_are_found_per_statement_and_numbered_for_postgres() {
         let statements = split(
             "INSERT INTO t VALUES (?, '?', ?);\n  UPDATE t SET a = ?",
             Dialect::Postgres,
         );
         assert_eq!(statements[0].placeholders.len(), 2);
+        assert_eq!(statements[0].numbered(|_| None), "INSERT INTO t VALUES ($1, '?', $2)");
         assert_eq!(
-            statements[0].with_literals(&["1".to_owned(), "it's".to_owned()]),
-            "INSERT INTO t VALUES ('1', '?', 'it''s')"
+            statements[0].numbered(|index| (index == 0).then_some("integer")),
+            "INSERT INTO t VALUES (CAST($1 AS integer), '?', $2)"
         );
-        assert_eq!(statements[1].with_literals(&["x".to_owned()]), "UPDATE t SET a = 'x'");
+        assert_eq!(statements[1].numbered(|_| None), "UPDATE t SET a = $1");
         let statements = split("INSERT INTO t VALUES (?, ?)", Dialect::MySql);
         assert_eq!(statements[0].text, "INSERT INTO t VALUES (?, ?)");
         assert_eq!(statements[0].placeholders.len(), 2);

@@ -5,7 +5,10 @@
 //!
 //! PostgreSQL (and Redshift's protocol) move the data with `COPY ... TO STDOUT` and
 //! `COPY ... FROM STDIN`, whose CSV and text formats are Sluice's CSV and TSV; MySQL and
-//! MariaDB read rows over the text protocol and load with multi-row INSERTs.
+//! MariaDB read rows over the text protocol and load with multi-row INSERTs, as do
+//! Redshift connections (no COPY FROM STDIN) and `insertQuery`s. Every value of such an
+//! INSERT is a bound parameter ([`super::bind`]), and table and column names are quoted
+//! identifiers ([`super::names`]).
 
 use std::io::{Read, Write};
 
@@ -13,12 +16,14 @@ use futures_util::TryStreamExt;
 use sqlx::{Connection, Executor, Row, mysql::MySqlConnection, postgres::PgConnection};
 
 use super::{
+    bind::{PgBinder, batch_len, execute_mysql},
     database::{Database, SqlError},
     format::{Format, FormatError, Record},
-    script::Dialect,
+    names::Name,
+    script::{Dialect, Statement},
 };
 
-/// Rows per INSERT statement in a MySQL load.
+/// Rows per multi-row INSERT (fewer when they would bind more than a statement takes).
 const ROWS_PER_INSERT: usize = 500;
 /// How much of a file a load reads at a time.
 const CHUNK: usize = 256 * 1024;
@@ -89,16 +94,30 @@ impl TableNode {
         })
     }
 
-    /// The table's name as SQL takes it, with its schema.
-    fn qualified_table(&self) -> Result<String, TableError> {
-        let table = self.table.as_deref().ok_or_else(|| TableError::Node {
+    /// The table's name, with its schema, as the server reads it.
+    fn table_name(&self) -> Result<Name, TableError> {
+        let dialect = self.database.dialect;
+        let problem = |problem: String| TableError::Node {
             object: self.object_id.clone(),
-            problem: "it names no table".to_owned(),
-        })?;
-        Ok(match &self.schema {
-            Some(schema) => format!("{schema}.{table}"),
-            None => table.to_owned(),
-        })
+            problem,
+        };
+        let table = self
+            .table
+            .as_deref()
+            .ok_or_else(|| problem("it names no table".to_owned()))?;
+        let table = Name::parse(table, dialect).map_err(|error| problem(format!("its table: {error}")))?;
+        let schema = match &self.schema {
+            Some(schema) => {
+                Some(Name::parse(schema, dialect).map_err(|error| problem(format!("its schemaName: {error}")))?)
+            }
+            None => None,
+        };
+        Ok(Name::qualified(schema.as_ref(), table))
+    }
+
+    /// The table's name as SQL takes it: quoted, with its schema.
+    fn qualified_table(&self) -> Result<String, TableError> {
+        Ok(self.table_name()?.quoted(self.database.dialect))
     }
 
     /// What a copy out of this node reads: its `selectQuery`, or the whole table.
@@ -305,34 +324,45 @@ pub struct MergeLoad {
 }
 
 impl TableNode {
-    /// The primary key columns: the node's `primaryKeys`, or the table's own.
+    /// The primary key columns, quoted: the node's `primaryKeys`, or the table's own.
     async fn primary_keys(&self, connection: &mut PgConnection, table: &str) -> Result<Vec<String>, TableError> {
         let named: Vec<String> = self
             .primary_keys_field
             .iter()
             .flat_map(|keys| keys.split(','))
-            .map(|key| key.trim().to_owned())
+            .map(str::trim)
             .filter(|key| !key.is_empty())
-            .collect();
+            .map(|key| {
+                Name::parse(key, Dialect::Postgres)
+                    .map(|name| name.quoted(Dialect::Postgres))
+                    .map_err(|problem| TableError::Node {
+                        object: self.object_id.clone(),
+                        problem: format!("its primaryKeys: {problem}"),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
         if !named.is_empty() {
             return Ok(named);
         }
-        let name = self.table.clone().unwrap_or_default();
+        let name = self.table_name()?;
         let query = "SELECT kcu.column_name::text FROM information_schema.table_constraints tc \
                      JOIN information_schema.key_column_usage kcu ON tc.constraint_name = kcu.constraint_name \
                      AND tc.table_schema = kcu.table_schema \
                      WHERE tc.constraint_type = 'PRIMARY KEY' AND lower(tc.table_name) = lower($1) \
                      AND ($2::text IS NULL OR lower(tc.table_schema) = lower($2)) ORDER BY kcu.ordinal_position";
         let keys: Vec<String> = sqlx::query_scalar(query)
-            .bind(&name)
-            .bind(self.schema.as_deref())
+            .bind(name.last())
+            .bind(name.parent())
             .fetch_all(&mut *connection)
             .await
             .map_err(|error| TableError::Refused {
                 what: format!("reading the primary key of {table}"),
                 message: database_message(&error),
             })?;
-        Ok(keys)
+        Ok(keys
+            .iter()
+            .map(|key| Name::exact(key).quoted(Dialect::Postgres))
+            .collect())
     }
 
     /// The table's column names in order, as a load into it would see them: its
@@ -346,7 +376,8 @@ impl TableNode {
                     .to_owned(),
             });
         }
-        let table = self.qualified_table()?;
+        let name = self.table_name()?;
+        let table = name.quoted(Dialect::Postgres);
         let mut connection = self.database.connect_postgres().await?;
         connection
             .execute("BEGIN")
@@ -359,8 +390,8 @@ impl TableNode {
         let query = "SELECT column_name::text FROM information_schema.columns WHERE lower(table_name) = lower($1) \
                      AND ($2::text IS NULL OR lower(table_schema) = lower($2)) ORDER BY ordinal_position";
         let columns: Vec<String> = sqlx::query_scalar(query)
-            .bind(self.table.as_deref().unwrap_or_default())
-            .bind(self.schema.as_deref())
+            .bind(name.last())
+            .bind(name.parent())
             .fetch_all(&mut connection)
             .await
             .map_err(|error| TableError::Refused {
@@ -589,6 +620,7 @@ impl TableNode {
         skip: u64,
     ) -> Result<u64, TableError> {
         let table = self.qualified_table()?;
+        let mut binder = PgBinder::new(self.database.redshift);
         let mut chunk = vec![0u8; CHUNK];
         let mut rows = 0u64;
         let mut records = Vec::new();
@@ -612,12 +644,16 @@ impl TableNode {
                     }
                 }
                 while batch.len() >= ROWS_PER_INSERT || (count == 0 && !batch.is_empty()) {
-                    let take: Vec<Record> = batch.drain(..batch.len().min(ROWS_PER_INSERT)).collect();
+                    let refused = |message: String| TableError::Refused {
+                        what: format!("loading record {} into {table}", rows + 1),
+                        message,
+                    };
+                    let take = batch_len(&batch, ROWS_PER_INSERT).map_err(refused)?;
+                    let take: Vec<Record> = batch.drain(..take).collect();
                     let first = rows + 1;
                     let last = rows + take.len() as u64;
-                    let (sql, _) = insert_values(&table, &take, Dialect::Postgres);
-                    connection
-                        .execute(sqlx::raw_sql(&sql))
+                    binder
+                        .execute(connection, &insert_values(&table, &take), &values_of(&take))
                         .await
                         .map_err(|error| TableError::Refused {
                             what: format!("loading records {first} to {last} into {table}"),
@@ -634,36 +670,31 @@ impl TableNode {
     }
 }
 
-/// `INSERT INTO table VALUES (...), (...)` for a batch, and its bound values (MySQL) or
-/// none (PostgreSQL gets untyped literals, which take the column's type as COPY's do).
-fn insert_values(table: &str, batch: &[Record], dialect: Dialect) -> (String, Vec<Option<String>>) {
-    let mut sql = format!("INSERT INTO {table} VALUES ");
-    let mut args = Vec::new();
+/// `INSERT INTO table VALUES (?, ?), (?, ?)` for a batch: every value a placeholder,
+/// NULL too (bound as NULL), so batches of one shape share one statement.
+fn insert_values(table: &str, batch: &[Record]) -> Statement {
+    let mut text = format!("INSERT INTO {table} VALUES ");
+    let mut placeholders = Vec::new();
     for (index, record) in batch.iter().enumerate() {
         if index > 0 {
-            sql.push_str(", ");
+            text.push_str(", ");
         }
-        sql.push('(');
-        for (column, value) in record.iter().enumerate() {
+        text.push('(');
+        for column in 0..record.len() {
             if column > 0 {
-                sql.push_str(", ");
+                text.push_str(", ");
             }
-            match (dialect, value) {
-                (_, None) => sql.push_str("NULL"),
-                (Dialect::MySql, Some(value)) => {
-                    sql.push('?');
-                    args.push(Some(value.clone()));
-                }
-                (Dialect::Postgres, Some(value)) => {
-                    sql.push('\'');
-                    sql.push_str(&value.replace('\'', "''"));
-                    sql.push('\'');
-                }
-            }
+            placeholders.push(text.len());
+            text.push('?');
         }
-        sql.push(')');
+        text.push(')');
     }
-    (sql, args)
+    Statement { text, placeholders }
+}
+
+/// The values of a batch in placeholder order, NULL as `None`.
+fn values_of(batch: &[Record]) -> Vec<Option<&str>> {
+    batch.iter().flatten().map(Option::as_deref).collect()
 }
 
 /// Appends `record` to `buffer` in `format`, flushing the buffer to `out` once it holds a
@@ -685,22 +716,35 @@ fn write_record(
 }
 
 /// Loads records with INSERT statements inside one transaction: `insertQuery` once per
-/// record, or multi-row INSERTs into the table.
+/// record, or multi-row INSERTs into the table, every value bound.
 struct Loader<'n> {
     node: &'n TableNode,
     table: String,
-    dialect: Dialect,
+    /// The node's `insertQuery`, split out once.
+    insert: Option<Statement>,
     connection: LoaderConnection,
     loaded: u64,
 }
 
 enum LoaderConnection {
-    Postgres(PgConnection),
+    Postgres(PgConnection, PgBinder),
     MySql(MySqlConnection),
 }
 
 impl<'n> Loader<'n> {
     async fn new(node: &'n TableNode, table: &str, dialect: Dialect) -> Result<Self, TableError> {
+        let insert = match &node.insert_query {
+            Some(insert) => Some(
+                super::script::split(insert, dialect)
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| TableError::Node {
+                        object: node.object_id.clone(),
+                        problem: "its insertQuery is empty".to_owned(),
+                    })?,
+            ),
+            None => None,
+        };
         let begin = |error: sqlx::Error| node.database.connect_error(&error);
         let connection = match dialect {
             Dialect::Postgres => {
@@ -710,7 +754,7 @@ impl<'n> Loader<'n> {
                     let result = connection.execute(sqlx::raw_sql(create)).await.map(|_| ());
                     node.created(result)?;
                 }
-                LoaderConnection::Postgres(connection)
+                LoaderConnection::Postgres(connection, PgBinder::new(node.database.redshift))
             }
             Dialect::MySql => {
                 let mut connection = node.database.connect_mysql().await?;
@@ -725,7 +769,7 @@ impl<'n> Loader<'n> {
         Ok(Self {
             node,
             table: table.to_owned(),
-            dialect,
+            insert,
             connection,
             loaded: 0,
         })
@@ -733,21 +777,38 @@ impl<'n> Loader<'n> {
 
     async fn load(&mut self, records: &mut Vec<Record>) -> Result<(), TableError> {
         while !records.is_empty() {
-            let batch: Vec<Record> = match &self.node.insert_query {
-                Some(_) => records.drain(..1).collect(),
-                None => records.drain(..records.len().min(ROWS_PER_INSERT)).collect(),
-            };
             let first = self.loaded + 1;
-            let (sql, args) = self.statement(&batch)?;
-            let result = match &mut self.connection {
-                LoaderConnection::MySql(connection) => {
-                    let mut query = sqlx::query(&sql);
-                    for arg in args {
-                        query = query.bind(arg);
+            let refused = |message: String| TableError::Refused {
+                what: format!("loading record {first} into {}", self.table),
+                message,
+            };
+            let count = match &self.insert {
+                Some(_) => 1,
+                None => batch_len(records, ROWS_PER_INSERT).map_err(refused)?,
+            };
+            let batch: Vec<Record> = records.drain(..count).collect();
+            let generated;
+            let statement = match &self.insert {
+                Some(insert) => {
+                    let fields = batch.first().map_or(0, Vec::len);
+                    if fields != insert.placeholders.len() {
+                        return Err(refused(format!(
+                            "the record has {fields} field(s) and the insertQuery of {} has {} ? placeholder(s)",
+                            self.node.object_id,
+                            insert.placeholders.len()
+                        )));
                     }
-                    query.execute(&mut *connection).await.map(|_| ())
+                    insert
                 }
-                LoaderConnection::Postgres(connection) => connection.execute(sqlx::raw_sql(&sql)).await.map(|_| ()),
+                None => {
+                    generated = insert_values(&self.table, &batch);
+                    &generated
+                }
+            };
+            let values = values_of(&batch);
+            let result = match &mut self.connection {
+                LoaderConnection::MySql(connection) => execute_mysql(connection, statement, &values).await,
+                LoaderConnection::Postgres(connection, binder) => binder.execute(connection, statement, &values).await,
             };
             if let Err(error) = result {
                 let last = self.loaded + batch.len() as u64;
@@ -766,32 +827,9 @@ impl<'n> Loader<'n> {
         Ok(())
     }
 
-    /// The statement for a batch, and its bound values (MySQL) or none (PostgreSQL gets
-    /// untyped literals, as its COPY would).
-    fn statement(&self, batch: &[Record]) -> Result<(String, Vec<Option<String>>), TableError> {
-        if let Some(insert) = &self.node.insert_query {
-            let statement = super::script::split(insert, self.dialect)
-                .into_iter()
-                .next()
-                .ok_or_else(|| TableError::Node {
-                    object: self.node.object_id.clone(),
-                    problem: "its insertQuery is empty".to_owned(),
-                })?;
-            let record = batch.first().cloned().unwrap_or_default();
-            return Ok(match self.dialect {
-                Dialect::MySql => (statement.text, record),
-                Dialect::Postgres => {
-                    let literals: Vec<String> = record.iter().map(|value| value.clone().unwrap_or_default()).collect();
-                    (statement.with_literals(&literals), Vec::new())
-                }
-            });
-        }
-        Ok(insert_values(&self.table, batch, self.dialect))
-    }
-
     async fn commit(self) -> Result<(), TableError> {
         let result = match self.connection {
-            LoaderConnection::Postgres(mut connection) => connection.execute("COMMIT").await.map(|_| ()),
+            LoaderConnection::Postgres(mut connection, _) => connection.execute("COMMIT").await.map(|_| ()),
             LoaderConnection::MySql(mut connection) => connection.execute("COMMIT").await.map(|_| ()),
         };
         result.map_err(|error| TableError::Refused {
