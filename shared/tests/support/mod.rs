@@ -5,6 +5,7 @@
 pub mod conformance;
 pub mod data;
 pub mod faults;
+pub mod lossy;
 pub mod machines;
 pub mod moto;
 pub mod secrets;
