@@ -1,5 +1,7 @@
 //! The foundations' speed: validating AWS's sample corpus, evaluating a typical
-//! expression, and planning a year of 15-minute instances for a 100-object pipeline.
+//! expression, planning a year of 15-minute instances for a 100-object pipeline, and
+//! validating definitions that would make the work grow faster than their size: fields that
+//! refer to each other a hundred times a level, and 5,000 references to missing objects.
 //!
 //! `cargo bench -p sluice --bench foundations`; the figures go in the README.
 
@@ -22,6 +24,9 @@ use sluice::{
     schedule::Activation,
     time::parse_datetime,
 };
+
+#[path = "../tests/bounded_work/definitions.rs"]
+mod definitions;
 
 fn at(text: &str) -> NaiveDateTime {
     parse_datetime(text).expect("a valid date-time")
@@ -67,6 +72,29 @@ fn validating_the_corpus(c: &mut Criterion) {
             });
         },
     );
+    group.finish();
+}
+
+fn validating_what_could_grow(c: &mut Criterion) {
+    let mut group = c.benchmark_group("validate");
+    let amplifying = definitions::amplifying();
+    group.bench_function(
+        "validate fields that refer to each other 100 times a level, 10 levels",
+        |b| {
+            b.iter(|| {
+                let report = validate(black_box(&amplifying), &[]).report;
+                assert_eq!(report.errors.len(), 8);
+            });
+        },
+    );
+    let dangling = definitions::dangling(5_000);
+    group.throughput(Throughput::Elements(5_000));
+    group.bench_function("validate 5,000 objects, each referring to a missing one", |b| {
+        b.iter(|| {
+            let report = validate(black_box(&dangling), &[]).report;
+            assert_eq!(report.errors.len(), 5_000);
+        });
+    });
     group.finish();
 }
 
@@ -194,6 +222,7 @@ fn plan_memory_is_flat() {
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     validating_the_corpus(&mut criterion);
+    validating_what_could_grow(&mut criterion);
     evaluating_an_expression(&mut criterion);
     planning_a_year(&mut criterion);
     criterion.final_summary();

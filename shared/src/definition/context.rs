@@ -105,11 +105,10 @@ impl<'a> ObjectContext<'a> {
     /// Evaluates a string in this context: one evaluation, whose bounds on work (see
     /// [`expr::MAX_STEPS`]) cover every field value it refers to, each evaluated once.
     pub fn evaluate(&self, text: &str) -> Result<Evaluated, ExprError> {
-        self.evaluate_template(&expr::parse(text)?)
+        self.evaluate_template(&expr::parse(text)?, Evaluation::explained())
     }
 
-    fn evaluate_template(&self, template: &Template) -> Result<Evaluated, ExprError> {
-        let evaluation = Evaluation::default();
+    fn evaluate_template(&self, template: &Template, evaluation: Evaluation) -> Result<Evaluated, ExprError> {
         let frame = Frame {
             at: *self,
             evaluation: &evaluation,
@@ -135,6 +134,9 @@ struct Evaluation {
     budget: Budget,
     memo: RefCell<HashMap<FieldKey, Value>>,
     memo_bytes: Cell<usize>,
+    /// Whether a name that is not found is worth a suggestion: not when the caller only
+    /// asks whether the value can be known, and drops the message.
+    suggest: bool,
 }
 
 /// A field as evaluated: in the context of which object, with which runtime fields and
@@ -148,6 +150,13 @@ struct FieldKey {
 }
 
 impl Evaluation {
+    fn explained() -> Self {
+        Self {
+            suggest: true,
+            ..Self::default()
+        }
+    }
+
     fn remember(&self, key: FieldKey, value: &Value) {
         let bytes = self.memo_bytes.get().saturating_add(expr::size_of(value));
         if bytes <= MEMO_BYTES {
@@ -231,13 +240,25 @@ impl<'e, 'a> Frame<'e, 'a> {
         Err(self.no_such(name))
     }
 
+    /// `; did you mean "x"?` from the names `candidates` gives, when this evaluation
+    /// suggests.
+    fn did_you_mean<'n>(&self, word: &str, candidates: impl FnOnce() -> Vec<&'n str>) -> String {
+        if self.evaluation.suggest {
+            suggest::did_you_mean(word, candidates())
+        } else {
+            String::new()
+        }
+    }
+
     fn no_such(&self, name: &str) -> String {
         let scope = self.at.scope;
-        let mut candidates: Vec<&str> = scope.parameters.ids().collect();
-        if let Some(index) = self.at.object {
-            candidates.extend(scope.inheritance.keys(index));
-        }
-        let hint = suggest::did_you_mean(name, candidates);
+        let hint = self.did_you_mean(name, || {
+            let mut candidates: Vec<&str> = scope.parameters.ids().collect();
+            if let Some(index) = self.at.object {
+                candidates.extend(scope.inheritance.keys(index));
+            }
+            candidates
+        });
         match self.at.object {
             Some(_) => format!("{} has no field or parameter \"{name}\"{hint}", self.at.describe()),
             None => format!("there is no parameter \"{name}\"{hint}"),
@@ -333,7 +354,7 @@ impl<'e, 'a> Frame<'e, 'a> {
         let inheritance = self.at.scope.inheritance;
         let values = inheritance.values(index, key);
         if values.is_empty() {
-            let hint = suggest::did_you_mean(key, inheritance.keys(index));
+            let hint = self.did_you_mean(key, || inheritance.keys(index));
             return Err(format!("{} has no field \"{key}\"{hint}", self.at.describe()));
         }
         values
@@ -385,7 +406,7 @@ impl Context for Frame<'_, '_> {
 /// one budget across a whole value and is the way to evaluate one.
 impl Context for ObjectContext<'_> {
     fn resolve(&self, reference: &Reference) -> Result<Value, String> {
-        let evaluation = Evaluation::default();
+        let evaluation = Evaluation::explained();
         Frame {
             at: *self,
             evaluation: &evaluation,
@@ -407,7 +428,7 @@ pub fn static_value(scope: Scope<'_>, object: Option<usize>, text: &str) -> Resu
         return Ok(Some(text.to_owned()));
     }
     let runtime = Runtime::default();
-    match ObjectContext::new(scope, object, &runtime).evaluate_template(&template) {
+    match ObjectContext::new(scope, object, &runtime).evaluate_template(&template, Evaluation::default()) {
         Ok(Evaluated::One(value)) => Ok(Some(value)),
         Err(error) if error.bound().is_some() => Err(error),
         Ok(Evaluated::Many(_)) | Err(_) => Ok(None),

@@ -250,6 +250,58 @@ fn expressions_just_inside_the_depth_limit_evaluate() {
     assert_eq!(one(&calls), "2011-08-30T17:10:00");
 }
 
+#[test]
+fn a_concatenation_longer_than_one_mib_is_refused_naming_the_bound() {
+    // Given a value of 512 KiB and one byte
+    let context = MapContext::new().with("myHalf", Value::Str("x".repeat(512 * 1024 + 1)));
+    // When it is added to itself
+    let error = evaluate_str("#{myHalf + myHalf}", &context).unwrap_err();
+    // Then the sum is refused at the operator, for the value bound
+    assert_eq!(error.bound(), Some(Bound::ValueBytes));
+    assert_eq!(error.offset, 9);
+    assert!(error.message.contains("longer than 1 MiB (1048576 bytes)"), "{error}");
+    // And once it fits, it is allowed
+    let context = MapContext::new().with("myHalf", Value::Str("x".repeat(512 * 1024)));
+    assert!(evaluate_str("#{myHalf + myHalf}", &context).is_ok());
+}
+
+#[test]
+fn text_around_a_list_that_would_be_longer_than_one_mib_in_all_is_refused() {
+    // Given a list of 2,000 elements and text of 1 KiB before each
+    let list = Value::List((0..2_000).map(Value::Int).collect());
+    let context = MapContext::new().with("myMany", list);
+    let text = format!("{}#{{myMany}}", "y".repeat(1024));
+    // When the value is evaluated: two thousand values of about 1 KiB
+    let error = evaluate_str(&text, &context).unwrap_err();
+    // Then the values together are refused
+    assert_eq!(error.bound(), Some(Bound::ValueBytes));
+}
+
+#[test]
+fn an_operator_over_a_long_list_stops_at_the_step_bound() {
+    // Given a list of 150,000 one-letter strings: 300,000 bytes, within the value bound
+    let list = Value::List((0..150_000).map(|_| Value::Str("a".into())).collect());
+    let context = MapContext::new().with("myLong", list);
+    // When an operator applies to each element
+    let error = evaluate_str("#{myLong + 'b'}", &context).unwrap_err();
+    // Then it stops once it has taken MAX_STEPS steps
+    assert_eq!(error.bound(), Some(Bound::Steps));
+    assert_eq!(
+        error.message,
+        format!(
+            "evaluating it takes more than {MAX_STEPS} steps (field values that refer to each other many times); simplify the references"
+        )
+    );
+}
+
+#[test]
+fn a_reference_to_a_value_longer_than_one_mib_is_refused() {
+    let context = MapContext::new().with("myHuge", Value::Str("é".repeat(MAX_VALUE_BYTES / 2 + 1)));
+    let error = evaluate_str("#{myHuge}", &context).unwrap_err();
+    assert_eq!(error.bound(), Some(Bound::ValueBytes));
+    assert_eq!(error.offset, 2);
+}
+
 /// Pieces of expressions, to build inputs that get past the first character.
 fn token() -> impl Strategy<Value = &'static str> {
     prop::sample::select(vec![
