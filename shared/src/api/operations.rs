@@ -17,7 +17,7 @@ use crate::{
     },
     engine::{
         Engine, EngineError,
-        objects::{Operator, Selector, Sphere},
+        objects::{Marker, Operator, Selector, Sphere},
         operator::{ComponentCommand, InstanceCommand},
         pipelines::{ActivateOptions, DefinitionVersion, NewPipeline},
         tasks::TaskStatus,
@@ -91,13 +91,16 @@ fn masked(mut definition: ApiDefinition) -> ApiDefinition {
     definition
 }
 
+fn not_our_marker(marker: &str) -> ApiError {
+    ApiError::invalid(format!(
+        "member \"marker\" (\"{marker}\") is not a marker this service gave; start again without one"
+    ))
+}
+
+/// DescribeObjects answers in one page and gives no marker; one sent anyway must be a number.
 fn offset_marker(marker: Option<&str>) -> Result<usize, ApiError> {
     marker.filter(|marker| !marker.is_empty()).map_or(Ok(0), |marker| {
-        marker.parse::<usize>().map_err(|_| {
-            ApiError::invalid(format!(
-                "member \"marker\" (\"{marker}\") is not a marker this service gave; start again without one"
-            ))
-        })
+        marker.parse::<usize>().map_err(|_| not_our_marker(marker))
     })
 }
 
@@ -323,6 +326,9 @@ impl<'a, S: RunStore, P: Probe> Api<'a, S, P> {
         })
     }
 
+    /// QueryObjects: one page, read from the store a chunk at a time after the marker (see
+    /// [`Marker`] for its format, opaque to clients); a page with selectors the key order
+    /// cannot serve may be short, or empty, with a marker to go on from.
     pub async fn query_objects(&self, input: QueryObjectsInput) -> Result<QueryObjectsOutput, ApiError> {
         let sphere = Sphere::parse(&input.sphere).ok_or_else(|| {
             ApiError::invalid(format!(
@@ -340,16 +346,19 @@ impl<'a, S: RunStore, P: Probe> Api<'a, S, P> {
             }
         };
         let selectors = input.selectors.iter().map(selector).collect::<Result<Vec<_>, _>>()?;
-        let offset = offset_marker(input.marker.as_deref())?;
-        let ids = self.engine.query_objects(&input.pipeline_id, sphere, &selectors).await;
-        let ids = self.on(&input.pipeline_id, ids).await?;
-        let page: Vec<String> = ids.iter().skip(offset).take(limit).cloned().collect();
-        let end = offset.saturating_add(page.len());
-        let more = end < ids.len();
+        let after = match input.marker.as_deref().filter(|marker| !marker.is_empty()) {
+            None => None,
+            Some(marker) => Some(Marker::parse(marker).ok_or_else(|| not_our_marker(marker))?),
+        };
+        let page = self
+            .engine
+            .query_objects_page(&input.pipeline_id, sphere, &selectors, after.as_ref(), limit)
+            .await;
+        let page = self.on(&input.pipeline_id, page).await?;
         Ok(QueryObjectsOutput {
-            ids: page,
-            marker: more.then(|| end.to_string()),
-            has_more_results: more,
+            ids: page.ids,
+            has_more_results: page.next.is_some(),
+            marker: page.next.map(|next| next.to_string()),
         })
     }
 

@@ -5,11 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::{Item, Key, Range, RunStore, StoreError, Write};
 
 /// Requests made so far, as DynamoDB would bill them: one per call (a transaction is one
-/// request, whatever it writes).
+/// request, whatever it writes); and the items those reads returned, which is what a read
+/// costs in capacity and time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Requests {
     pub reads: u64,
     pub writes: u64,
+    pub items_read: u64,
 }
 
 #[derive(Debug, Default)]
@@ -17,6 +19,7 @@ pub struct CountingStore<S> {
     inner: S,
     reads: AtomicU64,
     writes: AtomicU64,
+    items_read: AtomicU64,
 }
 
 impl<S> CountingStore<S> {
@@ -25,6 +28,7 @@ impl<S> CountingStore<S> {
             inner,
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            items_read: AtomicU64::new(0),
         }
     }
 
@@ -36,26 +40,36 @@ impl<S> CountingStore<S> {
         Requests {
             reads: self.reads.load(Ordering::Relaxed),
             writes: self.writes.load(Ordering::Relaxed),
+            items_read: self.items_read.load(Ordering::Relaxed),
         }
     }
 
     pub fn reset(&self) {
         self.reads.store(0, Ordering::Relaxed);
         self.writes.store(0, Ordering::Relaxed);
+        self.items_read.store(0, Ordering::Relaxed);
+    }
+
+    fn read<T>(&self, found: Result<T, StoreError>, items: impl Fn(&T) -> usize) -> Result<T, StoreError> {
+        if let Ok(found) = &found {
+            let count = u64::try_from(items(found)).unwrap_or(u64::MAX);
+            self.items_read.fetch_add(count, Ordering::Relaxed);
+        }
+        found
     }
 }
 
 impl<S: RunStore> RunStore for CountingStore<S> {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.get(key).await
+        self.read(self.inner.get(key).await, |found| usize::from(found.is_some()))
     }
 
     async fn get_many(&self, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
         // One request per hundred keys, as BatchGetItem takes them.
         let requests = u64::try_from(keys.len().div_ceil(100)).unwrap_or(u64::MAX);
         self.reads.fetch_add(requests, Ordering::Relaxed);
-        self.inner.get_many(keys).await
+        self.read(self.inner.get_many(keys).await, |found| found.iter().flatten().count())
     }
 
     async fn write(&self, write: Write) -> Result<bool, StoreError> {
@@ -70,11 +84,11 @@ impl<S: RunStore> RunStore for CountingStore<S> {
 
     async fn query(&self, pk: &str, range: &Range) -> Result<Vec<Item>, StoreError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.query(pk, range).await
+        self.read(self.inner.query(pk, range).await, Vec::len)
     }
 
     async fn due(&self, queue: &str, until_millis: i64, limit: usize) -> Result<Vec<Item>, StoreError> {
         self.reads.fetch_add(1, Ordering::Relaxed);
-        self.inner.due(queue, until_millis, limit).await
+        self.read(self.inner.due(queue, until_millis, limit).await, Vec::len)
     }
 }

@@ -61,6 +61,7 @@ suite![
     reads_with_an_empty_key_find_nothing,
     query_returns_a_half_open_range_in_ascending_order,
     query_stops_at_the_limit,
+    query_from_a_sort_key_and_a_nul_starts_right_after_that_key,
     query_with_an_empty_lower_bound_starts_at_the_first_sort_key,
     query_of_an_empty_range_finds_nothing,
     query_excludes_other_partitions,
@@ -723,6 +724,25 @@ async fn query_stops_at_the_limit<S: RunStore>(store: Arc<S>) {
     assert_eq!(
         query_sks(&*store, "p", &range("a", "z", usize::MAX)).await,
         ["a", "b", "c", "d", "e"]
+    );
+}
+
+/// How a page goes on after the last record of the one before (QueryObjects' marker):
+/// DynamoDB's ExclusiveStartKey, as a range from the key and a NUL.
+async fn query_from_a_sort_key_and_a_nul_starts_right_after_that_key<S: RunStore>(store: Arc<S>) {
+    create_all(
+        &*store,
+        "p",
+        &["INST#a#1", "INST#a#1#", "INST#a#10", "INST#a#2", "INST#b#1"],
+    )
+    .await;
+    assert_eq!(
+        query_sks(&*store, "p", &range("INST#a#1\0", "INST#\u{10FFFF}", 3)).await,
+        ["INST#a#1#", "INST#a#10", "INST#a#2"]
+    );
+    assert_eq!(
+        query_sks(&*store, "p", &range("INST#a#2\0", "INST#\u{10FFFF}", 3)).await,
+        ["INST#b#1"]
     );
 }
 
