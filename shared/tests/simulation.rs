@@ -2891,13 +2891,14 @@ async fn fleet(seed: u64) -> FleetRan {
         if index == poison {
             continue;
         }
-        let mine: Vec<&InstanceRecord> = instances
-            .iter()
-            .filter(|instance| instance.pipeline_id == id)
-            .collect();
+        let mine: Vec<&InstanceRecord> = instances.iter().filter(|instance| instance.pipeline_id == id).collect();
         if mine.len() != count {
-            ran.violations
-                .push(format!("{id}: {} instance(s), {count} expected", mine.len()));
+            let record = store.inner().get(&keys::pipeline(&id)).await;
+            ran.violations.push(format!(
+                "{id}: {} instance(s), {count} expected (at {}, its record: {record:?})",
+                mine.len(),
+                clock.now()
+            ));
         }
         for instance in mine {
             if instance.status != Status::Finished || instance.attempts != 1 {
@@ -2937,6 +2938,12 @@ async fn fleet(seed: u64) -> FleetRan {
 }
 
 fn fleet_seeds() -> Vec<u64> {
+    if let Some(seed) = std::env::var("SIM_FLEET_SEED")
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+    {
+        return vec![seed];
+    }
     let count = std::env::var("SIM_FLEET_SEEDS")
         .ok()
         .and_then(|text| text.trim().parse().ok())

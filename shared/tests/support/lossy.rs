@@ -106,11 +106,11 @@ impl<S: RunStore> LossyStore<S> {
         Ok(())
     }
 
-    fn write_fate(&self) -> Fate {
+    fn write_fate(&self, creates: bool) -> Fate {
         let rates = self.state().rates;
         let fate = if self.roll(rates.throttle) {
             Fate::Throttle
-        } else if self.roll(rates.conflict) {
+        } else if !creates && self.roll(rates.conflict) {
             Fate::Conflict
         } else if self.roll(rates.lost_answer) {
             Fate::LoseAnswer
@@ -127,8 +127,15 @@ impl<S: RunStore> LossyStore<S> {
         fate
     }
 
-    async fn written(&self, write: impl Future<Output = Result<bool, StoreError>>) -> Result<bool, StoreError> {
-        match self.write_fate() {
+    /// `creates`: whether the request creates an item. A conflict answers `Ok(false)` only
+    /// for requests that change or check existing items: for a create, `Ok(false)` says the
+    /// key is taken, which would be a lie no real store tells when nothing is there.
+    async fn written(
+        &self,
+        creates: bool,
+        write: impl Future<Output = Result<bool, StoreError>>,
+    ) -> Result<bool, StoreError> {
+        match self.write_fate(creates) {
             Fate::Throttle => Err(StoreError::Unavailable(THROTTLED.to_owned())),
             Fate::Conflict => Ok(false),
             Fate::LoseAnswer => {
@@ -148,11 +155,13 @@ impl<S: RunStore> RunStore for LossyStore<S> {
     }
 
     async fn write(&self, write: Write) -> Result<bool, StoreError> {
-        self.written(self.inner.write(write)).await
+        let creates = matches!(write, Write::Create(_));
+        self.written(creates, self.inner.write(write)).await
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<bool, StoreError> {
-        self.written(self.inner.transact(writes)).await
+        let creates = writes.iter().any(|write| matches!(write, Write::Create(_)));
+        self.written(creates, self.inner.transact(writes)).await
     }
 
     async fn query(&self, pk: &str, range: &Range) -> Result<Vec<Item>, StoreError> {
