@@ -1212,8 +1212,9 @@ async fn a_resource_runner_is_told_to_terminate_once_its_resource_has_ended<S: R
             .await
             .unwrap()
     );
-    // Once the twin's pipeline is deleted, its runner is told too
+    // Once the twin's pipeline is deleted and its records purged, its runner is told too
     engine.delete_pipeline("df-twin").await.unwrap();
+    engine.purge_step().await.unwrap();
     assert!(
         engine
             .report_task_runner_heartbeat("tr-4", Some(twin_group), None)

@@ -1,7 +1,8 @@
 //! Bounded work over history (issue 17): what a call costs follows what it asks for, not how
 //! much history its pipeline has. QueryObjects and DescribeObjects read one page of records
-//! in key order. Costs are counted with `CountingStore` (requests, and the items they read)
-//! on the memory store.
+//! in key order; DeletePipeline answers at once and the purge stage removes the records a
+//! page at a time, picking up after a crash where it stopped. Costs are counted with
+//! `CountingStore` (requests, and the items they read) on the memory store.
 
 mod support;
 
@@ -15,17 +16,19 @@ use sluice::{
         Engine, Limits,
         clock::{ManualClock, SeededRandom},
         objects::EXAMINED_PER_CALL,
-        pipelines::ActivateOptions,
+        pipelines::{ActivateOptions, PURGE_GRACE, PURGE_PAGE},
+        tasks::TaskStatus,
     },
     store::{
-        MAX_TRANSACTION_WRITES, RunStore,
+        Item, MAX_TRANSACTION_WRITES, RunStore,
         counting::{CountingStore, Requests},
         keys,
         memory::MemoryStore,
-        records::{AttemptKind, AttemptRecord, InstanceRecord, Stored, create},
+        records::{AttemptKind, AttemptRecord, ErrorDetails, InstanceRecord, Stored, create},
     },
     time::{format_datetime, parse_datetime},
 };
+use support::faults::FaultyStore;
 
 fn at(text: &str) -> NaiveDateTime {
     parse_datetime(text).unwrap()
@@ -134,6 +137,15 @@ impl<S: RunStore> World<S> {
             .await
             .unwrap()?;
         Some(Stored::<InstanceRecord>::from_item(&item).unwrap().record)
+    }
+
+    /// Every item of the pipeline's partition.
+    async fn partition(&self, pipeline: &str) -> Vec<Item> {
+        let everything = sluice::store::Range::prefix("", usize::MAX);
+        self.store
+            .query(&keys::pipeline_pk(pipeline), &everything)
+            .await
+            .unwrap()
     }
 
     /// Every id QueryObjects answers across its pages, each call's cost, and the pages.
@@ -330,4 +342,115 @@ async fn a_marker_from_another_sphere_or_made_up_is_refused() {
             "{answer}"
         );
     }
+}
+
+#[tokio::test]
+async fn deleting_a_pipeline_with_5000_runs_answers_at_once_and_purge_steps_remove_every_record() {
+    // Given a pipeline with 5,000 runs of history and one run claimed by a runner
+    let world = World::new(MemoryStore::new());
+    world.pipeline_with_history("df-gone", 5_000, 0).await;
+    let engine = world.engine();
+    engine.dependencies_step().await.unwrap();
+    let task = engine.poll_for_task("wg", None).await.unwrap().expect("a task");
+    assert!(world.store.get(&keys::task(&task.task_id)).await.unwrap().is_some());
+    let before = world.partition("df-gone").await.len();
+    assert!(before > 5_500, "{before}");
+    // When it is deleted
+    let (_, cost) = world.ok("DeletePipeline", json!({"pipelineId": "df-gone"})).await;
+    // Then the call read and wrote a handful of items, not its history
+    assert!(cost.items_read <= 4 && cost.reads <= 2 && cost.writes == 1, "{cost:?}");
+    // And calls on it say it was deleted; it is listed no more
+    let (answer, _) = world
+        .call("QueryObjects", json!({"pipelineId": "df-gone", "sphere": "INSTANCE"}))
+        .await;
+    assert_eq!(answer["__type"], "PipelineDeletedException", "{answer}");
+    let (answer, _) = world
+        .call("DescribePipelines", json!({"pipelineIds": ["df-gone"]}))
+        .await;
+    assert_eq!(answer["__type"], "PipelineDeletedException", "{answer}");
+    let (answer, _) = world.call("DeletePipeline", json!({"pipelineId": "df-gone"})).await;
+    assert_eq!(answer["__type"], "PipelineNotFoundException", "{answer}");
+    let (listed, _) = world.ok("ListPipelines", json!({})).await;
+    assert_eq!(listed["pipelineIdList"], json!([]));
+    // When purge steps run, each removing a bounded page
+    let mut steps = 0;
+    loop {
+        world.store.reset();
+        let report = engine.purge_step().await.unwrap();
+        let cost = world.store.requests();
+        // The tombstone from its queue, a page and one more (the tombstone may be among
+        // them), and the task records of the attempts in the page
+        assert!(cost.items_read <= (PURGE_PAGE + 3) as u64, "{cost:?}");
+        assert!(cost.writes <= 2, "{cost:?}");
+        steps += 1;
+        if report.examined == 0 {
+            break;
+        }
+        assert!(steps < 200, "the purge does not end");
+    }
+    // Then nothing of it is left but its tombstone, its task record included
+    assert!(steps >= before / PURGE_PAGE, "{steps}");
+    let left: Vec<String> = world
+        .partition("df-gone")
+        .await
+        .into_iter()
+        .map(|item| item.key.sk)
+        .collect();
+    assert_eq!(left, ["DELETED"]);
+    assert!(world.store.get(&keys::task(&task.task_id)).await.unwrap().is_none());
+    // And the runner's report finds no task
+    let ended = engine
+        .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+        .await;
+    assert!(ended.is_err(), "{ended:?}");
+    // And once the grace period is over, a last look finds nothing more and ends the purge
+    world.clock.advance(PURGE_GRACE);
+    let report = engine.purge_step().await.unwrap();
+    assert_eq!((report.examined, report.changed), (1, 1), "{report:?}");
+    world.clock.advance(TimeDelta::days(1));
+    assert_eq!(engine.purge_step().await.unwrap().examined, 0);
+    let (answer, _) = world
+        .call("DescribePipelines", json!({"pipelineIds": ["df-gone"]}))
+        .await;
+    assert_eq!(answer["__type"], "PipelineDeletedException", "{answer}");
+}
+
+#[tokio::test]
+async fn a_purge_cut_short_by_a_crash_loses_nothing_and_finishes_later() {
+    // Given a deleted pipeline with 1,000 runs and another pipeline beside it
+    let world = World::new(FaultyStore::new(MemoryStore::new(), 5));
+    world.pipeline_with_history("df-crashed", 1_000, 0).await;
+    world.pipeline_with_history("df-kept", 10, 0).await;
+    let kept = world.partition("df-kept").await;
+    let engine = world.engine();
+    engine.delete_pipeline("df-crashed").await.unwrap();
+    // When the store "crashes" after two pages, as the third is written
+    world.store.inner().crash_after(2);
+    for _ in 0..2 {
+        let report = engine.purge_step().await.unwrap();
+        assert_eq!(report.changed, PURGE_PAGE, "{report:?}");
+    }
+    let report = engine.purge_step().await.unwrap();
+    assert!(!report.problems.is_empty(), "the failed page is reported: {report:?}");
+    assert!(world.store.inner().has_crashed());
+    let partial = world.partition("df-crashed").await.len();
+    assert!(partial > 1, "{partial}");
+    // Then, once the store is back, later steps take up where it stopped and finish
+    world.store.inner().reset();
+    let mut steps = 0;
+    while world.partition("df-crashed").await.len() > 1 {
+        world.clock.advance(TimeDelta::minutes(5));
+        engine.purge_step().await.unwrap();
+        steps += 1;
+        assert!(steps < 100, "the purge does not finish");
+    }
+    let left: Vec<String> = world
+        .partition("df-crashed")
+        .await
+        .into_iter()
+        .map(|item| item.key.sk)
+        .collect();
+    assert_eq!(left, ["DELETED"]);
+    // And nothing of the other pipeline was touched
+    assert_eq!(world.partition("df-kept").await, kept);
 }

@@ -1,8 +1,9 @@
-//! Pipelines: create, save a definition, activate (with the backfill guard), deactivate.
+//! Pipelines: create, save a definition, activate (with the backfill guard), deactivate,
+//! list, and delete (at once, with the records purged in the background).
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, TimeDelta};
 
-use super::{Engine, EngineError, PipelineState, Status, clock::Random, compiled::CompiledPipeline};
+use super::{Engine, EngineError, PipelineState, Status, StepReport, clock::Random, compiled::CompiledPipeline};
 use crate::{
     cloud::{
         probe::Probe,
@@ -13,16 +14,26 @@ use crate::{
     },
     schedule::{Activation, PlanComponent},
     store::{
-        Expected, Range, RunStore, StoreError, Write, keys,
+        Expected, Item, Key, Range, RunStore, StoreError, Write, keys,
         records::{
-            self, ComponentRecord, DefinitionRecord, DeletedRecord, InstanceRecord, ListingRecord, PipelineRecord,
-            Stored, Tag, UniqueIdRecord, create,
+            self, AttemptRecord, ComponentRecord, DefinitionRecord, DeletedRecord, InstanceRecord, ListingRecord,
+            PipelineRecord, Stored, Tag, UniqueIdRecord, create,
         },
     },
+    time::add_or_max,
 };
 
 /// How many times a pipeline operation reads again after another writer changed it.
 const TRIES: usize = 8;
+
+/// How many of a deleted pipeline's records one purge step removes: one query and one
+/// transaction (with the attempts' task records, two).
+pub const PURGE_PAGE: usize = 100;
+
+/// How long after a deletion the purge looks once more before it is done: a stage step
+/// (a Lambda runs at most 15 minutes) that read the pipeline's records before the delete
+/// may write one until then.
+pub const PURGE_GRACE: TimeDelta = TimeDelta::minutes(15);
 
 /// At most this many tags per pipeline (the API's tagList).
 pub const MAX_TAGS: usize = 10;
@@ -149,42 +160,25 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         )
     }
 
-    /// DeletePipeline: cancels its unfinished work, deletes its records, and leaves a
-    /// tombstone so that later calls say it was deleted. A delete cut short by a crash
-    /// finishes when asked again.
+    /// DeletePipeline: answers at once, however much history the pipeline has. One
+    /// transaction removes the pipeline's record, its listing and its name + uniqueId, and
+    /// writes a tombstone in the purge queue: from then on calls on the pipeline answer
+    /// that it was deleted, nothing schedules it, and [`Engine::purge_step`] removes the rest
+    /// of its records (runs, attempts, events, definitions) a page at a time. Its running
+    /// work is not canceled one instance at a time: what a runner holds ends when its
+    /// attempt is purged (its reports then find no task), and machines whose records are
+    /// gone are the resources sweep's to stop.
     pub async fn delete_pipeline(&self, id: &str) -> Result<(), EngineError> {
-        let pipeline = self.pipeline(id).await?;
-        if matches!(
-            pipeline.record.state,
-            PipelineState::Scheduled | PipelineState::Deactivating
-        ) {
-            self.deactivate(id, true).await?;
-        }
-        let everything = Range {
-            from: String::new(),
-            to: "\u{10FFFF}".to_owned(),
-            limit: usize::MAX,
-        };
-        // Everything but the pipeline record first: until that goes, a crash leaves a
-        // pipeline that can be deleted again, never orphans nobody can reach.
-        for item in self.store.query(&keys::pipeline_pk(id), &everything).await? {
-            if item.key.sk == "META" || item.key.sk == keys::deleted(id).sk {
-                continue;
-            }
-            self.store
-                .write(Write::Delete {
-                    key: item.key.clone(),
-                    expected: Expected::of(&item),
-                })
-                .await?;
-        }
         for _ in 0..TRIES {
-            let pipeline = self.pipeline(id).await?;
+            let [pipeline, listing, old_tombstone] =
+                records::get_each(self.store, [keys::pipeline(id), keys::listing(id), keys::deleted(id)]).await?;
+            let pipeline = records::decode::<PipelineRecord>(pipeline.as_ref())?
+                .ok_or_else(|| EngineError::PipelineNotFound(id.to_owned()))?;
             let mut writes = vec![Write::Delete {
                 key: keys::pipeline(id),
                 expected: pipeline.expected.clone(),
             }];
-            if let Some(item) = self.store.get(&keys::listing(id)).await? {
+            if let Some(item) = listing {
                 writes.push(Write::Delete {
                     key: item.key.clone(),
                     expected: Expected::of(&item),
@@ -199,11 +193,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                     expected: unique.expected.clone(),
                 });
             }
+            let now = self.now();
             let tombstone = DeletedRecord {
                 id: id.to_owned(),
-                deleted_at: self.now(),
+                deleted_at: now,
+                purge_at: Some(now),
             };
-            match records::get::<DeletedRecord, _>(self.store, &tombstone.key_of()).await? {
+            match records::decode::<DeletedRecord>(old_tombstone.as_ref())? {
                 Some(old) => writes.push(old.replace(&tombstone)?),
                 None => writes.push(create(&tombstone)?),
             }
@@ -216,6 +212,77 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         ))))
     }
 
+    /// The purge stage's step: for each deleted pipeline in its queue, removes one page of
+    /// its records ([`PURGE_PAGE`]) with the task records of the attempts among them. Each
+    /// page is read from the partition's start, so a step cut short by a crash loses
+    /// nothing: the next one reads what is left. A pipeline with no records left leaves the
+    /// queue once [`PURGE_GRACE`] has passed since its deletion (a step that read its
+    /// records before may still write them until then); one created again under the same
+    /// id (tests do) is left alone.
+    pub async fn purge_step(&self) -> Result<StepReport, EngineError> {
+        let mut report = StepReport::default();
+        for item in self.due_items(keys::stages::PURGE).await? {
+            report.examined += 1;
+            let outcome = self.purge_page(&item, &mut report).await;
+            self.confine(keys::stages::PURGE, &item, outcome, &mut report).await;
+        }
+        Ok(report)
+    }
+
+    async fn purge_page(&self, item: &Item, report: &mut StepReport) -> Result<(), EngineError> {
+        let tombstone = Stored::<DeletedRecord>::from_item(item)?;
+        let id = tombstone.record.id.clone();
+        let everything = Range {
+            from: String::new(),
+            to: "\u{10FFFF}".to_owned(),
+            // One more: the tombstone itself may be among them.
+            limit: PURGE_PAGE + 1,
+        };
+        let page = self.store.query(&keys::pipeline_pk(&id), &everything).await?;
+        let doomed: Vec<&Item> = page
+            .iter()
+            .filter(|record| record.key != tombstone.record.key_of())
+            .take(PURGE_PAGE)
+            .collect();
+        let recreated = doomed.iter().any(|record| record.key == keys::pipeline(&id));
+        if doomed.is_empty() || recreated {
+            let now = self.now();
+            let settled = add_or_max(tombstone.record.deleted_at, PURGE_GRACE);
+            let next = DeletedRecord {
+                purge_at: (!recreated && now < settled).then_some(settled),
+                ..tombstone.record.clone()
+            };
+            if recreated {
+                report.problems.push(format!(
+                    "purge: pipeline \"{id}\" was created again under the same id; its old records are left"
+                ));
+            }
+            report.wrote(self.store.write(tombstone.replace(&next)?).await?);
+            return Ok(());
+        }
+        // The attempts' task records live in partitions of their own.
+        let task_keys: Vec<Key> = doomed
+            .iter()
+            .filter(|record| keys::is_attempt(&record.key.sk))
+            .filter_map(|record| Stored::<AttemptRecord>::from_item(record).ok())
+            .filter_map(|attempt| attempt.record.task_id.as_deref().map(keys::task))
+            .collect();
+        let tasks = if task_keys.is_empty() {
+            Vec::new()
+        } else {
+            self.store.get_many(&task_keys).await?
+        };
+        let writes: Vec<Write> = tasks
+            .iter()
+            .flatten()
+            .chain(doomed.iter().copied())
+            .map(|record| Write::Delete {
+                key: record.key.clone(),
+                expected: Expected::of(record),
+            })
+            .collect();
+        self.write_together(writes, report).await
+    }
     /// ListPipelines: up to `limit` pipelines in id order from `from` (inclusive), and
     /// the id the next page starts at, if there is one.
     pub async fn list_pipelines(

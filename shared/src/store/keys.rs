@@ -180,6 +180,8 @@ pub mod stages {
     pub const ACTIONS: &str = "actions";
     /// Resource attempts: launch, watch and shut down their machines.
     pub const RESOURCES: &str = "resources";
+    /// Deleted pipelines (their tombstones) whose records are still being removed.
+    pub const PURGE: &str = "purge";
 }
 
 #[cfg(test)]

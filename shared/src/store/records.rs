@@ -611,16 +611,28 @@ impl Record for UniqueIdRecord {
 }
 
 /// A deleted pipeline's tombstone, kept for [`RETENTION`] so that calls on it say it was
-/// deleted rather than that it never existed.
+/// deleted rather than that it never existed. While the pipeline's records are being
+/// removed, it is in the purge queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeletedRecord {
     pub id: String,
     pub deleted_at: NaiveDateTime,
+    /// When the purge stage next removes a page of the pipeline's records; `None` once
+    /// none are left (and for tombstones written before deletes were purged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_at: Option<NaiveDateTime>,
 }
 
 impl Record for DeletedRecord {
     fn key(&self) -> Key {
         keys::deleted(&self.id)
+    }
+
+    fn due(&self) -> Option<Due> {
+        self.purge_at.map(|at| Due {
+            queue: keys::queue(keys::stages::PURGE, &self.id),
+            at_millis: millis(at),
+        })
     }
 
     fn expires_at(&self) -> Option<i64> {
