@@ -161,9 +161,9 @@ fn pipeline_spec() -> impl Strategy<Value = PipelineSpec> {
 }
 
 fn period(minutes: u32) -> String {
-    if minutes % (24 * 60) == 0 {
+    if minutes.is_multiple_of(24 * 60) {
         format!("{} days", minutes / (24 * 60))
-    } else if minutes % 60 == 0 {
+    } else if minutes.is_multiple_of(60) {
         format!("{} hours", minutes / 60)
     } else {
         format!("{minutes} minutes")
