@@ -7,8 +7,15 @@ mod definitions;
 
 use definitions::{AMPLIFIED_FIELDS, amplifying, dangling, mistyped_id, task_id};
 use sluice::{
+    cloud::probe::FakeProbe,
     definition::{Definition, Field, Report, context::Runtime, validate::validate},
-    engine::compiled::CompiledPipeline,
+    engine::{
+        Engine, EngineError,
+        clock::{ManualClock, SeededRandom},
+        compiled::CompiledPipeline,
+        pipelines::ActivateOptions,
+    },
+    store::memory::MemoryStore,
     time::parse_datetime,
 };
 
@@ -56,6 +63,50 @@ fn fields_that_refer_to_each_other_a_hundred_times_a_level_are_a_validation_erro
         ]
     );
     assert_eq!(report.errors.len(), 8, "{:#?}", report.errors);
+}
+
+#[test]
+fn a_field_that_compilation_reads_and_that_crosses_a_bound_fails_compilation() {
+    // Given the amplifying definition whose activity takes its retries from myA
+    let mut definition = amplifying();
+    let a = definition.objects.iter_mut().find(|object| object.id == "A").unwrap();
+    a.fields.push(Field::string("maximumRetries", "#{myA}"));
+    // When it is compiled for activation
+    let compiled = CompiledPipeline::compile(
+        "df-bounded",
+        1,
+        definition,
+        &[],
+        parse_datetime("2026-01-01T00:00:00").unwrap(),
+    );
+    // Then compilation fails on that object and field, promptly
+    let error = compiled.map(|_| ()).unwrap_err();
+    assert_eq!((error.object.as_str(), error.field.as_str()), ("A", "maximumRetries"));
+}
+
+#[tokio::test]
+async fn putting_the_amplifying_definition_reports_the_bound_and_it_cannot_be_activated() {
+    // Given an engine on the memory store and a new pipeline
+    let (store, clock, random, probe) = (
+        MemoryStore::new(),
+        ManualClock::new(parse_datetime("2026-01-01T00:00:00").unwrap()),
+        SeededRandom::new(7),
+        FakeProbe::new(),
+    );
+    let engine = Engine::new(&store, &clock, &random, &probe);
+    assert!(
+        engine
+            .create_pipeline("df-bounded", "bounded", "bounded")
+            .await
+            .unwrap()
+    );
+    // When the amplifying definition is put (PutPipelineDefinition)
+    let report = engine.put_definition("df-bounded", &amplifying()).await.unwrap();
+    // Then the answer names the object, the field and the bound
+    assert_eq!(errors_on(&report, "A", "myA"), [CROSSED_IN_MY_G]);
+    // And the pipeline cannot be activated with it
+    let refused = engine.activate("df-bounded", &ActivateOptions::default()).await;
+    assert!(matches!(refused, Err(EngineError::InvalidRequest(_))), "{refused:?}");
 }
 
 #[test]
