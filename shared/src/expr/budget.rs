@@ -12,8 +12,8 @@ use super::{ExprError, Value};
 
 /// The most steps one evaluation may take. A step is one reference resolved, one hop to a
 /// referenced object, one operator or function applied (once per element of a list), one
-/// element of a multi-valued field, or one KiB of a value a reference copies. Real field
-/// values take tens to a few thousand.
+/// element of a multi-valued field or of a value that became a list, or one KiB of a value
+/// a reference copies.
 pub const MAX_STEPS: u64 = 100_000;
 
 /// The most bytes one value may hold: a field's value, the evaluated field, and anything
