@@ -919,3 +919,94 @@ async fn a_definition_too_large_to_store_is_refused_up_front_naming_the_limit() 
     let (kind, _) = world.error("ActivatePipeline", json!({"pipelineId": id})).await;
     assert_eq!(kind, "InvalidRequestException");
 }
+
+#[tokio::test]
+async fn query_objects_pages_components_that_match_a_selector_from_its_marker() {
+    // Given the chain's definition, saved and activated, with B paused
+    let world = World::new();
+    let id = world.create("selected").await;
+    world
+        .ok(
+            "PutPipelineDefinition",
+            json!({"pipelineId": id, "pipelineObjects": chain_objects()}),
+        )
+        .await;
+    world.ok("ActivatePipeline", json!({"pipelineId": id})).await;
+    world
+        .ok(
+            "SetStatus",
+            json!({"pipelineId": id, "objectIds": ["B"], "status": "PAUSE"}),
+        )
+        .await;
+    // When a client asks for the ShellCommandActivities one at a time
+    let activities = json!({"selectors": [
+        {"fieldName": "type", "operator": {"type": "EQ", "values": ["ShellCommandActivity"]}}]});
+    let first = world
+        .ok(
+            "QueryObjects",
+            json!({"pipelineId": id, "sphere": "COMPONENT", "limit": 1, "query": activities}),
+        )
+        .await;
+    // Then the first page has A, and its marker leads to B and no more
+    assert_eq!(first["ids"], json!(["A"]));
+    assert_eq!(first["hasMoreResults"], true);
+    let second = world
+        .ok(
+            "QueryObjects",
+            json!({"pipelineId": id, "sphere": "COMPONENT", "limit": 1, "query": activities,
+                   "marker": first["marker"]}),
+        )
+        .await;
+    assert_eq!(second["ids"], json!(["B"]));
+    assert_eq!(second["hasMoreResults"], false);
+    // And a component's @status reads its record: only B is PAUSED
+    let paused = world
+        .ok(
+            "QueryObjects",
+            json!({"pipelineId": id, "sphere": "COMPONENT", "query": {"selectors": [
+                {"fieldName": "@status", "operator": {"type": "EQ", "values": ["PAUSED"]}}]}}),
+        )
+        .await;
+    assert_eq!(paused["ids"], json!(["B"]));
+}
+
+#[tokio::test]
+async fn a_deleted_pipeline_answers_deleted_at_once_and_a_purge_step_removes_its_records() {
+    // Given a pipeline that has run
+    let world = World::new();
+    let id = world.create("purged").await;
+    world
+        .ok(
+            "PutPipelineDefinition",
+            json!({"pipelineId": id, "pipelineObjects": chain_objects()}),
+        )
+        .await;
+    world.ok("ActivatePipeline", json!({"pipelineId": id})).await;
+    world.tick().await;
+    let pk = sluice::store::keys::pipeline_pk(&id);
+    let of_pipeline = || world.store.items().into_iter().filter(|item| item.key.pk == pk).count();
+    assert!(of_pipeline() > 3, "{}", of_pipeline());
+    // When it is deleted
+    world.ok("DeletePipeline", json!({ "pipelineId": id })).await;
+    // Then every call on it says so at once
+    for (operation, body) in [
+        ("DescribeObjects", json!({"pipelineId": id, "objectIds": ["A"]})),
+        ("QueryObjects", json!({"pipelineId": id, "sphere": "INSTANCE"})),
+        ("GetPipelineDefinition", json!({"pipelineId": id})),
+    ] {
+        let (kind, _) = world.error(operation, body).await;
+        assert_eq!(kind, "PipelineDeletedException", "{operation}");
+    }
+    // And a purge step removes its records, all but the tombstone that says so
+    world.engine().purge_step().await.unwrap();
+    let left: Vec<String> = world
+        .store
+        .items()
+        .into_iter()
+        .filter(|item| item.key.pk == pk)
+        .map(|item| item.key.sk)
+        .collect();
+    assert_eq!(left, ["DELETED"]);
+    let (kind, _) = world.error("DescribePipelines", json!({ "pipelineIds": [id] })).await;
+    assert_eq!(kind, "PipelineDeletedException");
+}
