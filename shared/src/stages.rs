@@ -5,7 +5,7 @@
 //!
 //! | stage | on a tick | on changes |
 //! | --- | --- | --- |
-//! | `scheduler` | schedule, reap, watch (lateness) | the same: an activation or a rerun shows up as a change |
+//! | `scheduler` | schedule, reap, watch (lateness), purge (deleted pipelines' records) | the same: an activation or a rerun shows up as a change |
 //! | `preconditions` | dependencies and system preconditions | the consumers of each instance that ended, and each new instance |
 //! | `activities` | activities that name no runner | the same |
 //! | `actions` | SnsAlarm and Terminate | the same |
@@ -187,6 +187,7 @@ where
                 let mut round = engine.schedule_step().await?;
                 round.add(engine.reap_step().await?);
                 round.add(engine.watch_step().await?);
+                round.add(engine.purge_step().await?);
                 round
             }
             Stage::Preconditions => engine.dependencies_step().await?,
