@@ -139,8 +139,78 @@ pub struct Ports<'p, N, St, C> {
 /// Steps repeated at most this often per call: each step takes a bounded batch.
 const MAX_ROUNDS: usize = 50;
 
-/// Runs `stage` for `trigger` while `has_time()` allows another round. Errors that
-/// retrying can fix come back as such; the report lists what was skipped and why.
+/// One engine step a stage runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Schedule,
+    Reap,
+    Watch,
+    Dependencies,
+    Resources,
+    Sweep,
+    Actions,
+    Purge,
+}
+
+impl Stage {
+    /// The steps `trigger` has this stage run, in order, round after round.
+    fn steps(self, trigger: &Trigger) -> &'static [Step] {
+        let tick = matches!(trigger, Trigger::Tick);
+        match self {
+            // A pipeline's record changed: its schedule may have new instances. Leases and
+            // lateness are matters of time, for the tick.
+            Stage::Scheduler if tick => &[Step::Schedule, Step::Reap, Step::Watch, Step::Purge],
+            Stage::Scheduler => &[Step::Schedule],
+            Stage::Preconditions => &[Step::Dependencies],
+            // The tick also sweeps: nothing of Sluice's runs that its records disown.
+            Stage::Resources if tick => &[Step::Resources, Step::Sweep],
+            Stage::Resources => &[Step::Resources],
+            Stage::Actions => &[Step::Actions],
+            Stage::Activities => &[],
+        }
+    }
+}
+
+async fn run_step<S, P, N, St, C>(
+    engine: &Engine<'_, S, P>,
+    step: Step,
+    ports: &Ports<'_, N, St, C>,
+) -> Result<StepReport, EngineError>
+where
+    S: RunStore,
+    P: Probe,
+    N: Notifier,
+    St: Storage,
+    C: Compute,
+{
+    match step {
+        Step::Schedule => engine.schedule_step().await,
+        Step::Reap => engine.reap_step().await,
+        Step::Watch => engine.watch_step().await,
+        Step::Dependencies => engine.dependencies_step().await,
+        Step::Resources => engine.resources_step(ports.compute, ports.boot).await,
+        // What the sweep ended is not a reason for another round.
+        Step::Sweep => engine.sweep_step(ports.compute).await.map(|swept| StepReport {
+            problems: swept.problems,
+            ..StepReport::default()
+        }),
+        Step::Actions => engine.actions_step(ports.notifier).await,
+        Step::Purge => engine.purge_step().await,
+    }
+}
+
+/// The error a stage returns when some of its steps failed: the first that retrying can
+/// fix (the caller retries, and the others' work is idempotent), else the first.
+fn first_failure(failures: Vec<EngineError>) -> Option<EngineError> {
+    let retryable = failures.iter().position(EngineError::is_retryable);
+    failures.into_iter().nth(retryable.unwrap_or(0))
+}
+
+/// Runs `stage` for `trigger` while `has_time()` allows another round. A step that fails
+/// holds up none of the others (a pipeline that cannot be scheduled stops no reaping): it
+/// sits out the call's later rounds, the others go on, and its error is returned once they
+/// are done (the first that retrying can fix, else the first). The report lists what was
+/// skipped and why.
 pub async fn run_stage<S, P, N, St, C>(
     engine: &Engine<'_, S, P>,
     stage: Stage,
@@ -162,9 +232,17 @@ where
         }
         // A status change wakes exactly what it concerns; the tick does the full pass.
         if stage == Stage::Preconditions {
-            report.add(engine.wake_consumers(changes).await?);
-            report.add(engine.check_new_instances(changes).await?);
-            return Ok(report);
+            let mut failures = Vec::new();
+            for woken in [
+                engine.wake_consumers(changes).await,
+                engine.check_new_instances(changes).await,
+            ] {
+                match woken {
+                    Ok(done) => report.add(done),
+                    Err(error) => failures.push(error),
+                }
+            }
+            return first_failure(failures).map_or(Ok(report), Err);
         }
     }
     if stage == Stage::Activities {
@@ -175,35 +253,26 @@ where
         report.problems.extend(done.problems);
         return Ok(report);
     }
+    let steps = stage.steps(trigger);
+    let mut failed: Vec<Step> = Vec::new();
+    let mut failures = Vec::new();
     for _ in 0..MAX_ROUNDS {
         if !has_time() {
             break;
         }
-        let round = match stage {
-            // A pipeline's record changed: its schedule may have new instances. Leases and
-            // lateness are matters of time, for the tick.
-            Stage::Scheduler if matches!(trigger, Trigger::Changes(_)) => engine.schedule_step().await?,
-            Stage::Scheduler => {
-                let mut round = engine.schedule_step().await?;
-                round.add(engine.reap_step().await?);
-                round.add(engine.watch_step().await?);
-                round.add(engine.purge_step().await?);
-                round
+        let mut round = StepReport::default();
+        for &step in steps {
+            if failed.contains(&step) {
+                continue;
             }
-            Stage::Preconditions => engine.dependencies_step().await?,
-            Stage::Resources if matches!(trigger, Trigger::Changes(_)) => {
-                engine.resources_step(ports.compute, ports.boot).await?
+            match run_step(engine, step, ports).await {
+                Ok(done) => round.add(done),
+                Err(error) => {
+                    failed.push(step);
+                    failures.push(error);
+                }
             }
-            // The tick also sweeps: nothing of Sluice's runs that its records disown.
-            Stage::Resources => {
-                let mut round = engine.resources_step(ports.compute, ports.boot).await?;
-                let swept = engine.sweep_step(ports.compute).await?;
-                round.problems.extend(swept.problems);
-                round
-            }
-            Stage::Actions => engine.actions_step(ports.notifier).await?,
-            Stage::Activities => StepReport::default(),
-        };
+        }
         // A round that changed nothing found no more due work that it could do now.
         let more = round.changed > 0;
         report.add(round);
@@ -211,7 +280,7 @@ where
             break;
         }
     }
-    Ok(report)
+    first_failure(failures).map_or(Ok(report), Err)
 }
 
 #[cfg(test)]
@@ -227,6 +296,23 @@ mod tests {
             new_status: new.map(str::to_owned),
             new_queue: None,
         }
+    }
+
+    #[test]
+    fn a_stage_whose_steps_failed_returns_the_first_error_retrying_can_fix() {
+        use crate::store::StoreError;
+        let refused = || EngineError::InvalidRequest("refused".into());
+        let throttled = |queue: &str| EngineError::Store(StoreError::Unavailable(format!("{queue} throttled")));
+        // Given a step refused for good before two that retrying can fix, the first of those
+        let chosen = first_failure(vec![refused(), throttled("reap"), throttled("watch")]);
+        assert_eq!(
+            chosen.map(|error| error.to_string()),
+            Some(throttled("reap").to_string())
+        );
+        // Given none that retrying can fix, the first
+        let chosen = first_failure(vec![refused(), EngineError::InvalidRequest("second".into())]);
+        assert_eq!(chosen.map(|error| error.to_string()), Some("refused".to_owned()));
+        assert!(first_failure(Vec::new()).is_none());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! they have left, running their stage (`sluice::stages`) and logging what it did. Each
 //! function's `main.rs` is one call to [`serve`].
 
+pub mod batch;
 pub mod trigger;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,12 +22,14 @@ use sluice::{
         sns::SnsNotifier,
     },
     config::Deps,
-    engine::Engine,
+    engine::{Engine, StepReport},
     runner::{AwsStorage, Storage},
-    stages::{Ports, Stage, run_stage},
+    stages::{Ports, Stage, Trigger, run_stage},
     store::RunStore,
 };
 use thiserror::Error;
+
+use crate::{batch::Outcome, trigger::Woken};
 
 /// Time kept back from the Lambda deadline for the last round of work to end before it:
 /// this much, or a fifth of the time the call has, whichever is less (a function with the
@@ -34,8 +37,9 @@ use thiserror::Error;
 pub const MARGIN: Duration = Duration::from_secs(5);
 
 /// Errors the runtime sees. Only those that retrying can fix are returned (the runtime then
-/// retries the event, and a stream batch is delivered again); the others are logged and the
-/// event is acknowledged, so that one bad record cannot block a stream shard.
+/// retries the event); the others are logged and the event is acknowledged, so that one bad
+/// record cannot block a stream shard. A stream batch says which of its records to deliver
+/// again in its answer instead, and is an error only when it cannot name them.
 #[derive(Debug, Error)]
 pub enum StageError {
     #[error("{stage}: {message}; retrying can help")]
@@ -90,7 +94,9 @@ pub fn until_deadline(deadline_millis: u64) -> impl Fn() -> bool {
     move || SystemTime::now() + margin < deadline
 }
 
-/// Handles one event: what it says is read, the stage runs, and the answer summarises it.
+/// Handles one event. A tick runs the stage and answers with what it did; a stream batch
+/// answers with a partial batch response (`batchItemFailures`, see [`batch`]), which is all
+/// Lambda reads from it, and logs the rest; an event of neither kind is acknowledged.
 pub async fn handle<S, P, N, St, C>(
     engine: &Engine<'_, S, P>,
     stage: Stage,
@@ -105,36 +111,63 @@ where
     St: Storage,
     C: Compute,
 {
-    let read = trigger::read(event);
-    for skipped in &read.skipped {
-        warn!(stage = stage.name(), "{skipped}");
+    match trigger::read(event) {
+        Woken::Nothing(why) => {
+            warn!(stage = stage.name(), "{why}");
+            Ok(json!({ "stage": stage.name(), "skipped": [why] }))
+        }
+        Woken::Tick => tick(engine, stage, ports, has_time).await,
+        Woken::Batch(records) => {
+            let (outcomes, report) = batch::run_batch(engine, stage, ports, &records, has_time).await;
+            log_report(stage, &report);
+            log_outcomes(stage, &records, &outcomes);
+            let named: Vec<_> = records
+                .iter()
+                .zip(&outcomes)
+                .map(|(record, outcome)| (record.sequence_number.as_deref(), outcome))
+                .collect();
+            match batch::batch_item_failures(&named) {
+                Ok(response) => Ok(serde_json::to_value(response).unwrap_or_else(|_| json!({}))),
+                Err(unnamed) => Err(StageError::Retryable {
+                    stage,
+                    message: format!(
+                        "{}: {}; it has no dynamodb.SequenceNumber to report it by, so the whole batch is \
+                         delivered again",
+                        records[unnamed.index].label(),
+                        unnamed.why
+                    ),
+                }),
+            }
+        }
     }
-    let Some(trigger) = read.trigger else {
-        return Ok(json!({ "stage": stage.name(), "skipped": read.skipped }));
-    };
+}
+
+/// The minute tick: every step of the stage runs (one that fails holds up none of the
+/// others), and an error that retrying can fix is returned for the runtime to retry.
+async fn tick<S, P, N, St, C>(
+    engine: &Engine<'_, S, P>,
+    stage: Stage,
+    ports: &Ports<'_, N, St, C>,
+    has_time: impl Fn() -> bool,
+) -> Result<Value, StageError>
+where
+    S: RunStore,
+    P: Probe,
+    N: Notifier,
+    St: Storage,
+    C: Compute,
+{
     // Boxed: the engine's futures are deep, and the runtime's would nest them further.
-    match Box::pin(run_stage(engine, stage, &trigger, ports, has_time)).await {
+    match Box::pin(run_stage(engine, stage, &Trigger::Tick, ports, has_time)).await {
         Ok(report) => {
-            for corrupt in &report.corrupt {
-                warn!(stage = stage.name(), "skipped a record it cannot read: {corrupt}");
-            }
-            for problem in &report.problems {
-                warn!(stage = stage.name(), "{problem}");
-            }
-            info!(
-                stage = stage.name(),
-                examined = report.examined,
-                changed = report.changed,
-                lost_races = report.lost_races,
-                "done"
-            );
+            log_report(stage, &report);
             Ok(json!({
                 "stage": stage.name(),
                 "examined": report.examined,
                 "changed": report.changed,
                 "lostRaces": report.lost_races,
                 "problems": report.problems,
-                "skipped": read.skipped.iter().chain(&report.corrupt).collect::<Vec<_>>(),
+                "skipped": report.corrupt,
             }))
         }
         Err(failure) if failure.is_retryable() => Err(StageError::Retryable {
@@ -144,6 +177,48 @@ where
         Err(failure) => {
             error!(stage = stage.name(), "{failure}");
             Ok(json!({ "stage": stage.name(), "error": failure.to_string(), "retryable": false }))
+        }
+    }
+}
+
+fn log_report(stage: Stage, report: &StepReport) {
+    for corrupt in &report.corrupt {
+        warn!(stage = stage.name(), "skipped a record it cannot read: {corrupt}");
+    }
+    for problem in &report.problems {
+        warn!(stage = stage.name(), "{problem}");
+    }
+    info!(
+        stage = stage.name(),
+        examined = report.examined,
+        changed = report.changed,
+        lost_races = report.lost_races,
+        "done"
+    );
+}
+
+/// Each record given up, with its key and sequence number, and the first to be delivered
+/// again (with how many follow it).
+fn log_outcomes(stage: Stage, records: &[trigger::Record], outcomes: &[Outcome]) {
+    let mut retried = records
+        .iter()
+        .zip(outcomes)
+        .skip_while(|(_, outcome)| !matches!(outcome, Outcome::Retry(_)));
+    if let Some((first, Outcome::Retry(why))) = retried.next() {
+        let after = retried.count();
+        warn!(
+            stage = stage.name(),
+            "{}: {why}: reported as a batch item failure with the {after} record(s) after it, to be delivered again",
+            first.label()
+        );
+    }
+    for (record, outcome) in records.iter().zip(outcomes) {
+        if let Outcome::GivenUp(why) = outcome {
+            warn!(
+                stage = stage.name(),
+                "{}: {why}: acknowledged, not delivered again (it can never succeed)",
+                record.label()
+            );
         }
     }
 }

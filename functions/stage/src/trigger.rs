@@ -1,58 +1,68 @@
 //! What woke a stage function: an EventBridge scheduled event (the minute tick) or a
-//! DynamoDB Streams batch. A stream record that cannot be read, or one delivered twice in
-//! the batch, is skipped with its cause and the rest of the batch goes on; an event of
-//! neither kind wakes nothing and says so.
+//! DynamoDB Streams batch, read record by record. A record that cannot be read, or one
+//! delivered twice in the batch, carries why it is skipped, and the rest of the batch goes
+//! on; an event of neither kind wakes nothing and says so.
 
 use std::collections::HashSet;
 
 use serde_json::Value;
-use sluice::{stages::Trigger, store::stream::change_from_json};
+use sluice::{engine::wake::Change, store::stream::change_from_json};
 
-/// A trigger, and what was skipped on the way, in words.
+/// What an event asks of a stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Read {
-    pub trigger: Option<Trigger>,
-    pub skipped: Vec<String>,
+pub enum Woken {
+    /// The minute schedule.
+    Tick,
+    /// A DynamoDB Streams batch, its records in stream order.
+    Batch(Vec<Record>),
+    /// Neither: nothing to do, and why.
+    Nothing(String),
 }
 
-/// The first characters of an event, for a message about it.
-fn excerpt(event: &Value) -> String {
-    let text = event.to_string();
-    match text.char_indices().nth(200) {
+/// One record of a stream batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Its place in the batch, from 0.
+    pub index: usize,
+    /// `dynamodb.SequenceNumber`: what a partial batch response names it by.
+    pub sequence_number: Option<String>,
+    /// The change it records, or why it is skipped (it can never be read, or it came twice).
+    pub change: Result<Change, String>,
+    /// The item's keys as the record gives them, for log lines about it.
+    keys: String,
+}
+
+impl Record {
+    /// The record for a log line: `record 1 (sequence number 202, keys {"id":{"N":"7"}})`.
+    pub fn label(&self) -> String {
+        let sequence = self.sequence_number.as_deref().unwrap_or("none");
+        format!("record {} (sequence number {sequence}, keys {})", self.index, self.keys)
+    }
+}
+
+/// The first characters of some JSON, for a message about it.
+fn excerpt(value: &Value, chars: usize) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text,
     }
 }
 
-pub fn read(event: &Value) -> Read {
+pub fn read(event: &Value) -> Woken {
     if let Some(records) = event.get("Records").and_then(Value::as_array) {
         let mut seen = HashSet::new();
-        let mut changes = Vec::new();
-        let mut skipped = Vec::new();
-        for (index, record) in records.iter().enumerate() {
-            if let Some(source) = record.get("eventSource").and_then(Value::as_str)
-                && source != "aws:dynamodb"
-            {
-                skipped.push(format!("record {index}: from {source}, not a DynamoDB stream: skipped"));
-                continue;
-            }
-            if let Some(id) = record.get("eventID").and_then(Value::as_str)
-                && !seen.insert(id.to_owned())
-            {
-                skipped.push(format!(
-                    "record {index}: eventID {id} delivered twice in the batch: skipped"
-                ));
-                continue;
-            }
-            match change_from_json(record) {
-                Ok(change) => changes.push(change),
-                Err(problem) => skipped.push(format!("record {index}: {problem}: skipped")),
-            }
-        }
-        return Read {
-            trigger: Some(Trigger::Changes(changes)),
-            skipped,
-        };
+        let records = records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| Record {
+                index,
+                sequence_number: record["dynamodb"]["SequenceNumber"].as_str().map(str::to_owned),
+                change: change_of(record, &mut seen),
+                keys: excerpt(&record["dynamodb"]["Keys"], 300),
+            })
+            .collect();
+        return Woken::Batch(records);
     }
     let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
         || matches!(
@@ -60,17 +70,25 @@ pub fn read(event: &Value) -> Read {
             Some("aws.events" | "aws.scheduler")
         );
     if scheduled {
-        return Read {
-            trigger: Some(Trigger::Tick),
-            skipped: Vec::new(),
-        };
+        return Woken::Tick;
     }
-    Read {
-        trigger: None,
-        skipped: vec![format!(
-            "the event is neither an EventBridge scheduled event nor a DynamoDB Streams batch, so it wakes \
-             nothing: {}",
-            excerpt(event)
-        )],
+    Woken::Nothing(format!(
+        "the event is neither an EventBridge scheduled event nor a DynamoDB Streams batch, so it wakes nothing: {}",
+        excerpt(event, 200)
+    ))
+}
+
+/// The change a record gives, or why it is skipped.
+fn change_of(record: &Value, seen: &mut HashSet<String>) -> Result<Change, String> {
+    if let Some(source) = record.get("eventSource").and_then(Value::as_str)
+        && source != "aws:dynamodb"
+    {
+        return Err(format!("from {source}, not a DynamoDB stream"));
     }
+    if let Some(id) = record.get("eventID").and_then(Value::as_str)
+        && !seen.insert(id.to_owned())
+    {
+        return Err(format!("eventID {id} delivered twice in the batch"));
+    }
+    change_from_json(record)
 }

@@ -300,6 +300,33 @@ async fn the_stage_lambdas_run_a_cascade_an_alarm_a_terminate_and_a_machine_from
     )
     .await;
 
+    // And the pipeline the events/ fixtures speak of: two chains of a day's run on
+    // 2026-01-01 at 06:00 (a backfill)
+    let fixtures_pipeline = "df-0EXAMPLE00000000000";
+    let definition = json!({"objects": [
+        {"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Day"}, "workerGroup": "fixture"},
+        {"id": "Day", "type": "Schedule", "period": "1 day", "startDateTime": "2026-01-01T06:00:00", "occurrences": "1"},
+        {"id": "Extract", "type": "ShellCommandActivity", "command": "extract"},
+        {"id": "Load", "type": "ShellCommandActivity", "command": "load", "dependsOn": {"ref": "Extract"}},
+        {"id": "Clean", "type": "ShellCommandActivity", "command": "clean"},
+        {"id": "Archive", "type": "ShellCommandActivity", "command": "archive", "dependsOn": {"ref": "Clean"}},
+    ]});
+    let definition = read_definition(&definition.to_string()).unwrap().definition;
+    engine
+        .create_pipeline(fixtures_pipeline, "fixtures", "fixtures")
+        .await
+        .unwrap();
+    engine.put_definition(fixtures_pipeline, &definition).await.unwrap();
+    let backfill = ActivateOptions {
+        allow_backfill: true,
+        ..ActivateOptions::default()
+    };
+    engine.activate(fixtures_pipeline, &backfill).await.unwrap();
+    let fixtures_day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+        .unwrap()
+        .and_hms_opt(6, 0, 0)
+        .unwrap();
+
     // When cargo lambda watch serves the functions
     let watch = LambdaWatch::start_with(
         &workspace(),
@@ -338,6 +365,40 @@ async fn the_stage_lambdas_run_a_cascade_an_alarm_a_terminate_and_a_machine_from
         status(&store, "df-CHAIN", "Extract", start).await,
         Status::WaitingForRunner
     );
+
+    // And when the fixtures' Extract and Clean have finished on their runner, a batch with
+    // a malformed record between their two records is answered with no record to deliver
+    // again, and the work of both is done: Load and Archive are ready
+    for _ in 0..2 {
+        let task = engine
+            .poll_for_task("fixture", Some("test-runner"))
+            .await
+            .unwrap()
+            .expect("Extract's and Clean's tasks");
+        engine
+            .set_task_status(&task.task_id, None, TaskStatus::Finished, ErrorDetails::default())
+            .await
+            .unwrap();
+    }
+    for waiting in ["Load", "Archive"] {
+        assert_eq!(
+            status(&store, fixtures_pipeline, waiting, fixtures_day).await,
+            Status::WaitingOnDependencies
+        );
+    }
+    let answer = invoke(
+        port,
+        "preconditions",
+        &fixture("preconditions", "stream-malformed-among-good"),
+    );
+    assert_eq!(answer, json!({ "batchItemFailures": [] }));
+    for ready in ["Load", "Archive"] {
+        assert_eq!(
+            status(&store, fixtures_pipeline, ready, fixtures_day).await,
+            Status::WaitingForRunner,
+            "{ready}"
+        );
+    }
 
     // And when Extract fails on its runner, a stream batch alone cascades Load
     let task = engine
@@ -461,14 +522,10 @@ async fn the_stage_lambdas_run_a_cascade_an_alarm_a_terminate_and_a_machine_from
     let state = state["Reservations"][0]["Instances"][0]["State"]["Name"].clone();
     assert!(state == "terminated" || state == "shutting-down", "{state}");
 
-    // And poison and strange events are acknowledged, each skipped record named
+    // And poison and strange events are acknowledged: no record is delivered again
     for function in ["scheduler", "preconditions", "resources", "activities", "actions"] {
         let answer = invoke(port, function, &fixture(function, "stream-poison"));
-        assert_eq!(
-            answer["skipped"].as_array().map(Vec::len),
-            Some(3),
-            "{function}: {answer}"
-        );
+        assert_eq!(answer, json!({ "batchItemFailures": [] }), "{function}");
         let answer = invoke(port, function, &fixture(function, "not-an-event"));
         assert_eq!(
             answer["skipped"].as_array().map(Vec::len),
