@@ -893,15 +893,13 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         };
         let described = Shown::new(&source);
         let mut ids = Vec::new();
-        let mut examined = 0;
         for (index, object) in objects.iter().enumerate().skip(first) {
-            if ids.len() == limit || examined == EXAMINED_PER_CALL {
+            if ids.len() == limit || index - first == EXAMINED_PER_CALL {
                 return Ok(ObjectsPage {
                     ids,
                     next: Some(Marker::Component(index)),
                 });
             }
-            examined += 1;
             let shown = component_object(&described, object, &pipeline.id, paused.contains(&object.id), false);
             if selectors.iter().all(|selector| shown.matches(selector)) {
                 ids.push(object.id.clone());
