@@ -1,7 +1,10 @@
 //! `sluice dev`: the whole control plane in one process for local work. The Data Pipeline
 //! API on a loopback port, every engine stage on a loop, over run records in DynamoDB — the
 //! emulator's when `AWS_ENDPOINT_URL` is set, a moto server it starts itself when not, and
-//! real AWS only with `--aws`.
+//! real AWS only with `--aws`. A stage run or a loop that fails or panics is logged and runs
+//! again after a backoff (`restart`); the API serves throughout.
+
+mod restart;
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -36,6 +39,11 @@ const STREAM_POLL_BUSY: Duration = Duration::from_millis(25);
 const STREAM_POLL_IDLE: Duration = Duration::from_millis(250);
 const STREAM_QUIET_AFTER: Duration = Duration::from_secs(1);
 
+/// Stream reads that fail in a row before the follower starts over with the stream found
+/// anew (the table may have been made again, with a new stream).
+const STREAM_FAILURES_BEFORE_RESTART: u32 = 5;
+
+use self::restart::{Backoff, StageHolds, confined, keep_running, stage_failed};
 use crate::{
     Outcome,
     http::{Answer, ServedHosts, SignatureGate, bind, loopback_only, serve},
@@ -287,32 +295,72 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     } else {
         Follow::Iterators
     };
-    let reader = StreamReader::open(aws_sdk_dynamodbstreams::Client::new(&sdk), arn, follow)
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let reader = StreamReader::open(streams.clone(), arn, follow)
         .await
         .context("opening the run table's stream")?;
-    let stages = tokio::spawn(run_ticks(api, ports, options.tick));
-    let stream = tokio::spawn(follow_stream(api, ports, reader, wake.clone(), task_ended));
-    // A local runner for worker group `local`, working straight on the engine.
-    let (stop_runner, runner_stopped) = tokio::sync::oneshot::channel::<()>();
-    // It runs on this task (its future is not Send), beside the server.
-    let source = EngineTaskSource::new(&api.engine);
-    let executor = Executor::new(storage, ExecutorSettings::default());
-    let mut settings = RunSettings::new(LOCAL_WORKER_GROUP, "sluice-dev");
-    settings.tasks = 4;
-    settings.idle_max = Duration::from_millis(500);
-    let wake_for_stand_ins = wake.clone();
-    settings.wake = Some(wake);
-    let local_runner = runner::run(&source, &executor, &settings, async {
-        let _ = runner_stopped.await;
+    let tick = options.tick;
+    let stages = tokio::spawn(keep_running("the stage loop", Backoff::default(), move || async move {
+        run_ticks(api, ports, tick).await;
+        Ok(())
+    }));
+    // The follower starts with the reader opened above; a restart finds the stream anew.
+    let mut opened = Some(reader);
+    let (table, wake_for_stream) = (options.table.clone(), wake.clone());
+    let stream = tokio::spawn(keep_running("the stream follower", Backoff::default(), move || {
+        let reader = opened.take();
+        let (dynamodb, streams, table) = (dynamodb.clone(), streams.clone(), table.clone());
+        let (wake, task_ended) = (wake_for_stream.clone(), task_ended.clone());
+        async move {
+            let reader = match reader {
+                Some(reader) => reader,
+                None => {
+                    let arn = stream_arn(&dynamodb, &table)
+                        .await
+                        .context("finding the run table's stream")?;
+                    StreamReader::open(streams, arn, follow)
+                        .await
+                        .context("opening the run table's stream")?
+                }
+            };
+            follow_stream(api, ports, reader, wake, task_ended).await
+        }
+    }));
+    // A local runner for worker group `local`, working straight on the engine. It runs on
+    // this task (its future is not Send), beside the server, until the server stops.
+    let (stop_runner, runner_stop) = tokio::sync::watch::channel(false);
+    let wake_for_runner = wake.clone();
+    let local_runner = keep_running("the local runner", Backoff::default(), || {
+        let (mut stop, wake) = (runner_stop.clone(), wake_for_runner.clone());
+        async move {
+            let source = EngineTaskSource::new(&api.engine);
+            let executor = Executor::new(storage, ExecutorSettings::default());
+            let mut settings = RunSettings::new(LOCAL_WORKER_GROUP, "sluice-dev");
+            settings.tasks = 4;
+            settings.idle_max = Duration::from_millis(500);
+            settings.wake = Some(wake);
+            runner::run(&source, &executor, &settings, async {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            })
+            .await;
+            match *stop.borrow() {
+                true => Ok(()),
+                false => Err(anyhow!("it stopped with sluice dev still serving")),
+            }
+        }
     });
     // Machines launched on the emulator get a local runner each; real ones run their own.
     let stand_ins = endpoint.is_some().then(|| {
-        tokio::task::spawn_local(stand_in_for_machines(
-            api,
-            storage,
-            compute,
-            wake_for_stand_ins,
-            machines_wanted,
+        tokio::task::spawn_local(keep_running(
+            "the machines' stand-in runners",
+            Backoff::default(),
+            move || {
+                let (wake, machines_wanted) = (wake.clone(), machines_wanted.clone());
+                async move {
+                    stand_in_for_machines(api, storage, compute, wake, machines_wanted).await;
+                    Ok(())
+                }
+            },
         ))
     });
     let poll_wait = options.poll_wait;
@@ -354,7 +402,7 @@ async fn serve_until_stopped(options: &Options) -> anyhow::Result<()> {
     };
     let serving = async {
         let served = serve(listener, handler, stopped).await;
-        let _ = stop_runner.send(());
+        let _ = stop_runner.send(true);
         served
     };
     let (served, _) = tokio::join!(serving, local_runner);
@@ -484,15 +532,17 @@ async fn run_ticks(api: &'static DevApi, ports: &'static DevPorts, tick: Duratio
 }
 
 /// The table's stream, read as Lambda's event-source mapping would deliver it: each batch
-/// wakes the stages at once, then the local runner.
+/// wakes the stages at once, then the local runner. Reads that keep failing end it with
+/// the error, to start over on the stream found anew.
 async fn follow_stream(
     api: &'static DevApi,
     ports: &'static DevPorts,
     mut reader: StreamReader,
     wake: std::sync::Arc<tokio::sync::Notify>,
     task_ended: std::sync::Arc<tokio::sync::Notify>,
-) {
+) -> anyhow::Result<()> {
     let mut last_change = std::time::Instant::now();
+    let mut failures = 0;
     loop {
         let quiet = last_change.elapsed() > STREAM_QUIET_AFTER;
         tokio::select! {
@@ -502,11 +552,18 @@ async fn follow_stream(
         let (changes, poison) = match reader.next_batch().await {
             Ok(batch) => batch,
             Err(error) => {
+                failures += 1;
+                if failures >= STREAM_FAILURES_BEFORE_RESTART {
+                    return Err(anyhow!(
+                        "reading the table's stream failed {failures} times in a row: {error}"
+                    ));
+                }
                 eprintln!("sluice dev: reading the table's stream failed: {error}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
             }
         };
+        failures = 0;
         for problem in poison {
             eprintln!("sluice dev: skipped a stream record: {problem}");
         }
@@ -531,20 +588,33 @@ async fn follow_stream(
     }
 }
 
-/// Stage runs take turns, as the tick and the stream would otherwise race each other.
-static STAGE_TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Stage runs take turns, as the tick and the stream would otherwise race each other; the
+/// turn holds which stages sit out a backoff after a failure.
+static STAGE_TURN: tokio::sync::Mutex<StageHolds> = tokio::sync::Mutex::const_new(StageHolds::new());
 
+/// Runs `stage` unless it is sitting out a backoff; an error or a panic is logged with the
+/// stage's name and starts (or lengthens) its backoff, and the loop goes on.
 async fn run_logged(api: &'static DevApi, stage: Stage, trigger: &Trigger, ports: &'static DevPorts) {
-    let _turn = STAGE_TURN.lock().await;
-    match run_stage(&api.engine, stage, trigger, ports, || true).await {
-        Ok(report) => {
+    let mut holds = STAGE_TURN.lock().await;
+    if !holds.may_run(stage, std::time::Instant::now()) {
+        return;
+    }
+    let what = match confined(run_stage(&api.engine, stage, trigger, ports, || true)).await {
+        Ok(Ok(report)) => {
+            if holds.ran(stage) > 0 {
+                eprintln!("sluice dev: {stage} runs again");
+            }
             for corrupt in report.corrupt {
                 eprintln!("sluice dev: {stage}: skipped a record it cannot read: {corrupt}");
             }
             for problem in report.problems {
                 eprintln!("sluice dev: {stage}: {problem}");
             }
+            return;
         }
-        Err(error) => eprintln!("sluice dev: {stage} failed: {error}"),
-    }
+        Ok(Err(error)) => format!("failed: {error}"),
+        Err(panic) => format!("panicked: {panic}"),
+    };
+    let wait = holds.failed(stage, std::time::Instant::now());
+    eprintln!("{}", stage_failed(stage, &what, wait));
 }

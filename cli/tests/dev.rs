@@ -2114,3 +2114,142 @@ fn hostile_input_gets_exact_answers_and_a_healthy_pipeline_finishes_beside_it() 
     let took = started.elapsed();
     assert!(took < Duration::from_secs(60), "the healthy pipeline took {took:?}");
 }
+
+/// Starts `sluice dev` on `emulator` as `Dev::launch` does, with what it logs (its stderr)
+/// going to `log`.
+fn launch_logging_to(emulator: &str, log: &std::path::Path) -> Dev {
+    let port = TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let directory = std::env::temp_dir().join(format!("sluice-dev-test-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+        .args([
+            "dev",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--tick",
+            "1",
+            "--poll-wait",
+            "2",
+        ])
+        .env("AWS_ENDPOINT_URL", emulator)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut banner = Vec::new();
+    while !banner
+        .last()
+        .is_some_and(|line: &String| line.starts_with("Stop with Ctrl-C"))
+    {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("sluice dev did not say it was running within a minute: {banner:?}"));
+        banner.push(line);
+    }
+    Dev {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+        directory,
+        banner,
+        output: receiver,
+    }
+}
+
+/// Makes the run table through the AWS CLI, with the layout sluice's `create_table` gives it.
+fn create_run_table(emulator: &str, table: &str) {
+    aws_at(
+        emulator,
+        &[
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            table,
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+            "--attribute-definitions",
+            "AttributeName=pk,AttributeType=S",
+            "AttributeName=sk,AttributeType=S",
+            "AttributeName=due_pk,AttributeType=S",
+            "AttributeName=due_sk,AttributeType=S",
+            "--key-schema",
+            "AttributeName=pk,KeyType=HASH",
+            "AttributeName=sk,KeyType=RANGE",
+            "--global-secondary-indexes",
+            r#"[{"IndexName": "due", "Projection": {"ProjectionType": "ALL"},
+                 "KeySchema": [{"AttributeName": "due_pk", "KeyType": "HASH"},
+                               {"AttributeName": "due_sk", "KeyType": "RANGE"}]}]"#,
+            "--stream-specification",
+            "StreamEnabled=true,StreamViewType=NEW_AND_OLD_IMAGES",
+        ],
+    );
+}
+
+/// Waits (60 s at most) until `log` has a line that `wanted` accepts; that line.
+fn logged(log: &std::path::Path, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|line| wanted(line)) {
+            return line.to_owned();
+        }
+        assert!(Instant::now() < deadline, "sluice dev never logged {what}:\n{text}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_failing_stage_is_logged_and_run_again_while_the_api_serves_and_later_pipelines_finish() {
+    // Given sluice dev on an emulator the test can look into, its stderr in a file
+    let moto = sluice::local::MotoServer::start().unwrap_or_else(|error| panic!("{error}"));
+    let emulator = moto.endpoint();
+    let log = std::env::temp_dir().join(format!("sluice-dev-restarts-{}.log", std::process::id()));
+    let dev = launch_logging_to(&emulator, &log);
+
+    // When its run table is deleted under it
+    aws_at(&emulator, &["dynamodb", "delete-table", "--table-name", "sluice-dev"]);
+
+    // Then each stage's failure is logged with the stage's name, its error and when it
+    // runs again
+    let failed = logged(&log, "a stage's failure", |line| {
+        line.starts_with("sluice dev: scheduler failed: ") && line.contains("; it runs again in ")
+    });
+    assert!(failed.contains("ResourceNotFoundException"), "{failed}");
+    // And the stage waits longer after each failure in a row
+    logged(&log, "a second wait", |line| {
+        line.starts_with("sluice dev: scheduler failed: ") && line.ends_with("; it runs again in 2 s")
+    });
+    // And the API keeps answering meanwhile, in its own error shape
+    let authority = dev.endpoint.trim_start_matches("http://").to_owned();
+    let (status, body) = list_pipelines_with_host(&dev.endpoint, &authority);
+    assert!(status >= 400 && body["__type"].is_string(), "{status} {body}");
+
+    // When the table is made again
+    create_run_table(&emulator, "sluice-dev");
+
+    // Then the stages run again, and a pipeline activated afterwards runs to the end on the
+    // local runner
+    let id = dev.activated(
+        "after",
+        r#"{"objects": [
+            {"id": "Default", "scheduleType": "ondemand", "workerGroup": "local"},
+            {"id": "Hello", "type": "ShellCommandActivity", "command": "echo hello"},
+            {"id": "Again", "type": "ShellCommandActivity", "command": "echo again", "dependsOn": {"ref": "Hello"}}
+        ]}"#,
+    );
+    wait_until_finished(&dev, &id, &["Hello", "Again"]);
+    logged(&log, "the scheduler running again", |line| {
+        line == "sluice dev: scheduler runs again"
+    });
+    let _ = std::fs::remove_file(&log);
+}
