@@ -137,6 +137,11 @@ impl World {
 
     /// The same with another `Default` object.
     async fn with_default(default: Value, objects: Vec<Value>) -> Self {
+        Self::with_parameters(default, objects, json!([])).await
+    }
+
+    /// The same with `parameters` declared.
+    async fn with_parameters(default: Value, objects: Vec<Value>, parameters: Value) -> Self {
         let world = Self {
             store: MemoryStore::new(),
             clock: ManualClock::new(at(START)),
@@ -149,7 +154,7 @@ impl World {
                    "occurrences": "1"}),
         ];
         all.extend(objects);
-        let definition = read_definition(&json!({ "objects": all }).to_string())
+        let definition = read_definition(&json!({ "objects": all, "parameters": parameters }).to_string())
             .unwrap()
             .definition;
         let engine = world.engine();
@@ -232,14 +237,47 @@ async fn appears(path: &Path) {
     panic!("{} never appeared", path.display());
 }
 
-/// Whether any process of the group `pgid` is alive.
+/// Whether any process of the group `pgid` runs: a zombie (exited, not yet reaped by
+/// whoever inherited it once its shell died) runs nothing.
 fn group_alive(pgid: &str) -> bool {
-    std::process::Command::new("kill")
-        .args(["-0", "--", &format!("-{pgid}")])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success()
+    pgid.parse::<u32>()
+        .is_ok_and(|pgid| group_members(pgid).iter().any(|(_, state)| state != "Z"))
+}
+
+/// Whether the group `pgid` has stopped running within 5 s (the kernel may take a moment to
+/// end a process it sent SIGKILL).
+async fn group_ended(pgid: &str) -> bool {
+    for _ in 0..100 {
+        if !group_alive(pgid) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// Every process in the group `pgid` with its state (`R`, `S`, `Z`...), from
+/// `/proc/<pid>/stat`.
+fn group_members(pgid: u32) -> Vec<(u32, String)> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: comm may hold spaces, so read after its ')'
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or("", |(_, rest)| rest)
+            .split_whitespace()
+            .collect();
+        if fields.get(2).and_then(|group| group.parse::<u32>().ok()) == Some(pgid) {
+            members.push((pid, fields[0].to_owned()));
+        }
+    }
+    members
 }
 
 #[tokio::test]
@@ -492,7 +530,7 @@ async fn canceling_a_running_task_kills_its_processes_and_reports_nothing() {
 
     // Then the process group is gone, the task counted as canceled, not handed back
     let pgid = pgid_rx.await.unwrap();
-    assert!(!group_alive(&pgid), "the command still runs");
+    assert!(group_ended(&pgid).await, "the command still runs");
     assert_eq!(summary.canceled, 1, "{summary:?}");
     assert_eq!(summary.handed_back, 0, "{summary:?}");
     assert_eq!(world.instance("Work").await.status, Status::Canceled);
@@ -525,7 +563,7 @@ async fn shutdown_stops_the_command_and_hands_the_task_back_for_a_retry() {
 
     // Then the command is gone and the attempt failed with RUNNER_STOPPED, to be retried
     let pgid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
-    assert!(!group_alive(&pgid), "the command still runs");
+    assert!(group_ended(&pgid).await, "the command still runs");
     assert_eq!(summary.handed_back, 1, "{summary:?}");
     let instance = world.instance("Work").await;
     assert_eq!(instance.status, Status::WaitingForRunner, "{instance:?}");
@@ -766,4 +804,162 @@ async fn the_activities_stage_runs_a_sql_activity_with_its_database_and_its_secr
     sqlx::Executor::execute(&mut db, sqlx::raw_sql(&format!("DROP TABLE {table}")))
         .await
         .unwrap();
+}
+
+/// A secret parameter for the secret tests, long enough to be masked wherever it occurs.
+const TOKEN: &str = "s3cr3t-t0ken-42";
+
+/// A pipeline like [`World::new`]'s with the secret parameter `*myToken` (= [`TOKEN`]).
+async fn world_with_token(objects: Vec<Value>) -> World {
+    World::with_parameters(
+        json!({"id": "Default", "scheduleType": "cron", "schedule": {"ref": "Hourly"}, "workerGroup": "wg",
+               "failureAndRerunMode": "cascade", "maximumRetries": "0", "retryDelay": "5 minutes"}),
+        objects,
+        json!([{"id": "*myToken", "type": "String", "default": TOKEN}]),
+    )
+    .await
+}
+
+/// The command line of every process in the process group `pgid`, and the environment of
+/// those besides the group's leader (the shell, which was handed the command).
+fn group_processes(pgid: u32) -> Vec<(u32, String, String)> {
+    group_members(pgid)
+        .into_iter()
+        .map(|(pid, _)| {
+            let read = |name: &str| {
+                std::fs::read(format!("/proc/{pid}/{name}"))
+                    .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+                    .unwrap_or_default()
+            };
+            let environ = if pid == pgid { String::new() } else { read("environ") };
+            (pid, read("cmdline"), environ)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_secret_a_command_prints_is_masked_in_its_error_logs_and_alarm_and_is_on_no_command_line() {
+    use sluice::cloud::notify::FakeNotifier;
+    // Given a command that gets a secret parameter in its text and as an argument, prints
+    // it to stdout and stderr, and fails while a child process runs
+    let (storage, client, bucket) = s3().await;
+    let temp = TempDir::new("secret");
+    let pid_file = temp.path().join("pid");
+    let command = format!(
+        "echo $$ > {pid}.tmp && mv {pid}.tmp {pid}; echo \"stdout: #{{*myToken}} $1\"; \
+         echo \"stderr: #{{*myToken}}\" >&2; sleep 2; exit 4",
+        pid = pid_file.display()
+    );
+    let world = world_with_token(vec![
+        json!({"id": "Work", "type": "ShellCommandActivity", "command": command,
+               "scriptArgument": "#{*myToken}", "pipelineLogUri": format!("s3://{bucket}/logs/"),
+               "onFail": {"ref": "Page"}}),
+        json!({"id": "Page", "type": "SnsAlarm", "topicArn": "arn:aws:sns:us-east-1:1:oncall", "role": "R",
+               "subject": "#{node.name} failed", "message": "#{node.errorMessage}"}),
+    ])
+    .await;
+    let engine = world.engine();
+    let source = EngineTaskSource::new(&engine);
+    let task = source.poll("wg", "test-host").await.unwrap().expect("a task for wg");
+    assert!(
+        task.object.field("command").unwrap().contains(TOKEN),
+        "the runner gets the value"
+    );
+
+    // When it runs, its processes looked at while it sleeps
+    let executor = Executor::new(&storage, executor_settings(&temp));
+    let (_keep, stop) = watch::channel(None);
+    let (execution, processes) = tokio::join!(executor.execute(&task, stop), async {
+        appears(&pid_file).await;
+        let pgid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        group_processes(pgid)
+    });
+
+    // Then no command line of the command's processes holds the secret, nor the
+    // environment its children inherit
+    assert!(processes.len() >= 2, "the shell and its sleep: {processes:?}");
+    for (pid, cmdline, environ) in &processes {
+        assert!(!cmdline.contains(TOKEN), "/proc/{pid}/cmdline: {cmdline}");
+        assert!(!environ.contains(TOKEN), "/proc/{pid}/environ holds the secret");
+    }
+    assert!(
+        processes
+            .iter()
+            .any(|(_, cmdline, _)| cmdline.contains("SLUICE_COMMAND"))
+    );
+    // And the outcome, its stderr tail included, has it masked
+    let Ended::Outcome(outcome) = execution.ended else {
+        panic!("stopped: {:?}", execution.ended)
+    };
+    assert!(execution.warnings.is_empty(), "{:?}", execution.warnings);
+    assert_eq!(outcome.status, TaskStatus::Failed);
+    let message = outcome.error_message.clone().unwrap();
+    assert!(message.contains("exited with status 4"), "{message}");
+    assert!(message.ends_with("stderr: ********"), "{message}");
+    source.finish(&task.task_id, outcome).await.unwrap();
+    let recorded = world.instance("Work").await.error.error_message.unwrap_or_default();
+    assert!(
+        recorded.contains("stderr: ********") && !recorded.contains(TOKEN),
+        "{recorded}"
+    );
+    // And so do the logs uploaded to S3
+    let folder = "logs/df-run/Work/@Work_2026-01-01T00:00:00/@Work_2026-01-01T00:00:00_Attempt=1";
+    assert_eq!(
+        get(&client, &bucket, &format!("{folder}/stdout")).await,
+        "stdout: ******** ********\n"
+    );
+    assert_eq!(
+        get(&client, &bucket, &format!("{folder}/stderr")).await,
+        "stderr: ********\n"
+    );
+    // And the alarm that quotes the error
+    let notifier = FakeNotifier::new();
+    world.engine().actions_step(&notifier).await.unwrap();
+    let published = notifier.published();
+    assert_eq!(published.len(), 1, "{published:#?}");
+    assert!(
+        published[0].message.ends_with("stderr: ********"),
+        "{}",
+        published[0].message
+    );
+    assert!(!format!("{published:?}").contains(TOKEN), "{published:#?}");
+    temp.assert_work_cleaned();
+}
+
+#[tokio::test]
+async fn a_secret_argument_reaches_a_script_from_the_environment_and_a_shebang_script_is_refused_it() {
+    // Given two scripts in S3 printing their first argument, one with a #! line
+    let (storage, client, bucket) = s3().await;
+    put(&client, &bucket, "plain.sh", "printf '%s|%s' \"$1\" \"$#\"\n").await;
+    put(&client, &bucket, "shebang.sh", "#!/bin/sh\nprintf '%s' \"$1\"\n").await;
+    let temp = TempDir::new("secret-script");
+    let out = temp.path().join("out.txt");
+    let world = world_with_token(vec![
+        json!({"id": "Plain", "type": "ShellCommandActivity", "scriptUri": format!("s3://{bucket}/plain.sh"),
+               "scriptArgument": ["#{*myToken}"], "stdout": out.display().to_string()}),
+        json!({"id": "Shebang", "type": "ShellCommandActivity", "scriptUri": format!("s3://{bucket}/shebang.sh"),
+               "scriptArgument": ["#{*myToken}"]}),
+    ])
+    .await;
+
+    // When both run
+    let mut outcomes = Vec::new();
+    for _ in 0..2 {
+        let (task, outcome) = run_next(&world, &storage, &temp).await;
+        outcomes.push((task.object_id, outcome));
+    }
+    outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+
+    // Then the plain script got it as $1, and its log has it masked
+    let (_, plain) = &outcomes[0];
+    assert_eq!(plain.status, TaskStatus::Finished, "{plain:?}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "********|1");
+    // And the #! script, whose interpreter would show it on its command line, was not run
+    let (_, shebang) = &outcomes[1];
+    assert_eq!(shebang.status, TaskStatus::Failed);
+    assert_eq!(shebang.error_id.as_deref(), Some("Sluice.SetupFailed"));
+    let message = shebang.error_message.as_deref().unwrap();
+    assert!(message.contains("scriptArgument 1 holds a secret value"), "{message}");
+    assert!(!message.contains(TOKEN), "{message}");
 }

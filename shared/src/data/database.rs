@@ -16,6 +16,7 @@ use super::{
     bind::{PgBinder, execute_mysql},
     script::{Dialect, Statement, excerpt},
 };
+use crate::runner::redact::Secrets;
 
 /// Whether the connection must be encrypted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,10 +314,7 @@ impl Database {
     }
 
     pub(crate) fn connect_error(&self, error: &sqlx::Error) -> SqlError {
-        let mut message = error.to_string();
-        if let Some(password) = self.password.as_deref().filter(|password| !password.is_empty()) {
-            message = message.replace(password, "***");
-        }
+        let message = Secrets::new(self.password.as_deref()).redact(&error.to_string());
         SqlError::Connect {
             object: self.object_id.clone(),
             host: self.host.clone(),

@@ -23,8 +23,9 @@ use crate::{
         },
         probe::Probe,
     },
-    definition::{context::Runtime, shape::ApiField},
+    definition::{context::Runtime, model::is_secret, shape::ApiField},
     engine::status::Status,
+    runner::redact::Secrets,
     store::{
         RunStore,
         records::{AttemptRecord, ErrorDetails, InstanceRecord, MachineRecord},
@@ -242,6 +243,50 @@ pub fn step_specs(task: &TaskAssignment) -> Result<Vec<StepSpec>, String> {
             ..step
         })
         .collect())
+}
+
+/// What is wrong when a secret value would be in one of `specs`: EMR shows a step's jar,
+/// class, arguments and properties to anyone who may describe the cluster (ListSteps, the
+/// console) and keeps them after the cluster ends. Names the step, never the value.
+pub fn secret_in_steps(task: &TaskAssignment, specs: &[StepSpec], secrets: &Secrets) -> Option<String> {
+    let exposed = specs.iter().find(|spec| {
+        std::iter::once(&spec.jar)
+            .chain(&spec.main_class)
+            .chain(&spec.args)
+            .chain(spec.properties.iter().flat_map(|(key, value)| [key, value]))
+            .any(|text| secrets.found_in(text))
+    })?;
+    let type_name = Fields(task.fields.clone())
+        .first("type")
+        .unwrap_or("object without a type")
+        .to_owned();
+    Some(format!(
+        "{type_name} \"{}\": a secret value would be part of its EMR step \"{}\", and EMR shows a step's arguments \
+         to anyone who may describe the cluster: Sluice adds no such step. Have the step read the secret on the \
+         cluster (from AWS Secrets Manager or SSM Parameter Store, say) instead of passing it in the definition",
+        task.object_id,
+        exposed
+            .name
+            .strip_prefix(&step_prefix(&task.attempt_id))
+            .unwrap_or(&exposed.name)
+    ))
+}
+
+/// The secret values a task's steps must not hold: its `*` fields' and its pipeline's
+/// secret parameters'.
+fn secrets_of(task: &TaskAssignment, compiled: &CompiledPipeline) -> Secrets {
+    let parameters = &compiled.parameters;
+    let parameter_values = parameters
+        .ids()
+        .filter(|id| parameters.is_secret(id))
+        .flat_map(|id| parameters.strings(id).unwrap_or_default());
+    Secrets::new(
+        task.fields
+            .iter()
+            .filter(|(key, _)| is_secret(key))
+            .map(|(_, value)| value)
+            .chain(parameter_values),
+    )
 }
 
 /// The `EmrConfiguration` objects named by `ids`, resolved with their properties and
@@ -546,11 +591,20 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
         report: &mut StepReport,
     ) -> Result<(), EngineError> {
         let worker_group = Some(worker_group);
-        let specs = match step_specs(task) {
+        let pipeline = self.pipeline(&task.pipeline_id).await?;
+        let compiled = self.compiled(&pipeline.record).await?;
+        let specs = step_specs(task).map_err(|problem| ("Sluice.NotAnEmrStep", problem));
+        let specs = specs.and_then(
+            |specs| match secret_in_steps(task, &specs, &secrets_of(task, &compiled)) {
+                Some(problem) => Err(("Sluice.SecretInStep", problem)),
+                None => Ok(specs),
+            },
+        );
+        let specs = match specs {
             Ok(specs) => specs,
-            Err(problem) => {
+            Err((error_id, problem)) => {
                 let error = ErrorDetails {
-                    error_id: Some("Sluice.NotAnEmrStep".to_owned()),
+                    error_id: Some(error_id.to_owned()),
                     error_message: Some(problem),
                     error_stack_trace: None,
                 };

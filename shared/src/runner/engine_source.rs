@@ -3,14 +3,16 @@
 //!
 //! The engine's `TaskAssignment` carries the object's own fields only; the data nodes of
 //! `input` and `output` (needed for staging) are evaluated here from the pipeline's active
-//! definition, as PollForTask's `objects` map would give them.
+//! definition, as PollForTask's `objects` map would give them. The values of the secret
+//! parameters the task's fields hold come along as `*` fields of an object named after
+//! the attempt, so that the runner masks them ([`super::redact`]).
 
 use std::sync::{Arc, Mutex};
 
 use super::{ObjectFields, SourceError, Task, TaskKind, TaskOutcome, TaskSource};
 use crate::{
     cloud::probe::Probe,
-    definition::context::Runtime,
+    definition::{context::Runtime, parameters::ParameterValues},
     engine::{Engine, compiled::CompiledPipeline, operator::parse_instance_id, tasks::TaskAssignment},
     lru::Lru,
     store::{
@@ -44,7 +46,7 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
     /// The evaluated fields of the objects the activity's work needs (its `input`,
     /// `output` and `database`, and what those name in turn); those that cannot be read
     /// are left out (the work then says which is missing).
-    async fn referenced(&self, assignment: &TaskAssignment) -> Vec<ObjectFields> {
+    async fn referenced(&self, assignment: &TaskAssignment, compiled: &CompiledPipeline) -> Vec<ObjectFields> {
         if assignment.kind != AttemptKind::Activity {
             return Vec::new();
         }
@@ -57,7 +59,7 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
         if ids.is_empty() {
             return Vec::new();
         }
-        let Some((compiled, runtime)) = self.context(assignment).await else {
+        let Some(runtime) = self.runtime(assignment).await else {
             return Vec::new();
         };
         // The objects those name in turn (a data node's database and format), once each.
@@ -82,23 +84,32 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
         objects
     }
 
-    async fn context(&self, assignment: &TaskAssignment) -> Option<(Arc<CompiledPipeline>, Runtime)> {
+    /// The times of the run the assignment belongs to.
+    async fn runtime(&self, assignment: &TaskAssignment) -> Option<Runtime> {
+        let (component, start) = parse_instance_id(&assignment.instance_id).ok()?;
+        let key = keys::instance(&assignment.pipeline_id, &component, start);
+        let instance = records::get::<InstanceRecord, _>(self.engine.store, &key)
+            .await
+            .ok()??
+            .record;
+        Some(Runtime::scheduled(
+            instance.scheduled_start,
+            Some(instance.scheduled_end),
+        ))
+    }
+
+    /// The active definition of the assignment's pipeline, compiled (once per version).
+    async fn compiled(&self, assignment: &TaskAssignment) -> Option<Arc<CompiledPipeline>> {
         let store = self.engine.store;
         let pipeline = records::get::<PipelineRecord, _>(store, &keys::pipeline(&assignment.pipeline_id))
             .await
             .ok()??
             .record;
         let version = pipeline.active_version?;
-        let (component, start) = parse_instance_id(&assignment.instance_id).ok()?;
-        let instance = records::get::<InstanceRecord, _>(store, &keys::instance(&pipeline.id, &component, start))
-            .await
-            .ok()??
-            .record;
-        let runtime = Runtime::scheduled(instance.scheduled_start, Some(instance.scheduled_end));
         let cache_key = (pipeline.id.clone(), version);
         let cached = self.lock().get(&cache_key).cloned();
         if let Some(compiled) = cached {
-            return Some((compiled, runtime));
+            return Some(compiled);
         }
         let record = records::get::<DefinitionRecord, _>(store, &keys::definition(&pipeline.id, version))
             .await
@@ -111,11 +122,42 @@ impl<'e, 'a, S: RunStore, P: Probe> EngineTaskSource<'e, 'a, S, P> {
                 .ok()?,
         );
         self.lock().insert(cache_key, compiled.clone());
-        Some((compiled, runtime))
+        Some(compiled)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Lru<(String, u32), Arc<CompiledPipeline>>> {
         self.compiled.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Adds to `task` the values of the secret parameters its fields hold, as `*<id>` fields
+/// of an object named after the attempt: how a runner learns what to mask. Values no field
+/// holds stay out.
+pub fn with_secret_parameters(task: &mut Task, parameters: &ParameterValues) {
+    let held = |value: &str| {
+        std::iter::once(&task.object)
+            .chain(&task.referenced)
+            .flat_map(|object| &object.fields)
+            .any(|(_, field)| field.contains(value))
+    };
+    let fields: Vec<(String, String)> = parameters
+        .ids()
+        .filter(|id| parameters.is_secret(id))
+        .flat_map(|id| {
+            let key = format!("*{}", id.trim_start_matches('*'));
+            parameters
+                .strings(id)
+                .unwrap_or_default()
+                .iter()
+                .filter(|value| !value.is_empty() && held(value))
+                .map(move |value| (key.clone(), value.clone()))
+        })
+        .collect();
+    if !fields.is_empty() {
+        task.referenced.push(ObjectFields {
+            id: task.attempt_id.clone(),
+            fields,
+        });
     }
 }
 
@@ -163,8 +205,16 @@ impl<S: RunStore, P: Probe> TaskSource for EngineTaskSource<'_, '_, S, P> {
         else {
             return Ok(None);
         };
-        let referenced = self.referenced(&assignment).await;
-        Ok(Some(task_from_assignment(assignment, referenced)))
+        let compiled = self.compiled(&assignment).await;
+        let referenced = match &compiled {
+            Some(compiled) => self.referenced(&assignment, compiled).await,
+            None => Vec::new(),
+        };
+        let mut task = task_from_assignment(assignment, referenced);
+        if let Some(compiled) = &compiled {
+            with_secret_parameters(&mut task, &compiled.parameters);
+        }
+        Ok(Some(task))
     }
 
     async fn progress(&self, task_id: &str) -> Result<bool, SourceError> {

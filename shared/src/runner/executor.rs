@@ -4,6 +4,12 @@
 //! or a `scriptUri` downloaded from S3; staging of S3 data nodes with `stage: true`;
 //! stdout and stderr captured to files and uploaded where AWS puts them.
 //!
+//! A command's text and its arguments travel in environment variables, never on the
+//! shell's command line, which every user of the machine can read (`ps`,
+//! `/proc/<pid>/cmdline`); the environment only the runner's user can. Secret values are
+//! masked ([`super::redact`]) in the outcome, its stderr tail and the logs before they
+//! leave the runner.
+//!
 //! Exit 0 is FINISHED (a precondition: true); anything else FAILED (a precondition: FALSE)
 //! with the exit status and the last lines of stderr as the error message. A stop (the
 //! task canceled, or the runner shutting down) ends the process group with SIGTERM, then
@@ -25,6 +31,7 @@ use tokio::{
 use super::{
     Encryption, Storage, Task, TaskKind, TaskOutcome, TaskStatus,
     logs::{LogTargets, log_targets},
+    redact::Secrets,
 };
 
 /// The error id of a command that exited with a non-zero status or was killed.
@@ -33,6 +40,11 @@ pub const COMMAND_FAILED: &str = "Sluice.CommandFailed";
 pub const SETUP_FAILED: &str = "Sluice.SetupFailed";
 /// The error id of a command that succeeded but whose staged output could not be uploaded.
 pub const STAGING_FAILED: &str = "Sluice.StagingFailed";
+
+/// The variable that carries a command's text (or a script's path) to the shell.
+pub const COMMAND_VARIABLE: &str = "SLUICE_COMMAND";
+/// `SLUICE_ARG_1`, `SLUICE_ARG_2`...: the `scriptArgument`s, on their way to `$1`, `$2`...
+pub const ARGUMENT_VARIABLE: &str = "SLUICE_ARG_";
 
 /// Why a running task was stopped from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +126,10 @@ impl<'s, St: Storage> Executor<'s, St> {
         &self.settings
     }
 
-    /// Runs `task` to its end, or until `stop` says otherwise.
+    /// Runs `task` to its end, or until `stop` says otherwise. The outcome and warnings
+    /// come back with the task's secret values masked.
     pub async fn execute(&self, task: &Task, mut stop: watch::Receiver<Option<Stop>>) -> Execution {
+        let secrets = Secrets::of_task(task);
         let mut warnings = Vec::new();
         let ended = match WorkDir::create(&self.settings.work_root, &task.task_id) {
             Ok(work) if task.type_name == "CopyActivity" => {
@@ -127,20 +141,27 @@ impl<'s, St: Storage> Executor<'s, St> {
             Ok(work) if task.type_name == "SqlActivity" => {
                 Ended::Outcome(super::sql::sql_activity(self.storage, task, work.path()).await)
             }
-            Ok(work) => self.execute_in(task, &work, &mut stop, &mut warnings).await,
+            Ok(work) => self.execute_in(task, &work, &secrets, &mut stop, &mut warnings).await,
             Err(message) => Ended::Outcome(failure(task, SETUP_FAILED, message)),
         };
-        Execution { ended, warnings }
+        Execution {
+            ended: match ended {
+                Ended::Outcome(outcome) => Ended::Outcome(secrets.redact_outcome(outcome)),
+                stopped => stopped,
+            },
+            warnings: warnings.iter().map(|warning| secrets.redact(warning)).collect(),
+        }
     }
 
     async fn execute_in(
         &self,
         task: &Task,
         work: &WorkDir,
+        secrets: &Secrets,
         stop: &mut watch::Receiver<Option<Stop>>,
         warnings: &mut Vec<String>,
     ) -> Ended {
-        let prepared = match self.prepare(task, work.path()).await {
+        let prepared = match self.prepare(task, work.path(), secrets).await {
             Ok(prepared) => prepared,
             Err(message) => return Ended::Outcome(failure(task, SETUP_FAILED, message)),
         };
@@ -161,12 +182,12 @@ impl<'s, St: Storage> Executor<'s, St> {
             Ok(status) => status,
             Err(reason) => {
                 self.kill(&mut child).await;
-                self.upload_logs(&log_targets(task), &stdout_path, &stderr_path, warnings)
+                self.upload_logs(&log_targets(task), work.path(), secrets, warnings)
                     .await;
                 return Ended::Stopped(reason);
             }
         };
-        self.upload_logs(&log_targets(task), &stdout_path, &stderr_path, warnings)
+        self.upload_logs(&log_targets(task), work.path(), secrets, warnings)
             .await;
         let status = match status {
             Ok(status) => status,
@@ -195,7 +216,7 @@ impl<'s, St: Storage> Executor<'s, St> {
     }
 
     /// The program, its arguments and environment, with script and staged inputs in place.
-    async fn prepare(&self, task: &Task, work: &Path) -> Result<Prepared, String> {
+    async fn prepare(&self, task: &Task, work: &Path, secrets: &Secrets) -> Result<Prepared, String> {
         let supported = matches!(
             task.type_name.as_str(),
             "ShellCommandActivity" | "ShellCommandPrecondition"
@@ -214,11 +235,10 @@ impl<'s, St: Storage> Executor<'s, St> {
         }
         let arguments: Vec<String> = task.values("scriptArgument").into_iter().map(str::to_owned).collect();
         let shell = self.shell();
-        let (program, args) = match (task.field("command"), task.field("scriptUri")) {
+        let (program, args, mut env) = match (task.field("command"), task.field("scriptUri")) {
             (Some(command), _) => {
-                let mut args = vec!["-c".to_owned(), command.to_owned(), task.object_id.clone()];
-                args.extend(arguments);
-                (shell, args)
+                let (args, env) = through_environment(command, "eval", &task.object_id, &arguments);
+                (shell, args, env)
             }
             (None, Some(uri)) => {
                 let script = work.join("script");
@@ -230,11 +250,24 @@ impl<'s, St: Storage> Executor<'s, St> {
                 // AWS passes no arguments to a scriptUri; passing scriptArgument anyway
                 // changes nothing for a definition AWS accepted.
                 if starts_with_shebang(&script).await {
-                    (script, arguments)
+                    // Its interpreter takes the arguments on its command line: no secret
+                    // may be among them.
+                    if let Some(n) = arguments.iter().position(|argument| secrets.found_in(argument)) {
+                        return Err(format!(
+                            "object \"{}\": scriptArgument {} holds a secret value, and a script that starts with \
+                             #! takes its arguments on its command line, which every user of the machine can read \
+                             (ps, /proc/<pid>/cmdline): remove the #! line so that Sluice runs the script with the \
+                             shell, which gets its arguments from the environment, or have the script read the \
+                             secret itself",
+                            task.object_id,
+                            n + 1
+                        ));
+                    }
+                    (script, arguments, Vec::new())
                 } else {
-                    let mut args = vec![script.display().to_string()];
-                    args.extend(arguments);
-                    (shell, args)
+                    let path = script.display().to_string();
+                    let (args, env) = through_environment(&path, ".", &path, &arguments);
+                    (shell, args, env)
                 }
             }
             (None, None) => {
@@ -244,7 +277,6 @@ impl<'s, St: Storage> Executor<'s, St> {
                 ));
             }
         };
-        let mut env = Vec::new();
         let mut outputs = Vec::new();
         if task.kind == TaskKind::Activity && task.field("stage") == Some("true") {
             self.stage_inputs(task, work, &mut env).await?;
@@ -327,22 +359,71 @@ impl<'s, St: Storage> Executor<'s, St> {
         let _ = child.wait().await;
     }
 
-    async fn upload_logs(&self, targets: &LogTargets, stdout: &Path, stderr: &Path, warnings: &mut Vec<String>) {
-        for (target, path) in [(&targets.stdout, stdout), (&targets.stderr, stderr)] {
+    /// Uploads (or copies) the task's stdout and stderr from `work`, secret values masked.
+    async fn upload_logs(&self, targets: &LogTargets, work: &Path, secrets: &Secrets, warnings: &mut Vec<String>) {
+        for (target, name) in [(&targets.stdout, "stdout"), (&targets.stderr, "stderr")] {
             let Some(target) = target else { continue };
-            let result = if target.starts_with("s3://") {
-                self.storage
-                    .upload(path, target, Encryption::ServerSide)
+            let path = work.join(name);
+            let result = match redacted_copy(&path, secrets).await {
+                Ok(redacted) if target.starts_with("s3://") => self
+                    .storage
+                    .upload(&redacted, target, Encryption::ServerSide)
                     .await
-                    .map_err(|error| error.to_string())
-            } else {
-                copy_local(path, Path::new(target)).await
+                    .map_err(|error| error.to_string()),
+                Ok(redacted) => copy_local(&redacted, Path::new(target)).await,
+                Err(message) => Err(message),
             };
             if let Err(message) = result {
                 warnings.push(format!("log {} not written to {target}: {message}", path.display()));
             }
         }
     }
+}
+
+/// The argv and environment of a shell that runs `what` (a command's text, or a script's
+/// path) with `verb` (`eval`, or `.`) and `arguments` as `$1`, `$2`...: both travel in
+/// variables, so the command line holds only their names, and the variables are unset
+/// before the command runs, so its own children do not inherit them. `name` is `$0`.
+fn through_environment(
+    what: &str,
+    verb: &str,
+    name: &str,
+    arguments: &[String],
+) -> (Vec<String>, Vec<(String, String)>) {
+    let variables: Vec<String> = (1..=arguments.len())
+        .map(|n| format!("{ARGUMENT_VARIABLE}{n}"))
+        .collect();
+    let positional: Vec<String> = variables.iter().map(|variable| format!("\"${variable}\"")).collect();
+    let launcher = format!(
+        "__sluice_run=${COMMAND_VARIABLE}; set -- {}; unset {COMMAND_VARIABLE} {}; {verb} \"$__sluice_run\"",
+        positional.join(" "),
+        variables.join(" ")
+    );
+    let mut env = vec![(COMMAND_VARIABLE.to_owned(), what.to_owned())];
+    env.extend(variables.into_iter().zip(arguments.iter().cloned()));
+    (vec!["-c".to_owned(), launcher, name.to_owned()], env)
+}
+
+/// The log at `path` with its secret values masked: itself when there are none, else a
+/// masked copy beside it.
+async fn redacted_copy(path: &Path, secrets: &Secrets) -> Result<PathBuf, String> {
+    if secrets.is_empty() {
+        return Ok(path.to_path_buf());
+    }
+    let from = path.to_path_buf();
+    let to = path.with_extension("redacted");
+    let secrets = secrets.clone();
+    let target = to.clone();
+    tokio::task::spawn_blocking(move || {
+        let reader = std::fs::File::open(&from).map_err(|error| format!("{}: {error}", from.display()))?;
+        let writer = std::fs::File::create(&target).map_err(|error| format!("{}: {error}", target.display()))?;
+        secrets
+            .redact_stream(std::io::BufReader::new(reader), std::io::BufWriter::new(writer))
+            .map_err(|error| format!("masking secrets in {}: {error}", from.display()))
+    })
+    .await
+    .map_err(|error| format!("masking secrets in {}: {error}", path.display()))??;
+    Ok(to)
 }
 
 /// A task's own folder, removed when dropped (also when the task's future is dropped).
@@ -582,6 +663,32 @@ mod tests {
         assert_eq!(
             exit_message(ExitStatus::from_raw(9), ""),
             "the command was killed by signal 9; stderr was empty"
+        );
+    }
+
+    #[test]
+    fn a_command_and_its_arguments_travel_in_the_environment_not_on_the_command_line() {
+        // Given a command and arguments holding a value that must not be on a command line
+        let command = "printf '%s|' \"$0\" \"$#\" \"$1\" \"$2\" \"${SLUICE_COMMAND-unset}\"; echo s3cret";
+        let arguments = ["a b 's3cret'".to_owned(), "$HOME \"x\"".to_owned()];
+        let (args, env) = through_environment(command, "eval", "Work", &arguments);
+        // Then the command line holds none of them
+        assert!(
+            args.iter()
+                .all(|arg| !arg.contains("s3cret") && !arg.contains("printf")),
+            "{args:?}"
+        );
+        assert_eq!(env[0], (COMMAND_VARIABLE.to_owned(), command.to_owned()));
+        // And a POSIX shell runs the command with $0 and the arguments as given
+        let output = std::process::Command::new("/bin/sh")
+            .args(&args)
+            .env_clear()
+            .envs(env)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            "Work|2|a b 's3cret'|$HOME \"x\"|unset|s3cret\n"
         );
     }
 

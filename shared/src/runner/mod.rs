@@ -11,6 +11,7 @@ pub mod dynamodb_copy;
 pub mod engine_source;
 pub mod executor;
 pub mod logs;
+pub mod redact;
 pub mod run_loop;
 pub mod serverless;
 pub mod sql;
@@ -21,6 +22,7 @@ use std::future::Future;
 pub use self::{
     engine_source::EngineTaskSource,
     executor::{Ended, Executor, ExecutorSettings, Stop},
+    redact::Secrets,
     run_loop::{RunSettings, RunSummary, run},
     storage::{AwsStorage, Encryption, Storage, StorageError, TransferLimits},
 };
