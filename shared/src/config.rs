@@ -3,7 +3,10 @@
 use thiserror::Error;
 
 use crate::{
-    cloud::{AwsProbe, secrets::KmsSecrets},
+    cloud::{
+        AwsProbe,
+        secrets::{KmsSecrets, SecretError, SecretFuture, SecretKeeper},
+    },
     engine::{
         Engine,
         clock::{OsRandom, SystemClock},
@@ -32,8 +35,40 @@ pub struct Deps {
     pub random: OsRandom,
     /// What launched machines need to become runners.
     pub boot: Boot,
-    /// Seals secret values with the stack's key (`SLUICE_KMS_KEY_ID`).
+    /// Seals secret values with the stack's key (`SLUICE_KMS_KEY_ID`); without one, the
+    /// engine is given [`WithoutKey`], and stores no secret.
     pub secrets: Option<KmsSecrets>,
+}
+
+/// The keeper of a deployment without a KMS key (`SLUICE_KMS_KEY_ID` unset): it seals
+/// nothing, so a definition or an activation that carries a secret value is refused, and
+/// nothing of it stored, instead of the secret going into the run table in the clear.
+/// Values sealed before cannot be opened either. Tests and `sluice dev` build their engines
+/// themselves, with a key of their own or none.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WithoutKey;
+
+impl SecretKeeper for WithoutKey {
+    fn seal<'a>(&'a self, _pipeline_id: &'a str, plaintext: &'a str) -> SecretFuture<'a> {
+        let answer = if plaintext.is_empty() {
+            Ok(String::new())
+        } else {
+            Err(SecretError::Refused {
+                operation: "Encrypt",
+                code: "NoKeyConfigured".to_owned(),
+                detail: format!(
+                    "{KMS_KEY_VARIABLE} is not set, so this deployment has no KMS key to seal secret values (*fields \
+                     and *parameters) with, and stores none: set {KMS_KEY_VARIABLE} on the functions to a KMS key's \
+                     id, ARN or alias (the SAM template sets the stack's key), or leave the secret values out"
+                ),
+            })
+        };
+        Box::pin(std::future::ready(answer))
+    }
+
+    fn open<'a>(&'a self, pipeline_id: &'a str, _sealed: &'a str) -> SecretFuture<'a> {
+        Box::pin(std::future::ready(Err(SecretError::NoKey(pipeline_id.to_owned()))))
+    }
 }
 
 /// The KMS key secret values are sealed with (the stack's key).
@@ -89,11 +124,18 @@ impl Deps {
         })
     }
 
+    /// The engine over these clients, sealing with the stack's key; without one, storing
+    /// no secret at all ([`WithoutKey`]).
     pub fn engine(&self) -> Engine<'_, DynamoStore, AwsProbe> {
         let engine = Engine::new(&self.store, &self.clock, &self.random, &self.probe);
-        match &self.secrets {
-            Some(secrets) => engine.with_secrets(secrets),
-            None => engine,
-        }
+        engine.with_secrets(keeper(self.secrets.as_ref()))
+    }
+}
+
+/// What a deployed engine seals with: the key when there is one, else [`WithoutKey`].
+pub fn keeper(key: Option<&KmsSecrets>) -> &dyn SecretKeeper {
+    match key {
+        Some(key) => key,
+        None => &WithoutKey,
     }
 }
