@@ -1887,3 +1887,47 @@ async fn an_item_whose_work_fails_for_now_is_set_aside_with_backoff_and_says_why
         Status::WaitingForRunner
     );
 }
+
+#[tokio::test]
+async fn a_task_that_cannot_be_handed_out_does_not_keep_its_worker_group_from_the_rest() {
+    // Given an attempt at the head of worker group wg's queue whose pipeline's definition was
+    // damaged after it was queued, and a healthy attempt behind it
+    let world = World::new(MemoryStore::new(), "2026-01-01T00:00:00");
+    world
+        .pipeline("df-poison", healthy_chain(), ActivateOptions::default())
+        .await;
+    world.tick().await;
+    world.clock.advance(TimeDelta::seconds(1));
+    world
+        .pipeline("df-healthy", healthy_chain(), ActivateOptions::default())
+        .await;
+    world.tick().await;
+    let definition_key = keys::definition("df-poison", 1);
+    let damaged = world.store.get(&definition_key).await.unwrap().unwrap();
+    let broken = sluice::store::Item {
+        data: "{}".into(),
+        ..damaged.clone()
+    };
+    let expected = sluice::store::Expected::of(&damaged);
+    assert!(
+        world
+            .store
+            .write(sluice::store::Write::Replace { item: broken, expected })
+            .await
+            .unwrap()
+    );
+    // When a runner of wg polls
+    let task = world.engine().poll_for_task("wg", Some("runner-1")).await.unwrap();
+    // Then it gets the healthy task, and the poisoned one failed alone, saying why
+    assert_eq!(task.expect("the healthy task").pipeline_id, "df-healthy");
+    let poisoned = world.instance("df-poison", "First", "2026-01-01T00:00:00").await;
+    assert_eq!(poisoned.status, Status::Failed);
+    assert!(
+        poisoned
+            .error
+            .error_message
+            .unwrap()
+            .contains("a run record is malformed"),
+        "the reason is on the instance"
+    );
+}

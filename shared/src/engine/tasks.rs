@@ -14,7 +14,7 @@ use crate::{
     definition::{context::Runtime, shape::ApiField},
     engine::status::Status,
     store::{
-        RunStore, Write, keys,
+        RunStore, StoreError, Write, keys,
         records::{
             self, AttemptKind, AttemptRecord, ComponentRecord, ErrorDetails, EventKind, InstanceRecord, PipelineRecord,
             Stored, TaskRecord, TaskRunnerRecord, WorkerGroupRecord, create,
@@ -73,12 +73,25 @@ impl<S: RunStore, P: Probe> Engine<'_, S, P> {
                 self.limits.batch,
             )
             .await?;
-        for attempt in super::parse_all::<AttemptRecord>(&due, &mut StepReport::default()) {
-            if attempt.record.status != Status::WaitingForRunner || attempt.record.worker_group != worker_group {
-                continue;
-            }
-            if let Some(assignment) = self.claim(attempt, hostname, now).await? {
-                return Ok(Some(assignment));
+        let mut report = StepReport::default();
+        for item in &due {
+            let claimed = match Stored::<AttemptRecord>::from_item(item) {
+                Ok(attempt)
+                    if attempt.record.status != Status::WaitingForRunner
+                        || attempt.record.worker_group != worker_group =>
+                {
+                    continue;
+                }
+                Ok(attempt) => self.claim(attempt, hostname, now).await,
+                Err(error) => Err(error.into()),
+            };
+            match claimed {
+                Ok(Some(assignment)) => return Ok(Some(assignment)),
+                Ok(None) => {}
+                Err(EngineError::Store(unavailable @ StoreError::Unavailable(_))) => return Err(unavailable.into()),
+                // One attempt that cannot be handed out (its pipeline gone or unreadable)
+                // must not keep its worker group's runners from the rest of the queue.
+                Err(error) => self.confine("runner", item, Err(error), &mut report).await,
             }
         }
         Ok(None)

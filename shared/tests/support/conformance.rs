@@ -1179,8 +1179,9 @@ async fn items_past_dynamodb_limits_are_rejected_and_written_nowhere<S: RunStore
         let key = oversized.key.clone();
         // When it is written
         let outcome = store.write(Write::Create(oversized)).await;
-        // Then the store refuses it, as DynamoDB would, and writes nothing
-        assert!(matches!(outcome, Err(StoreError::Rejected(_))), "{key:?}: {outcome:?}");
+        // Then the store refuses it before sending, as too large (DynamoDB would refuse it
+        // too), and writes nothing
+        assert!(matches!(outcome, Err(StoreError::TooLarge(_))), "{key:?}: {outcome:?}");
     }
     assert_eq!(
         query_sks(&*store, "p", &Range::prefix("", 10)).await,
