@@ -200,7 +200,7 @@ impl<'s, St: Storage> Executor<'s, St> {
             }
         };
         if !status.success() {
-            let tail = stderr_tail(&stderr_path, self.settings.stderr_tail_lines).await;
+            let tail = stderr_tail(&stderr_path, self.settings.stderr_tail_lines, secrets.longest()).await;
             return Ended::Outcome(failure(task, COMMAND_FAILED, exit_message(status, &tail)));
         }
         for output in &prepared.outputs {
@@ -599,25 +599,38 @@ async fn files_below(dir: &Path) -> Result<Vec<(PathBuf, String)>, String> {
     Ok(files)
 }
 
-/// The last `lines` lines of the file (read from its last 16 KiB).
-async fn stderr_tail(path: &Path, lines: usize) -> String {
+/// The last `lines` lines of the file (read from its last 16 KiB). Where the window
+/// starts inside the file, the line it cuts is left out: it may begin with the end of a
+/// secret value, which no longer reads as one. A single line longer than the window loses
+/// its first `longest_secret` bytes instead.
+async fn stderr_tail(path: &Path, lines: usize, longest_secret: usize) -> String {
     const WINDOW: u64 = 16 * 1024;
     let Ok(mut file) = tokio::fs::File::open(path).await else {
         return String::new();
     };
     let length = file.metadata().await.map(|meta| meta.len()).unwrap_or(0);
-    if file
-        .seek(std::io::SeekFrom::Start(length.saturating_sub(WINDOW)))
-        .await
-        .is_err()
-    {
+    let start = length.saturating_sub(WINDOW);
+    if file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
         return String::new();
     }
     let mut bytes = Vec::new();
     if file.read_to_end(&mut bytes).await.is_err() {
         return String::new();
     }
-    tail_lines(&String::from_utf8_lossy(&bytes), lines)
+    let text = String::from_utf8_lossy(&bytes);
+    if start == 0 {
+        return tail_lines(&text, lines);
+    }
+    match text.split_once('\n') {
+        Some((_, rest)) => tail_lines(rest, lines),
+        None => {
+            let mut from = longest_secret.min(text.len());
+            while !text.is_char_boundary(from) {
+                from += 1;
+            }
+            format!("...{}", &text[from..])
+        }
+    }
 }
 
 fn tail_lines(text: &str, lines: usize) -> String {
@@ -690,6 +703,29 @@ mod tests {
             String::from_utf8_lossy(&output.stdout),
             "Work|2|a b 's3cret'|$HOME \"x\"|unset|s3cret\n"
         );
+    }
+
+    #[tokio::test]
+    async fn a_tail_that_starts_inside_a_secret_leaves_that_line_out() {
+        // Given a stderr whose last 16 KiB begin 13 bytes into a secret value
+        let secret = "0123456789-s3cr3t-value";
+        let path = std::env::temp_dir().join(format!("sluice-tail-{}", std::process::id()));
+        let rest = format!("{}last.", "filler line\n".repeat(1364));
+        std::fs::write(&path, format!("yyyy{secret}\n{rest}")).unwrap();
+        // When its tail is read
+        let tail = stderr_tail(&path, 2000, secret.len()).await;
+        // Then no piece of the secret is in it, and the whole lines after it are
+        assert!(
+            tail.starts_with("filler line\n") && tail.ends_with("last."),
+            "{}",
+            &tail[..40]
+        );
+        assert!(!tail.contains("value"));
+        // A single line longer than the window loses its first bytes instead
+        std::fs::write(&path, format!("{secret}{}", "w".repeat(16 * 1024 - 10))).unwrap();
+        let tail = stderr_tail(&path, 20, secret.len()).await;
+        assert!(tail.starts_with("...www") && !tail.contains("value"), "{}", &tail[..40]);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

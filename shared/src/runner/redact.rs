@@ -63,6 +63,11 @@ impl Secrets {
         self.values.is_empty()
     }
 
+    /// The length in bytes of the longest value (0 without any).
+    pub fn longest(&self) -> usize {
+        self.values.first().map_or(0, String::len)
+    }
+
     /// `text` with every secret value in it masked by the rule above.
     pub fn redact(&self, text: &str) -> String {
         if self.is_empty() {
@@ -97,7 +102,7 @@ impl Secrets {
         }
         // A match is decided once the bytes after it (and the one that follows, for the
         // stand-alone rule) have arrived.
-        let held = self.values.first().map_or(0, String::len) + 1;
+        let held = self.longest() + 1;
         let mut chunk = vec![0u8; CHUNK];
         let mut pending: Vec<u8> = Vec::new();
         let mut before = None;
