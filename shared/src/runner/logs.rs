@@ -1,6 +1,7 @@
 //! Where a task's stdout and stderr go: the object's `stdout`/`stderr` fields when given,
 //! else AWS's layout under `pipelineLogUri` (reference §3.10):
 //! `<pipelineLogUri>/<pipelineId>/<componentId>/@<componentId>_<start>/@<componentId>_<start>_Attempt=<n>/stdout`.
+//! What goes there has the task's secret values masked ([`super::redact`]).
 
 use super::Task;
 
