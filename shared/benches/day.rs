@@ -136,7 +136,10 @@ async fn main() {
         let id = format!("df-{n:08}");
         engine.create_pipeline(&id, &id, &id).await.expect("created");
         engine.put_definition(&id, &definition).await.expect("saved");
-        engine.activate(&id, &ActivateOptions::default()).await.expect("activated");
+        engine
+            .activate(&id, &ActivateOptions::default())
+            .await
+            .expect("activated");
     }
     store.requests.lock().unwrap().clear();
     store.take_queue_writes();
@@ -146,13 +149,22 @@ async fn main() {
     let mut finished = 0_u64;
     for _ in 0..ticks {
         let tick = Instant::now();
-        rounds(&store, "scheduler", || async { engine.schedule_step().await.expect("schedule") }).await;
+        rounds(&store, "scheduler", || async {
+            engine.schedule_step().await.expect("schedule")
+        })
+        .await;
         rounds(&store, "preconditions", || async {
             engine.dependencies_step().await.expect("dependencies")
         })
         .await;
-        rounds(&store, "scheduler", || async { engine.watch_step().await.expect("watch") }).await;
-        rounds(&store, "scheduler", || async { engine.reap_step().await.expect("reap") }).await;
+        rounds(&store, "scheduler", || async {
+            engine.watch_step().await.expect("watch")
+        })
+        .await;
+        rounds(&store, "scheduler", || async {
+            engine.reap_step().await.expect("reap")
+        })
+        .await;
         *store.stage.lock().unwrap() = "runner";
         while let Some(task) = engine.poll_for_task("wg", Some("runner")).await.expect("polled") {
             engine
