@@ -599,7 +599,10 @@ async fn run_logged(api: &'static DevApi, stage: Stage, trigger: &Trigger, ports
     if !holds.may_run(stage, std::time::Instant::now()) {
         return;
     }
-    let what = match confined(run_stage(&api.engine, stage, trigger, ports, || true)).await {
+    // Boxed: the stage's future is large, and moving it into `confined` on a worker
+    // thread's stack overflowed it.
+    let run = Box::pin(run_stage(&api.engine, stage, trigger, ports, || true));
+    let what = match confined(run).await {
         Ok(Ok(report)) => {
             if holds.ran(stage) > 0 {
                 eprintln!("sluice dev: {stage} runs again");

@@ -102,7 +102,8 @@ where
 {
     loop {
         let began = Instant::now();
-        let what = match confined(start()).await {
+        // Boxed: what a loop runs may be a large future, and a worker thread's stack small.
+        let what = match confined(Box::pin(start())).await {
             Ok(Ok(())) => return,
             Ok(Err(error)) => format!("failed: {error:#}"),
             Err(panic) => format!("panicked: {panic}"),
