@@ -132,7 +132,8 @@ impl<'a> ObjectContext<'a> {
 #[derive(Default)]
 struct Evaluation {
     budget: Budget,
-    memo: RefCell<HashMap<FieldKey, Value>>,
+    /// Made at the first field value remembered: most evaluations read none.
+    memo: RefCell<Option<HashMap<FieldKey, Value>>>,
     memo_bytes: Cell<usize>,
     /// Whether a name that is not found is worth a suggestion: not when the caller only
     /// asks whether the value can be known, and drops the message.
@@ -161,7 +162,10 @@ impl Evaluation {
         let bytes = self.memo_bytes.get().saturating_add(expr::size_of(value));
         if bytes <= MEMO_BYTES {
             self.memo_bytes.set(bytes);
-            self.memo.borrow_mut().insert(key, value.clone());
+            self.memo
+                .borrow_mut()
+                .get_or_insert_with(HashMap::new)
+                .insert(key, value.clone());
         }
     }
 }
@@ -292,7 +296,13 @@ impl<'e, 'a> Frame<'e, 'a> {
             runtime: std::ptr::from_ref(self.at.runtime),
             node: self.at.node.map(|(node, runtime)| (node, std::ptr::from_ref(runtime))),
         };
-        if let Some(value) = self.evaluation.memo.borrow().get(&remembered) {
+        if let Some(value) = self
+            .evaluation
+            .memo
+            .borrow()
+            .as_ref()
+            .and_then(|memo| memo.get(&remembered))
+        {
             return Ok(value.clone());
         }
         let budget = self.budget();

@@ -108,7 +108,11 @@ impl Budget {
 
     /// The error for the bound crossed, at `offset`; `None` while none is.
     pub fn error(&self, offset: usize) -> Option<ExprError> {
-        let bound = self.exceeded()?;
+        self.exceeded().map(|bound| self.crossed(bound, offset))
+    }
+
+    #[cold]
+    fn crossed(&self, bound: Bound, offset: usize) -> ExprError {
         let message = match bound {
             Bound::Steps => format!(
                 "evaluating it takes more than {MAX_STEPS} steps (field values that refer to each other many times); simplify the references"
@@ -125,22 +129,28 @@ impl Budget {
                 )
             }
         };
-        Some(ExprError::exceeded(offset, bound, message))
+        ExprError::exceeded(offset, bound, message)
     }
 
+    /// Fails once a bound has been crossed: the evaluation stops wherever it is.
+    #[inline]
     fn check(&self, offset: usize) -> Result<(), ExprError> {
-        self.error(offset).map_or(Ok(()), Err)
+        match self.exceeded() {
+            None => Ok(()),
+            Some(bound) => Err(self.crossed(bound, offset)),
+        }
     }
 
+    #[cold]
     fn exceed(&self, bound: Bound, offset: usize) -> ExprError {
         self.exceeded.set(Some(bound));
-        self.error(offset)
-            .unwrap_or_else(|| ExprError::exceeded(offset, bound, String::new()))
+        self.crossed(bound, offset)
     }
 }
 
 /// How many bytes `value` counts for against [`MAX_VALUE_BYTES`]: a string's UTF-8 bytes;
 /// a list's elements plus one per element.
+#[inline]
 pub(crate) fn size_of(value: &Value) -> usize {
     match value {
         Value::Str(text) => text.len(),
