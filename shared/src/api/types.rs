@@ -930,7 +930,13 @@ mod tests {
         let error = read::<PipelineIdInput>(json!({ "pipelineId": long })).unwrap_err();
         assert!(error.message.contains("at most 1024"), "{}", error.message);
         let error = read::<PipelineIdInput>(json!({ "pipelineId": "" })).unwrap_err();
-        assert!(error.message.contains("at least 1"), "{}", error.message);
+        assert_eq!(error.message, "member \"pipelineId\" must not be empty");
+        // Lengths are bytes: 300 four-byte characters are 1,200 bytes
+        let error = read::<PipelineIdInput>(json!({ "pipelineId": "𝄞".repeat(300) })).unwrap_err();
+        assert_eq!(
+            error.message,
+            "member \"pipelineId\" is 1200 bytes long (UTF-8); at most 1024 are allowed"
+        );
         let error = read::<PipelineIdInput>(json!({ "pipelineId": "a\u{1}" })).unwrap_err();
         assert!(error.message.contains("U+0001"), "{}", error.message);
     }
