@@ -9,41 +9,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDateTime;
 use sluice::store::{
     Range, RunStore,
     dynamodb::DynamoStore,
     keys,
     records::{AttemptRecord, InstanceRecord, Stored},
 };
-use support::{Dev, percentiles};
+use support::{Dev, between, chain_objects, percentiles};
 
 const LENGTH: usize = 20;
 const CHAINS: usize = 5;
-
-fn chain_objects() -> String {
-    let mut objects = vec![
-        r#"{"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "ondemand"},
-            {"key": "workerGroup", "stringValue": "local"}]}"#
-            .to_owned(),
-    ];
-    for step in 0..LENGTH {
-        let depends = if step == 0 {
-            String::new()
-        } else {
-            format!(r#", {{"key": "dependsOn", "refValue": "Step{}"}}"#, step - 1)
-        };
-        objects.push(format!(
-            r#"{{"id": "Step{step}", "name": "Step{step}", "fields": [{{"key": "type", "stringValue": "ShellCommandActivity"}},
-                {{"key": "command", "stringValue": "true"}}{depends}]}}"#
-        ));
-    }
-    format!("[{}]", objects.join(","))
-}
-
-fn between(from: NaiveDateTime, to: NaiveDateTime) -> Duration {
-    (to - from).to_std().unwrap_or_default()
-}
 
 #[tokio::main]
 async fn main() {
@@ -76,7 +51,10 @@ async fn main() {
             .to_owned();
         dev.post(
             "PutPipelineDefinition",
-            &format!(r#"{{"pipelineId": "{id}", "pipelineObjects": {}}}"#, chain_objects()),
+            &format!(
+                r#"{{"pipelineId": "{id}", "pipelineObjects": {}}}"#,
+                chain_objects(LENGTH)
+            ),
         );
         let activated_at = chrono::Utc::now().naive_utc();
         dev.post("ActivatePipeline", &format!(r#"{{"pipelineId": "{id}"}}"#));

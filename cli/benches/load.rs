@@ -12,40 +12,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use chrono::NaiveDateTime;
 use sluice::store::{
     Range, RunStore,
     dynamodb::DynamoStore,
     keys,
     records::{InstanceRecord, Stored},
 };
-use support::{Dev, percentiles};
+use support::{Dev, between, chain_objects, percentiles};
 
 const STEPS: usize = 10;
-
-fn chain_objects() -> String {
-    let mut objects = vec![
-        r#"{"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "ondemand"},
-            {"key": "workerGroup", "stringValue": "local"}]}"#
-            .to_owned(),
-    ];
-    for step in 0..STEPS {
-        let depends = if step == 0 {
-            String::new()
-        } else {
-            format!(r#", {{"key": "dependsOn", "refValue": "Step{}"}}"#, step - 1)
-        };
-        objects.push(format!(
-            r#"{{"id": "Step{step}", "name": "Step{step}", "fields": [{{"key": "type", "stringValue": "ShellCommandActivity"}},
-                {{"key": "command", "stringValue": "true"}}{depends}]}}"#
-        ));
-    }
-    format!("[{}]", objects.join(","))
-}
-
-fn between(from: NaiveDateTime, to: NaiveDateTime) -> Duration {
-    (to - from).to_std().unwrap_or_default()
-}
 
 #[tokio::main]
 async fn main() {
@@ -64,7 +39,7 @@ async fn main() {
         .await;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), "sluice-dev");
     // Every pipeline defined first, then all activated at once.
-    let objects = chain_objects();
+    let objects = chain_objects(STEPS);
     let ids: Vec<String> = (0..pipelines)
         .map(|n| {
             let created = dev.post(

@@ -1702,6 +1702,23 @@ async fn every_stage_runs_from_a_tick_or_a_batch_of_changes<S: RunStore>(store: 
     assert_eq!(activities.examined, 0);
 }
 
+/// Overwrites the pipeline's first stored definition with JSON that is no definition record,
+/// as a bad restore or a hand edit of the table might.
+async fn damage_definition<S: RunStore>(world: &World<S>, pipeline: &str) {
+    let key = keys::definition(pipeline, 1);
+    let stored = world.store.get(&key).await.unwrap().unwrap();
+    let damaged = sluice::store::Item {
+        data: "{\"pipeline_id\": 7}".into(),
+        ..stored.clone()
+    };
+    let expected = sluice::store::Expected::of(&stored);
+    let write = sluice::store::Write::Replace {
+        item: damaged,
+        expected,
+    };
+    assert!(world.store.write(write).await.unwrap());
+}
+
 /// A two-step chain that must finish beside whatever else runs.
 fn healthy_chain() -> Value {
     hourly(vec![
@@ -1752,20 +1769,7 @@ async fn a_pipeline_whose_definition_cannot_be_read_fails_alone_and_says_why() {
     world
         .pipeline("df-poison", healthy_chain(), ActivateOptions::default())
         .await;
-    let definition_key = keys::definition("df-poison", 1);
-    let damaged = world.store.get(&definition_key).await.unwrap().unwrap();
-    let broken = sluice::store::Item {
-        data: "{\"pipeline_id\": 7}".into(),
-        ..damaged.clone()
-    };
-    let expected = sluice::store::Expected::of(&damaged);
-    assert!(
-        world
-            .store
-            .write(sluice::store::Write::Replace { item: broken, expected })
-            .await
-            .unwrap()
-    );
+    damage_definition(&world, "df-poison").await;
     world
         .pipeline("df-healthy", healthy_chain(), ActivateOptions::default())
         .await;
@@ -1902,20 +1906,7 @@ async fn a_task_that_cannot_be_handed_out_does_not_keep_its_worker_group_from_th
         .pipeline("df-healthy", healthy_chain(), ActivateOptions::default())
         .await;
     world.tick().await;
-    let definition_key = keys::definition("df-poison", 1);
-    let damaged = world.store.get(&definition_key).await.unwrap().unwrap();
-    let broken = sluice::store::Item {
-        data: "{}".into(),
-        ..damaged.clone()
-    };
-    let expected = sluice::store::Expected::of(&damaged);
-    assert!(
-        world
-            .store
-            .write(sluice::store::Write::Replace { item: broken, expected })
-            .await
-            .unwrap()
-    );
+    damage_definition(&world, "df-poison").await;
     // When a runner of wg polls
     let task = world.engine().poll_for_task("wg", Some("runner-1")).await.unwrap();
     // Then it gets the healthy task, and the poisoned one failed alone, saying why

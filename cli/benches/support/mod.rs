@@ -83,6 +83,33 @@ impl Drop for Dev {
     }
 }
 
+/// An on-demand chain of `steps` `true` commands on the local runner's worker group, each
+/// `dependsOn` the one before, as API pipeline objects.
+pub fn chain_objects(steps: usize) -> String {
+    let mut objects = vec![
+        r#"{"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "ondemand"},
+            {"key": "workerGroup", "stringValue": "local"}]}"#
+            .to_owned(),
+    ];
+    for step in 0..steps {
+        let depends = if step == 0 {
+            String::new()
+        } else {
+            format!(r#", {{"key": "dependsOn", "refValue": "Step{}"}}"#, step - 1)
+        };
+        objects.push(format!(
+            r#"{{"id": "Step{step}", "name": "Step{step}", "fields": [{{"key": "type", "stringValue": "ShellCommandActivity"}},
+                {{"key": "command", "stringValue": "true"}}{depends}]}}"#
+        ));
+    }
+    format!("[{}]", objects.join(","))
+}
+
+/// The time between two record timestamps (zero if they are out of order).
+pub fn between(from: chrono::NaiveDateTime, to: chrono::NaiveDateTime) -> Duration {
+    (to - from).to_std().unwrap_or_default()
+}
+
 /// Prints p50, p99 and max of `samples`.
 pub fn percentiles(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
