@@ -82,6 +82,11 @@ fn a_field_that_compilation_reads_and_that_crosses_a_bound_fails_compilation() {
     // Then compilation fails on that object and field, promptly
     let error = compiled.map(|_| ()).unwrap_err();
     assert_eq!((error.object.as_str(), error.field.as_str()), ("A", "maximumRetries"));
+    // saying which bound it crossed
+    assert!(
+        error.to_string().contains("longer than 1 MiB (1048576 bytes)"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use super::retry::RetryPolicy;
 use crate::{
     definition::{
         Definition, FieldValue,
-        context::{ObjectContext, Runtime, Scope, static_string},
+        context::{ObjectContext, Runtime, Scope, static_value},
         inherit::{DEFAULT_ID, Inheritance},
         parameters::{ParameterValues, ValueSource, parameter_values},
         schema::{self, Category},
@@ -506,9 +506,13 @@ impl Reader<'_> {
     fn string(&self, index: usize, key: &str) -> Result<Option<String>, CompileError> {
         match self.scope.inheritance.values(index, key).first() {
             None | Some(FieldValue::Ref(_)) => Ok(None),
-            Some(FieldValue::String(text)) => static_string(self.scope, Some(index), text)
-                .map(Some)
-                .ok_or_else(|| self.error(index, key, "cannot be evaluated before the pipeline runs".into())),
+            // A value crossing an evaluation bound says which bound; one that needs a run's
+            // fields cannot be known before the pipeline runs.
+            Some(FieldValue::String(text)) => match static_value(self.scope, Some(index), text) {
+                Ok(Some(value)) => Ok(Some(value)),
+                Ok(None) => Err(self.error(index, key, "cannot be evaluated before the pipeline runs".into())),
+                Err(error) => Err(self.error(index, key, error.to_string())),
+            },
         }
     }
 
