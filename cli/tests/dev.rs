@@ -1520,28 +1520,7 @@ fn the_aws_cli_and_boto3_reach_an_api_that_checks_signatures_through_sluice_prox
 /// A ListPipelines call written by hand to `endpoint` with `host` as its Host header: the
 /// status code and the body.
 fn list_pipelines_with_host(endpoint: &str, host: &str) -> (u16, Value) {
-    use std::io::{Read as _, Write as _};
-    let address = endpoint.trim_start_matches("http://");
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
-         X-Amz-Target: DataPipeline.ListPipelines\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
-    (
-        status,
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())),
-    )
+    raw_call_to(endpoint, host, "ListPipelines", b"{}")
 }
 
 /// DNS rebinding: a web page whose domain is made to resolve to 127.0.0.1 can have the
@@ -1687,13 +1666,18 @@ fn refused_definition(name: &'static str, pipeline: &str, objects: Vec<Value>, f
 
 /// A raw Data Pipeline call over HTTP: its status and JSON answer.
 fn raw_call(endpoint: &str, operation: &str, body: &[u8]) -> (u16, Value) {
+    raw_call_to(endpoint, endpoint.trim_start_matches("http://"), operation, body)
+}
+
+/// [`raw_call`] with the `Host` header given.
+fn raw_call_to(endpoint: &str, host: &str, operation: &str, body: &[u8]) -> (u16, Value) {
     use std::io::{Read as _, Write as _};
     let address = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
     write!(
         stream,
-        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
          X-Amz-Target: DataPipeline.{operation}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
